@@ -1,0 +1,24 @@
+import { TwCommand } from '../lib/base.js';
+import { loadWatches } from '../lib/watches.js';
+
+export default class Watches extends TwCommand {
+  static override summary = 'List the installed watches.';
+  static override description = 'Watches come from plugins: npm packages installed with "tw plugins install" (and the ones tw ships with).';
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<unknown> {
+    const all = await loadWatches(this.config);
+    const rows = all.map(({ watch, plugin }) => {
+      const args = Object.entries(watch.args ?? {}).map(([k, s]) => ((s as { required?: boolean }).required ? `<${k}>` : `[${k}]`));
+      const events = typeof watch.events === 'function' ? ['(depends on arguments)'] : [...watch.events];
+      return { name: watch.name, usage: [watch.name, ...args].join(' '), summary: watch.summary, plugin, events };
+    });
+    if (!this.jsonEnabled()) {
+      const w = Math.max(...rows.map((r) => r.usage.length), 5);
+      for (const r of rows) this.log(`${r.usage.padEnd(w)}  ${r.summary}`);
+      this.log(`\nRun one: tw watch <name> [args] --input FILE   (tw watch --help for more)`);
+    }
+    return { watches: rows };
+  }
+}

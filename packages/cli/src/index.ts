@@ -1,0 +1,1 @@
+export { loadWatches, findWatch, type InstalledWatch } from './lib/watches.js';

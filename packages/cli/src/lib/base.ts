@@ -1,0 +1,46 @@
+/**
+ * The base of every tw command: turns tw errors (recognised by brand) into one clear line on
+ * stderr and an exit code, instead of a stack trace.
+ */
+import { Command } from '@oclif/core';
+import { isTwError, jsonSafe, type ErrorCode } from '@tw/core';
+
+const EXIT: Partial<Record<ErrorCode, number>> = {
+  FILE_NOT_FOUND: 2,
+  NOT_TRACE_DAT: 3,
+  UNSUPPORTED_VERSION: 3,
+  CORRUPT_FILE: 3,
+  UNSUPPORTED_COMPRESSION: 3,
+  FORMAT_PARSE: 3,
+  DECODE: 3,
+  UNKNOWN_WATCH: 4,
+  BAD_ARGUMENT: 5,
+  UNKNOWN_EVENT: 5,
+  WATCH_FAILED: 6,
+  INVALID_WATCH: 6,
+};
+
+export abstract class TwCommand extends Command {
+  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
+    if (isTwError(err)) {
+      this.logToStderr(`tw: ${err.message}`);
+      this.exit(EXIT[err.code] ?? 1);
+    }
+    return super.catch(err);
+  }
+
+  /** oclif's --json printer cannot print bigints: hand it a JSON-safe copy. */
+  protected override toSuccessJson(result: unknown): unknown {
+    return deepJsonSafe(result);
+  }
+}
+
+export function deepJsonSafe(v: unknown): unknown {
+  if (typeof v === 'bigint') return jsonSafe(v);
+  if (Array.isArray(v)) return v.map(deepJsonSafe);
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), deepJsonSafe(x)]));
+  if (typeof v === 'object' && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepJsonSafe(x)]));
+  }
+  return v;
+}

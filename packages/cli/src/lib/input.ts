@@ -1,0 +1,18 @@
+import { Flags } from '@oclif/core';
+
+/** --input/-i: a trace.dat recording (trace-cmd v6 or v7) to read instead of the live kernel. */
+export const inputFlag = Flags.string({
+  char: 'i',
+  summary: 'Read this trace.dat recording (trace-cmd v6/v7) instead of tracing the live kernel.',
+  helpValue: 'FILE',
+});
+
+export const bufferFlag = Flags.string({
+  char: 'B',
+  summary: 'Only use events from this buffer (tracefs instance name; "" = top-level). Repeatable.',
+  multiple: true,
+  helpValue: 'NAME',
+});
+
+export const LIVE_NOT_YET =
+  'live tracing is not available in this build yet; give a recording with --input FILE (for example --input examples/sample.dat)';

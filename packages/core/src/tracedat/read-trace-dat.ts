@@ -1,0 +1,429 @@
+/**
+ * trace.dat reader for trace-cmd file versions 6 and 7 (trace-cmd.dat.v6(5), trace-cmd.dat.v7(5)).
+ * Reads the metadata (header_page/header_event, event formats, saved cmdlines, options) eagerly
+ * and the per-CPU ring-buffer data lazily, page by page (see cpu-pages.ts), so memory stays
+ * bounded however large the file is.
+ *
+ * v6: a fixed sequence of blocks, then "options  " and "flyrecord" with per-CPU (offset, size);
+ *     named instance buffers are BUFFER options pointing at their own "flyrecord" block.
+ * v7: a compression header, then sections located through OPTIONS sections; metadata sections
+ *     and CPU data may be compressed (zstd, zlib); every buffer, the top one included, is a
+ *     BUFFER option naming its clock, page size and per-CPU data.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { TwError, isTwError } from '../errors.js';
+import { checkHeaderEvent, parseHeaderPage, type HeaderPage } from '../format/header-page.js';
+import { parseEventFormat } from '../format/parse-format.js';
+import { FormatRegistry } from '../format/registry.js';
+import { ByteCursor, FileBytes, FileSeq } from './byte-reader.js';
+import { decompressorFor, type Decompressor } from './compression.js';
+
+const MAGIC = [0x17, 0x08, 0x44, 0x74, 0x72, 0x61, 0x63, 0x69, 0x6e, 0x67]; // \x17\x08D + "tracing"
+
+/** trace-cmd option ids (trace-cmd-private.h: TRACECMD_OPTION_*) that tw reads. */
+const OPT = {
+  DONE: 0, DATE: 1, CPUSTAT: 2, BUFFER: 3, TRACECLOCK: 4, UNAME: 5, OFFSET: 7, CPUCOUNT: 8,
+  VERSION: 9, TSC2NSEC: 14, HEADER_INFO: 16, FTRACE_EVENTS: 17, EVENT_FORMATS: 18,
+  CMDLINES: 21, BUFFER_TEXT: 22,
+} as const;
+const SECTION_COMPRESSED = 1;
+
+export interface CpuData {
+  cpu: number;
+  /** file offset of this CPU's data (v7 compressed: of its chunk table) */
+  offset: number;
+  /** bytes in the file */
+  size: number;
+}
+
+export interface TraceBuffer {
+  /** "" for the top-level buffer, else the instance name */
+  name: string;
+  clock: string;
+  pageSize: number;
+  compressed: boolean;
+  cpus: CpuData[];
+}
+
+export interface TraceDat {
+  path: string;
+  version: 6 | 7;
+  littleEndian: boolean;
+  longSize: 4 | 8;
+  pageSize: number;
+  compression: { name: string; version: string } | undefined;
+  headerPage: HeaderPage;
+  formats: FormatRegistry;
+  /** pid → comm from the saved cmdlines */
+  cmdlines: Map<number, string>;
+  /** pid → tgid, when the file carries them (trace-cmd files usually do not) */
+  tgids: Map<number, number>;
+  cpuCount: number;
+  /** the trace clock of the top-level buffer (TRACECLOCK option), e.g. "local", "mono" */
+  clock: string;
+  uname: string | undefined;
+  /** "x86_64", "aarch64", … from the UNAME option, when present */
+  arch: string | undefined;
+  traceCmdVersion: string | undefined;
+  /** added to every timestamp (OFFSET and DATE options), as trace-cmd report does */
+  tsOffset: bigint;
+  /** per_cpu/cpuN/stats texts saved at record time (CPUSTAT options) */
+  cpuStats: string[];
+  buffers: TraceBuffer[];
+  /** decompressor for CPU-data chunks, when the file is compressed */
+  decompress: Decompressor | undefined;
+  file: FileBytes;
+  close(): void;
+}
+
+function fail(path: string, msg: string): never {
+  throw new TwError('CORRUPT_FILE', `${path}: ${msg}`);
+}
+
+export function openTraceDat(path: string): TraceDat {
+  if (!existsSync(path)) throw new TwError('FILE_NOT_FOUND', `${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new TwError('FILE_NOT_FOUND', `${path}: is a directory, not a trace.dat file`);
+  let file: FileBytes;
+  try {
+    file = new FileBytes(path);
+  } catch (e) {
+    throw new TwError('FILE_NOT_FOUND', `${path}: cannot open: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return readHeader(file);
+  } catch (e) {
+    file.close();
+    if (isTwError(e)) throw e;
+    throw new TwError('CORRUPT_FILE', `${path}: cannot read: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function readHeader(file: FileBytes): TraceDat {
+  const path = file.path;
+  if (file.size < 16) throw new TwError('NOT_TRACE_DAT', `${path}: not a trace.dat file (only ${file.size} bytes)`);
+  const head = file.read(0, Math.min(64, file.size), 'file header');
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (head[i] !== MAGIC[i]) throw new TwError('NOT_TRACE_DAT', `${path}: not a trace.dat file (no trace-cmd magic at offset 0)`);
+  }
+  const vEnd = head.indexOf(0, 10);
+  if (vEnd < 0) throw new TwError('NOT_TRACE_DAT', `${path}: not a trace.dat file (no version string)`);
+  const versionText = head.subarray(10, vEnd).toString('latin1');
+  const version = Number(versionText);
+  if (version !== 6 && version !== 7) {
+    throw new TwError('UNSUPPORTED_VERSION', `${path}: trace.dat version '${versionText}'; tw reads versions 6 and 7`);
+  }
+  let pos = vEnd + 1;
+  const endian = head[pos++];
+  const longSize = head[pos++];
+  if (endian !== 0 && endian !== 1) fail(path, `invalid endianness byte ${endian} at offset ${pos - 2}`);
+  if (longSize !== 4 && longSize !== 8) fail(path, `invalid long size ${longSize} at offset ${pos - 1}`);
+  const le = endian === 0;
+  const seq = new FileSeq(file, le, pos);
+  const pageSize = seq.u32('page size');
+  if (pageSize < 64 || pageSize > 1 << 24 || (pageSize & (pageSize - 1)) !== 0) fail(path, `implausible page size ${pageSize}`);
+
+  const dat: TraceDat = {
+    path,
+    version,
+    littleEndian: le,
+    longSize,
+    pageSize,
+    compression: undefined,
+    headerPage: undefined as unknown as HeaderPage,
+    formats: new FormatRegistry(),
+    cmdlines: new Map(),
+    tgids: new Map(),
+    cpuCount: 0,
+    clock: 'local',
+    uname: undefined,
+    arch: undefined,
+    traceCmdVersion: undefined,
+    tsOffset: 0n,
+    cpuStats: [],
+    buffers: [],
+    decompress: undefined,
+    file,
+    close: () => file.close(),
+  };
+
+  if (version === 6) readV6(dat, seq);
+  else readV7(dat, seq);
+
+  if (dat.headerPage === undefined) fail(path, 'the file has no header_page');
+  if (dat.arch === undefined && dat.uname) dat.arch = dat.uname.trim().split(/\s+/).pop();
+  for (const b of dat.buffers) {
+    for (const c of b.cpus) {
+      if (c.size > 0 && c.offset + c.size > file.size) {
+        fail(path, `truncated: buffer '${b.name}' cpu ${c.cpu} data needs bytes ${c.offset}..${c.offset + c.size} but the file has ${file.size}`);
+      }
+    }
+  }
+  return dat;
+}
+
+function readHeaderInfo(dat: TraceDat, c: ByteCursor): void {
+  const tag1 = c.cstring('header_page tag');
+  if (tag1 !== 'header_page') fail(dat.path, `expected 'header_page', found '${tag1}'`);
+  const hp = c.text(c.u64('header_page size'), 'header_page');
+  const tag2 = c.cstring('header_event tag');
+  if (tag2 !== 'header_event') fail(dat.path, `expected 'header_event', found '${tag2}'`);
+  const he = c.text(c.u64('header_event size'), 'header_event');
+  dat.headerPage = parseHeaderPage(hp, `${dat.path}:header_page`);
+  checkHeaderEvent(he, `${dat.path}:header_event`);
+}
+
+function readFtraceFormats(dat: TraceDat, c: ByteCursor): void {
+  const n = c.u32('ftrace format count');
+  for (let i = 0; i < n; i++) {
+    const text = c.text(c.u64('ftrace format size'), 'ftrace format');
+    dat.formats.add(parseEventFormat(text, `${dat.path}:ftrace/#${i}`, 'ftrace', dat.longSize));
+  }
+}
+
+function readEventFormats(dat: TraceDat, c: ByteCursor): void {
+  const systems = c.u32('event system count');
+  for (let s = 0; s < systems; s++) {
+    const system = c.cstring('event system name');
+    const n = c.u32(`event count of system ${system}`);
+    for (let i = 0; i < n; i++) {
+      const text = c.text(c.u64(`format size in system ${system}`), `format in system ${system}`);
+      dat.formats.add(parseEventFormat(text, `${dat.path}:${system}/#${i}`, system, dat.longSize));
+    }
+  }
+}
+
+function readCmdlines(dat: TraceDat, text: string): void {
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (m && m[1] !== undefined && m[2] !== undefined) dat.cmdlines.set(Number(m[1]), m[2]);
+  }
+}
+
+/** Options common to v6 and v7 (the v7-only section pointers are handled by the caller). */
+function applyOption(dat: TraceDat, id: number, data: Uint8Array): void {
+  const str = () => {
+    const z = data.indexOf(0);
+    return Buffer.from(z >= 0 ? data.subarray(0, z) : data).toString('utf8');
+  };
+  switch (id) {
+    case OPT.TRACECLOCK: {
+      const m = /\[([^\]]+)\]/.exec(str());
+      if (m && m[1]) dat.clock = m[1];
+      break;
+    }
+    case OPT.UNAME:
+      dat.uname = str();
+      break;
+    case OPT.VERSION:
+      dat.traceCmdVersion = str();
+      break;
+    case OPT.CPUSTAT:
+      dat.cpuStats.push(str());
+      break;
+    case OPT.CPUCOUNT:
+      if (data.length >= 4) dat.cpuCount = new DataView(data.buffer, data.byteOffset, 4).getUint32(0, dat.littleEndian);
+      break;
+    case OPT.OFFSET:
+      dat.tsOffset += BigInt.asIntN(64, BigInt(parseInt(str(), 0) || 0));
+      break;
+    case OPT.DATE: {
+      const v = str().trim();
+      const n = /^-?0x/i.test(v) ? BigInt(v.replace(/^-/, '')) * (v.startsWith('-') ? -1n : 1n) : BigInt(/^-?\d+$/.test(v) ? v : '0');
+      dat.tsOffset += n * 1000n;
+      break;
+    }
+    case OPT.TSC2NSEC:
+      throw new TwError('CORRUPT_FILE', `${dat.path}: timestamps are raw TSC counts to be converted with TSC2NSEC; tw does not support such files yet`);
+    case OPT.BUFFER_TEXT:
+      throw new TwError('CORRUPT_FILE', `${dat.path}: holds a latency-tracer text buffer, not ring-buffer data; tw reads flyrecord (event) traces`);
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- v6
+
+function readV6(dat: TraceDat, seq: FileSeq): void {
+  const path = dat.path;
+  const tag1 = seq.cstring('header_page tag');
+  if (tag1 !== 'header_page') fail(path, `expected 'header_page' at offset ${seq.pos - tag1.length - 1}, found '${tag1}'`);
+  const hp = seq.bytes(seq.u64('header_page size'), 'header_page').toString('utf8');
+  const tag2 = seq.cstring('header_event tag');
+  if (tag2 !== 'header_event') fail(path, `expected 'header_event', found '${tag2}'`);
+  const he = seq.bytes(seq.u64('header_event size'), 'header_event').toString('utf8');
+  dat.headerPage = parseHeaderPage(hp, `${path}:header_page`);
+  checkHeaderEvent(he, `${path}:header_event`);
+
+  const nFtrace = seq.u32('ftrace format count');
+  for (let i = 0; i < nFtrace; i++) {
+    const text = seq.bytes(seq.u64('ftrace format size'), 'ftrace format').toString('utf8');
+    dat.formats.add(parseEventFormat(text, `${path}:ftrace/#${i}`, 'ftrace', dat.longSize));
+  }
+  const systems = seq.u32('event system count');
+  for (let s = 0; s < systems; s++) {
+    const system = seq.cstring('event system name');
+    const n = seq.u32(`event count of system ${system}`);
+    for (let i = 0; i < n; i++) {
+      const text = seq.bytes(seq.u64(`format size in ${system}`), `format in ${system}`).toString('utf8');
+      dat.formats.add(parseEventFormat(text, `${path}:${system}/#${i}`, system, dat.longSize));
+    }
+  }
+  seq.skip(seq.u32('kallsyms size'), 'kallsyms');
+  seq.skip(seq.u32('printk formats size'), 'printk formats');
+  readCmdlines(dat, seq.bytes(seq.u64('saved cmdlines size'), 'saved cmdlines').toString('utf8'));
+  dat.cpuCount = seq.u32('cpu count');
+
+  const instances: Array<{ name: string; offset: number }> = [];
+  let kind = seq.bytes(10, 'data kind').toString('latin1');
+  if (kind.startsWith('options')) {
+    for (;;) {
+      const id = seq.u16('option id');
+      if (id === OPT.DONE) break;
+      const size = seq.u32('option size');
+      const data = seq.bytes(size, `option ${id}`);
+      if (id === OPT.BUFFER) {
+        const c = new ByteCursor(data, dat.littleEndian, path, 'BUFFER option');
+        instances.push({ offset: c.u64('buffer offset'), name: c.cstring('buffer name') });
+      } else {
+        applyOption(dat, id, data);
+      }
+    }
+    kind = seq.bytes(10, 'data kind').toString('latin1');
+  }
+  if (kind.startsWith('latency')) {
+    throw new TwError('CORRUPT_FILE', `${path}: holds a latency-tracer text trace, not ring-buffer data; tw reads flyrecord (event) traces`);
+  }
+  if (!kind.startsWith('flyrecord')) fail(path, `expected 'flyrecord' at offset ${seq.pos - 10}, found '${kind.replace(/\0/g, '')}'`);
+  dat.buffers.push(readV6Flyrecord(dat, seq, '', dat.clock));
+  for (const inst of instances) {
+    const s = new FileSeq(dat.file, dat.littleEndian, inst.offset);
+    let k = s.bytes(10, `buffer '${inst.name}' data kind`).toString('latin1');
+    if (k.startsWith('options')) {
+      // An instance may carry its own options block before its flyrecord.
+      for (;;) {
+        const id = s.u16('option id');
+        if (id === OPT.DONE) break;
+        s.skip(s.u32('option size'), `option ${id}`);
+      }
+      k = s.bytes(10, `buffer '${inst.name}' data kind`).toString('latin1');
+    }
+    if (!k.startsWith('flyrecord')) fail(path, `buffer '${inst.name}': expected 'flyrecord' at offset ${inst.offset}`);
+    dat.buffers.push(readV6Flyrecord(dat, s, inst.name, dat.clock));
+  }
+}
+
+function readV6Flyrecord(dat: TraceDat, seq: FileSeq, name: string, clock: string): TraceBuffer {
+  const cpus: CpuData[] = [];
+  for (let cpu = 0; cpu < dat.cpuCount; cpu++) {
+    const offset = seq.u64(`cpu ${cpu} data offset`);
+    const size = seq.u64(`cpu ${cpu} data size`);
+    cpus.push({ cpu, offset, size });
+  }
+  return { name, clock, pageSize: dat.pageSize, compressed: false, cpus };
+}
+
+// ---------------------------------------------------------------- v7
+
+interface SectionPtrs {
+  headerInfo?: number;
+  ftraceEvents?: number;
+  eventFormats?: number;
+  cmdlines?: number;
+}
+
+function readV7(dat: TraceDat, seq: FileSeq): void {
+  const path = dat.path;
+  const name = seq.cstring('compression name', 64);
+  const cver = seq.cstring('compression version', 64);
+  if (name !== 'none') {
+    dat.compression = { name, version: cver };
+    dat.decompress = decompressorFor(name, path);
+  }
+  let optOffset = seq.u64('first options section offset');
+  const ptrs: SectionPtrs = {};
+  const bufferOpts: Uint8Array[] = [];
+  const seen = new Set<number>();
+  while (optOffset !== 0) {
+    if (seen.has(optOffset)) fail(path, `options sections form a loop at offset ${optOffset}`);
+    seen.add(optOffset);
+    const { id, body } = readSection(dat, optOffset);
+    if (id !== OPT.DONE) fail(path, `expected an options section at offset ${optOffset}, found section id ${id}`);
+    const c = new ByteCursor(body, dat.littleEndian, path, 'options section', -1);
+    optOffset = 0;
+    for (;;) {
+      const oid = c.u16('option id');
+      const size = c.u32('option size');
+      const data = c.bytesOf(size, `option ${oid}`);
+      if (oid === OPT.DONE) {
+        optOffset = size >= 8 ? new ByteCursor(data, dat.littleEndian, path, 'DONE option').u64('next options offset') : 0;
+        break;
+      }
+      const at = () => new ByteCursor(data, dat.littleEndian, path, `option ${oid}`).u64('section offset');
+      switch (oid) {
+        case OPT.HEADER_INFO: ptrs.headerInfo = at(); break;
+        case OPT.FTRACE_EVENTS: ptrs.ftraceEvents = at(); break;
+        case OPT.EVENT_FORMATS: ptrs.eventFormats = at(); break;
+        case OPT.CMDLINES: ptrs.cmdlines = at(); break;
+        case OPT.BUFFER: bufferOpts.push(data); break;
+        default: applyOption(dat, oid, data);
+      }
+    }
+  }
+  if (ptrs.headerInfo === undefined) fail(path, 'no HEADER_INFO section (header_page/header_event)');
+  readHeaderInfo(dat, sectionCursor(dat, ptrs.headerInfo, 16));
+  if (ptrs.ftraceEvents !== undefined) readFtraceFormats(dat, sectionCursor(dat, ptrs.ftraceEvents, 17));
+  if (ptrs.eventFormats !== undefined) readEventFormats(dat, sectionCursor(dat, ptrs.eventFormats, 18));
+  if (ptrs.cmdlines !== undefined) {
+    const c = sectionCursor(dat, ptrs.cmdlines, 21);
+    readCmdlines(dat, c.text(c.u64('saved cmdlines size'), 'saved cmdlines'));
+  }
+  for (const data of bufferOpts) {
+    const c = new ByteCursor(data, dat.littleEndian, path, 'BUFFER option');
+    const offset = c.u64('buffer section offset');
+    const bname = c.cstring('buffer name');
+    const clock = c.cstring('buffer clock');
+    const pageSize = c.u32('buffer page size');
+    const n = c.u32('buffer cpu count');
+    const cpus: CpuData[] = [];
+    for (let i = 0; i < n; i++) {
+      cpus.push({ cpu: c.u32('cpu id'), offset: c.u64('cpu data offset'), size: c.u64('cpu data size') });
+    }
+    let compressed = false;
+    if (n > 0) {
+      const h = readSectionHeader(dat, offset);
+      compressed = (h.flags & SECTION_COMPRESSED) !== 0;
+      if (compressed && !dat.decompress) fail(path, `buffer '${bname}' is marked compressed but the file names no compression`);
+    }
+    if (pageSize < 64 || (pageSize & (pageSize - 1)) !== 0) fail(path, `buffer '${bname}' has implausible page size ${pageSize}`);
+    if (bname === '') dat.clock = clock || dat.clock;
+    dat.buffers.push({ name: bname, clock: clock || dat.clock, pageSize, compressed, cpus });
+  }
+  if (dat.cpuCount === 0) dat.cpuCount = Math.max(0, ...dat.buffers.flatMap((b) => b.cpus.map((c) => c.cpu + 1)));
+}
+
+function readSectionHeader(dat: TraceDat, offset: number): { id: number; flags: number; size: number; dataAt: number } {
+  const c = new ByteCursor(dat.file.read(offset, 16, 'section header'), dat.littleEndian, dat.path, 'section header', offset);
+  const id = c.u16('section id');
+  const flags = c.u16('section flags');
+  c.u32('section description');
+  const size = c.u64('section size');
+  return { id, flags, size, dataAt: offset + 16 };
+}
+
+/** A v7 section's content, decompressed when its header says so. */
+function readSection(dat: TraceDat, offset: number): { id: number; body: Uint8Array } {
+  const h = readSectionHeader(dat, offset);
+  if ((h.flags & SECTION_COMPRESSED) === 0) return { id: h.id, body: dat.file.read(h.dataAt, h.size, `section ${h.id}`) };
+  if (!dat.decompress) fail(dat.path, `section ${h.id} at offset ${offset} is compressed but the file names no compression`);
+  const c = new ByteCursor(dat.file.read(h.dataAt, 8, 'compression header'), dat.littleEndian, dat.path, 'compression header', h.dataAt);
+  const csize = c.u32('compressed size');
+  const usize = c.u32('uncompressed size');
+  const input = dat.file.read(h.dataAt + 8, csize, `compressed section ${h.id}`);
+  return { id: h.id, body: dat.decompress(input, usize) };
+}
+
+function sectionCursor(dat: TraceDat, offset: number, expectId: number): ByteCursor {
+  const { id, body } = readSection(dat, offset);
+  if (id !== expectId) fail(dat.path, `expected section ${expectId} at offset ${offset}, found section ${id}`);
+  return new ByteCursor(body, dat.littleEndian, dat.path, `section ${id}`, -1);
+}

@@ -1,0 +1,189 @@
+/**
+ * The watch API: a watch declares what it needs (events, args, kernel-side filters) and handles
+ * events; the session does the rest (reading a file or the live kernel, merging CPUs, the
+ * process table). The same watch runs live, on a recording, and in a unit test.
+ */
+import { TwError } from '../errors.js';
+import type { FieldValue } from '../decode/read-field.js';
+import type { ProcessInfo } from '../session/process-table.js';
+
+export type ArgType = 'integer' | 'string' | 'boolean';
+
+export interface ArgSpec {
+  type: ArgType;
+  description?: string;
+  required?: boolean;
+  default?: number | string | boolean;
+}
+
+export type ArgSpecs = Record<string, ArgSpec>;
+
+type ArgValue<S extends ArgSpec> = S['type'] extends 'integer' ? number : S['type'] extends 'boolean' ? boolean : string;
+
+/** The parsed argument values of a watch: required (or defaulted) args are always present. */
+export type ArgValues<A extends ArgSpecs> = {
+  [K in keyof A as A[K]['required'] extends true ? K : A[K]['default'] extends number | string | boolean ? K : never]: ArgValue<A[K]>;
+} & {
+  [K in keyof A as A[K]['required'] extends true ? never : A[K]['default'] extends number | string | boolean ? never : K]?: ArgValue<A[K]>;
+};
+
+/**
+ * One event, as a handler sees it. It is a *view*: valid only during the handler call, and
+ * reused for the next event (no per-event allocation). Use toJSON() to keep a copy.
+ */
+export interface WatchEvent {
+  /** timestamp in the trace clock's units (nanoseconds for the usual clocks) */
+  readonly ts: bigint;
+  readonly cpu: number;
+  /** the pid (thread id) that was running when the event fired (common_pid) */
+  readonly pid: number;
+  /** that thread's name, from the process table */
+  readonly comm: string;
+  /** "system:name" */
+  readonly event: string;
+  /** the kernel's numeric event id (common_type) */
+  readonly id: number;
+  /** the tracefs instance (buffer) the event came from; "" for the top-level buffer */
+  readonly buffer: string;
+  /** the event's own fields, decoded lazily on access */
+  readonly fields: Readonly<Record<string, FieldValue>>;
+  /** a JSON-safe copy: the same object `tw dump` prints */
+  toJSON(): EventRecord;
+}
+
+/** The JSON form of an event, as printed by `tw dump` (one per line). */
+export interface EventRecord {
+  ts: string;
+  cpu: number;
+  pid: number;
+  comm: string;
+  event: string;
+  buffer?: string;
+  fields: Record<string, unknown>;
+}
+
+export interface Alert {
+  ts: bigint;
+  watch: string;
+  message: string;
+}
+
+export interface WatchContext<A, S> {
+  readonly args: A;
+  /** per-run state, made by the watch's `state()` factory */
+  state: S;
+  /** 'file' when replaying a recording, 'live' when tracing the running kernel */
+  readonly mode: 'file' | 'live';
+  /** what the process table knows about a pid (comm, tgid, ppid, exe) */
+  proc(pid: number): ProcessInfo;
+  /** the parents of a pid, nearest first */
+  parents(pid: number): ProcessInfo[];
+  /** syscall number → name for the traced machine's architecture (unknown numbers: the number) */
+  syscallName(nr: number): string;
+  /** report something now (printed as it happens, and collected in the run's alerts) */
+  alert(message: string): void;
+  /** end the trace after this handler returns; end() still runs */
+  stop(): void;
+  /** does the trace (file or kernel) have this event? */
+  has(event: string): boolean;
+  /** events lost by the kernel so far (stored counts of dropped events) */
+  readonly lost: number;
+  /** events dispatched so far (to any watch) */
+  readonly events: number;
+  /** timestamp of the current (or last) event */
+  readonly now: bigint;
+}
+
+export type Handler<A, S> = (e: WatchEvent, ctx: WatchContext<A, S>) => void;
+
+export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R = unknown> {
+  /** kebab-case name: `tw watch <name>` */
+  name: string;
+  /** one line for `tw watches` */
+  summary: string;
+  description?: string;
+  /** example invocations, e.g. "tw watch syscall-times 1234 --input trace.dat" */
+  examples?: string[];
+  /** arguments, in positional order */
+  args?: A;
+  /**
+   * Events the watch needs: "system:event", globs like "syscalls:sys_enter_*", or "*".
+   * Live, these are enabled in the session's instance; offline, those present in the file are used.
+   */
+  events: readonly string[] | ((args: ArgValues<A>) => readonly string[]);
+  /** kernel-side filters per event (pushed into the events' `filter` files when live) */
+  filter?: (args: ArgValues<A>) => Record<string, string>;
+  /** makes the per-run state (ctx.state) */
+  state?: (args: ArgValues<A>) => S;
+  start?: (ctx: WatchContext<ArgValues<A>, S>) => void;
+  /** handlers by event pattern; '*' receives every event */
+  on: Record<string, Handler<ArgValues<A>, S>>;
+  /** the result: printed as text (see `format`) or as JSON with --json */
+  end?: (ctx: WatchContext<ArgValues<A>, S>) => R;
+  /** renders the result for humans; default: JSON */
+  format?: (result: R) => string;
+}
+
+export type AnyWatch = WatchDefinition<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const NAME = /^[a-z][a-z0-9-]{0,63}$/;
+
+/** Declare a watch (validates the definition once, at load time). */
+export function defineWatch<A extends ArgSpecs = Record<never, ArgSpec>, S = undefined, R = unknown>(
+  def: WatchDefinition<A, S, R>,
+): WatchDefinition<A, S, R> {
+  if (!NAME.test(def.name)) throw new TwError('INVALID_WATCH', `watch name '${def.name}' must be kebab-case (a-z, 0-9, -)`);
+  if (!def.summary) throw new TwError('INVALID_WATCH', `watch '${def.name}' has no summary`);
+  if (typeof def.on !== 'object' || def.on === null) throw new TwError('INVALID_WATCH', `watch '${def.name}' has no handlers ('on')`);
+  for (const [k, spec] of Object.entries(def.args ?? {})) {
+    if (!/^[a-z][a-zA-Z0-9_-]*$/.test(k)) throw new TwError('INVALID_WATCH', `watch '${def.name}': invalid argument name '${k}'`);
+    if (!['integer', 'string', 'boolean'].includes(spec.type)) {
+      throw new TwError('INVALID_WATCH', `watch '${def.name}': argument '${k}' has unknown type '${String(spec.type)}'`);
+    }
+  }
+  for (const k of Object.keys(def.on)) {
+    if (k !== '*' && !/^[a-zA-Z0-9_*?]+:[a-zA-Z0-9_.*?-]+$/.test(k)) {
+      throw new TwError('INVALID_WATCH', `watch '${def.name}': handler key '${k}' must be 'system:event' (globs allowed) or '*'`);
+    }
+  }
+  return def;
+}
+
+/**
+ * Parse positional argument strings against a watch's arg specs.
+ * Errors name the watch, the argument and what was expected.
+ */
+export function parseWatchArgs(watch: AnyWatch, values: readonly string[]): Record<string, unknown> {
+  const specs = Object.entries((watch.args ?? {}) as ArgSpecs);
+  if (values.length > specs.length) {
+    const usage = specs.map(([k, s]) => (s.required ? `<${k}>` : `[${k}]`)).join(' ');
+    throw new TwError('BAD_ARGUMENT', `watch '${watch.name}' takes ${specs.length === 0 ? 'no arguments' : `at most ${specs.length} argument(s): ${usage}`}; got ${values.length}`);
+  }
+  const out: Record<string, unknown> = {};
+  specs.forEach(([k, spec], i) => {
+    const raw = values[i];
+    if (raw === undefined) {
+      if (spec.required) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}' needs the argument <${k}>${spec.description ? ` (${spec.description})` : ''}`);
+      if (spec.default !== undefined) out[k] = spec.default;
+      return;
+    }
+    switch (spec.type) {
+      case 'integer':
+        if (!/^-?\d+$/.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': argument <${k}> must be an integer, got '${raw}'`);
+        out[k] = Number(raw);
+        break;
+      case 'boolean':
+        if (!/^(true|false|1|0|yes|no)$/i.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': argument <${k}> must be true or false, got '${raw}'`);
+        out[k] = /^(true|1|yes)$/i.test(raw);
+        break;
+      case 'string':
+        out[k] = raw;
+        break;
+      default: {
+        const never: never = spec.type;
+        throw new TwError('INVALID_WATCH', `unknown argument type ${String(never)}`);
+      }
+    }
+  });
+  return out;
+}

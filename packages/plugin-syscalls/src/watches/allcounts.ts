@@ -1,0 +1,46 @@
+import { defineWatch, formatTable } from '@tw/core';
+
+export interface AllCountsResult {
+  counts: Record<string, number>;
+  total: number;
+  lost: number;
+}
+
+export default defineWatch({
+  name: 'allcounts',
+  summary: 'Count every event in the trace by system:event',
+  description: 'Counts each event type (by id, names resolved at the end), plus the events the kernel reported lost.',
+  examples: ['tw watch allcounts --input examples/sample.dat', 'tw watch allcounts --input trace.dat --json'],
+  events: ['*'],
+  state: () => ({ counts: [] as number[], names: [] as string[] }),
+  on: {
+    '*'(e, ctx) {
+      const { counts, names } = ctx.state;
+      const id = e.id;
+      const n = counts[id];
+      if (n === undefined) {
+        counts[id] = 1;
+        names[id] = e.event;
+      } else {
+        counts[id] = n + 1;
+      }
+    },
+  },
+  end(ctx): AllCountsResult {
+    const rows: Array<[string, number]> = [];
+    let total = 0;
+    ctx.state.counts.forEach((n, id) => {
+      rows.push([ctx.state.names[id]!, n]);
+      total += n;
+    });
+    rows.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    return { counts: Object.fromEntries(rows), total, lost: ctx.lost };
+  },
+  format(r) {
+    const rows = Object.entries(r.counts);
+    return `${formatTable(rows, [
+      { header: 'EVENT', value: (x) => x[0] },
+      { header: 'COUNT', value: (x) => x[1] },
+    ])}\n\ntotal ${r.total} events, ${r.lost} lost`;
+  },
+});
