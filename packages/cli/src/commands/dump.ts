@@ -23,7 +23,7 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
     if (!flags.input) throw new TwError('BAD_ARGUMENT', LIVE_NOT_YET);
     const out = new LineWriter();
     try {
-      dumpFile(flags.input, (line) => out.write(line), {
+      await dumpFile(flags.input, (line) => out.write(line), {
         ...(flags.event ? { events: flags.event } : {}),
         ...(flags.buffer ? { buffers: flags.buffer } : {}),
         ...(flags.limit ? { limit: flags.limit } : {}),

@@ -22,7 +22,7 @@ export default class Events extends TwCommand {
   async run(): Promise<unknown> {
     const { flags } = await this.parse(Events);
     if (!flags.input) throw new TwError('BAD_ARGUMENT', LIVE_NOT_YET);
-    const d = describeFile(flags.input, { all: flags.all, ...(flags.buffer ? { buffers: flags.buffer } : {}) });
+    const d = await describeFile(flags.input, { all: flags.all, ...(flags.buffer ? { buffers: flags.buffer } : {}) });
     if (!this.jsonEnabled()) {
       this.log(`${d.path}: trace.dat v${d.version}, ${d.compression === 'none' ? 'uncompressed' : d.compression}, ${d.endianness}-endian, ${d.longSize * 8}-bit, page ${d.pageSize}`);
       this.log(`clock ${d.clock}, ${d.cpus} CPUs${d.arch ? `, ${d.arch}` : ''}${d.uname ? ` (${d.uname})` : ''}`);

@@ -35,7 +35,7 @@ Alerts the watch raises are printed to stderr as they happen (and included under
     const onAlert = (a: Alert) => {
       if (!flags.quiet && !json) this.logToStderr(`[${formatSeconds(a.ts)}] ${a.watch}: ${a.message}`);
     };
-    const report = replayFile(flags.input, [{ watch, args: watchArgs }], {
+    const report = await replayFile(flags.input, [{ watch, args: watchArgs }], {
       onAlert,
       ...(flags.buffer ? { buffers: flags.buffer } : {}),
     });

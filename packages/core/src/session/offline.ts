@@ -10,8 +10,8 @@ import { globToRegExp } from '../format/registry.js';
 import { Engine, traceDatSource, type EngineStats } from './engine.js';
 import { runWatches, type RunOptions, type RunReport, type WatchRun } from './run-watches.js';
 
-function withFile<T>(path: string, fn: (dat: TraceDat) => T): T {
-  const dat = openTraceDat(path);
+async function withFile<T>(path: string, fn: (dat: TraceDat) => T): Promise<T> {
+  const dat = await openTraceDat(path);
   try {
     return fn(dat);
   } finally {
@@ -19,7 +19,7 @@ function withFile<T>(path: string, fn: (dat: TraceDat) => T): T {
   }
 }
 
-export function replayFile(path: string, runs: readonly WatchRun[], opts: RunOptions = {}): RunReport {
+export function replayFile(path: string, runs: readonly WatchRun[], opts: RunOptions = {}): Promise<RunReport> {
   return withFile(path, (dat) => runWatches(traceDatSource(dat), runs, { ...opts, mode: 'file' }));
 }
 
@@ -32,7 +32,7 @@ export interface DumpOptions {
 }
 
 /** Write every event as one JSON line (without the newline) to `write`. */
-export function dumpFile(path: string, write: (line: string) => void, opts: DumpOptions = {}): EngineStats {
+export function dumpFile(path: string, write: (line: string) => void, opts: DumpOptions = {}): Promise<EngineStats> {
   return withFile(path, (dat) => {
     const engine = new Engine(traceDatSource(dat), opts.buffers ? { buffers: opts.buffers } : {});
     let wanted: ((id: number, name: string) => boolean) | undefined;
@@ -78,7 +78,7 @@ export interface FileDescription {
   formats: number;
 }
 
-export function describeFile(path: string, opts: { all?: boolean; buffers?: readonly string[] } = {}): FileDescription {
+export function describeFile(path: string, opts: { all?: boolean; buffers?: readonly string[] } = {}): Promise<FileDescription> {
   return withFile(path, (dat) => {
     const engine = new Engine(traceDatSource(dat), opts.buffers ? { buffers: opts.buffers } : {});
     const counts = new Map<number, number>();

@@ -80,7 +80,8 @@ function fail(path: string, msg: string): never {
   throw new TwError('CORRUPT_FILE', `${path}: ${msg}`);
 }
 
-export function openTraceDat(path: string): TraceDat {
+/** Open a trace.dat file and read its metadata (async only to set up a decompressor). */
+export async function openTraceDat(path: string): Promise<TraceDat> {
   if (!existsSync(path)) throw new TwError('FILE_NOT_FOUND', `${path}: no such file`);
   if (statSync(path).isDirectory()) throw new TwError('FILE_NOT_FOUND', `${path}: is a directory, not a trace.dat file`);
   let file: FileBytes;
@@ -90,7 +91,10 @@ export function openTraceDat(path: string): TraceDat {
     throw new TwError('FILE_NOT_FOUND', `${path}: cannot open: ${(e as Error).message}`, { cause: e });
   }
   try {
-    return readHeader(file);
+    const dat = readHeader(file);
+    if (dat.compression) dat.decompress = await decompressorFor(dat.compression.name, path);
+    if (dat.version === 7) readV7Sections(dat);
+    return dat;
   } catch (e) {
     file.close();
     if (isTwError(e)) throw e;
@@ -146,9 +150,18 @@ function readHeader(file: FileBytes): TraceDat {
     close: () => file.close(),
   };
 
-  if (version === 6) readV6(dat, seq);
-  else readV7(dat, seq);
+  if (version === 6) {
+    readV6(dat, seq);
+    finish(dat);
+  } else {
+    readV7Header(dat, seq);
+  }
+  return dat;
+}
 
+/** Checks once all metadata is in. */
+function finish(dat: TraceDat): void {
+  const { path, file } = dat;
   if (dat.headerPage === undefined) fail(path, 'the file has no header_page');
   if (dat.arch === undefined && dat.uname) dat.arch = dat.uname.trim().split(/\s+/).pop();
   for (const b of dat.buffers) {
@@ -158,7 +171,6 @@ function readHeader(file: FileBytes): TraceDat {
       }
     }
   }
-  return dat;
 }
 
 function readHeaderInfo(dat: TraceDat, c: ByteCursor): void {
@@ -331,15 +343,19 @@ interface SectionPtrs {
   cmdlines?: number;
 }
 
-function readV7(dat: TraceDat, seq: FileSeq): void {
-  const path = dat.path;
+const firstOptions = new WeakMap<TraceDat, number>();
+
+/** The v7 file header: compression, and where the first options section is. */
+function readV7Header(dat: TraceDat, seq: FileSeq): void {
   const name = seq.cstring('compression name', 64);
   const cver = seq.cstring('compression version', 64);
-  if (name !== 'none') {
-    dat.compression = { name, version: cver };
-    dat.decompress = decompressorFor(name, path);
-  }
-  let optOffset = seq.u64('first options section offset');
+  if (name !== 'none') dat.compression = { name, version: cver };
+  firstOptions.set(dat, seq.u64('first options section offset'));
+}
+
+function readV7Sections(dat: TraceDat): void {
+  const path = dat.path;
+  let optOffset = firstOptions.get(dat) ?? 0;
   const ptrs: SectionPtrs = {};
   const bufferOpts: Uint8Array[] = [];
   const seen = new Set<number>();
@@ -399,6 +415,7 @@ function readV7(dat: TraceDat, seq: FileSeq): void {
     dat.buffers.push({ name: bname, clock: clock || dat.clock, pageSize, compressed, cpus });
   }
   if (dat.cpuCount === 0) dat.cpuCount = Math.max(0, ...dat.buffers.flatMap((b) => b.cpus.map((c) => c.cpu + 1)));
+  finish(dat);
 }
 
 function readSectionHeader(dat: TraceDat, offset: number): { id: number; flags: number; size: number; dataAt: number } {
