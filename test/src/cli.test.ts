@@ -1,0 +1,119 @@
+// The tw CLI's offline commands and every error path they name: each error is one line on
+// stderr starting "tw: ", says what and where, exits non-zero, and prints no stack trace.
+// Runs against the shipped sample recording (a real trace-cmd v7 file, examples/sample.dat).
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from './support/proc.js';
+import { REPO_ROOT, twCliPath } from './support/tw.js';
+
+const SAMPLE = join(REPO_ROOT, 'examples/sample.dat');
+let dir: string;
+
+async function tw(...args: string[]) {
+  return run(process.execPath, [twCliPath(), ...args], { check: false });
+}
+
+async function expectError(args: string[], code: number, pattern: RegExp) {
+  const r = await tw(...args);
+  expect(r.code, `tw ${args.join(' ')} should fail; stdout: ${r.stdout.slice(0, 200)}`).toBe(code);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^tw: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tw-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('tw CLI on the sample recording', () => {
+  it('lists the shipped watches', async () => {
+    const r = await tw('watches', '--json');
+    expect(r.code).toBe(0);
+    const names = (JSON.parse(r.stdout) as { watches: Array<{ name: string }> }).watches.map((w) => w.name);
+    expect(names).toEqual(expect.arrayContaining(['allcounts', 'syscalls', 'syscalls-by-pid', 'syscall-times']));
+  });
+
+  it('allcounts --json totals agree with tw events and tw dump', async () => {
+    const counts = JSON.parse((await tw('watch', 'allcounts', '--input', SAMPLE, '--json')).stdout) as { counts: Record<string, number>; total: number; lost: number };
+    const events = JSON.parse((await tw('events', '--input', SAMPLE, '--json')).stdout) as { total: number; events: Array<{ event: string; count: number }> };
+    const dump = (await tw('dump', '--input', SAMPLE)).stdout.trim().split('\n');
+    expect(counts.total).toBeGreaterThan(1000);
+    expect(counts.total).toBe(events.total);
+    expect(dump).toHaveLength(counts.total);
+    expect(Object.values(counts.counts).reduce((a, b) => a + b, 0)).toBe(counts.total);
+    for (const e of events.events) expect(counts.counts[e.event]).toBe(e.count);
+    expect(counts.lost).toBe(0);
+  });
+
+  it('syscall-times times the getppid loop of the sample', async () => {
+    const byPid = JSON.parse((await tw('watch', 'syscalls-by-pid', '--input', SAMPLE, '--json')).stdout) as {
+      processes: Array<{ pid: number; comm: string; counts: Record<string, number> }>;
+    };
+    const py = byPid.processes.find((p) => (p.counts['getppid'] ?? 0) >= 200);
+    expect(py, 'a thread made the 200 getppid calls of the sample workload').toBeDefined();
+    const times = JSON.parse((await tw('watch', 'syscall-times', String(py!.pid), '--input', SAMPLE, '--json')).stdout) as {
+      pid: number;
+      syscalls: Array<{ name: string; calls: number; completed: number; totalNs: number; avgNs: number; maxNs: number }>;
+    };
+    const g = times.syscalls.find((s) => s.name === 'getppid')!;
+    expect(g.calls).toBe(py!.counts['getppid']);
+    expect(g.completed).toBe(g.calls);
+    expect(g.maxNs).toBeGreaterThan(0);
+    expect(g.avgNs).toBeLessThanOrEqual(g.maxNs);
+    expect(Math.abs(g.avgNs * g.completed - g.totalNs)).toBeLessThan(g.completed);
+  });
+
+  it('dump -e filters by event and -n limits', async () => {
+    const r = await tw('dump', '--input', SAMPLE, '-e', 'signal:signal_generate');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; fields: { sig: number } });
+    expect(lines.length).toBeGreaterThan(2);
+    for (const l of lines) expect(l.event).toBe('signal:signal_generate');
+    expect(lines.some((l) => l.fields.sig === 9), 'the SIGKILL of the sample workload').toBe(true);
+    const two = await tw('dump', '--input', SAMPLE, '-e', 'signal:*', '-n', '2');
+    expect(two.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('prints a human table by default', async () => {
+    const r = await tw('watch', 'syscalls', '--input', SAMPLE);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^SYSCALL\s+COUNT\n/);
+    expect(r.stdout).toMatch(/\ntotal \d+ syscalls\n?$/);
+  });
+});
+
+describe('tw CLI errors', () => {
+  it('missing file', () => expectError(['watch', 'allcounts', '--input', join(dir, 'nope.dat')], 2, /nope\.dat: no such file/));
+  it('a directory', () => expectError(['dump', '--input', dir], 2, /is a directory/));
+  it('a file that is not trace.dat', () => {
+    const f = join(dir, 'text.dat');
+    writeFileSync(f, 'hello, this is not a trace\n'.repeat(10));
+    return expectError(['events', '--input', f], 3, /text\.dat: not a trace\.dat file/);
+  });
+  it('a truncated recording', () => {
+    const f = join(dir, 'cut.dat');
+    copyFileSync(SAMPLE, f);
+    truncateSync(f, Math.floor(readFileSync(SAMPLE).length * 0.9));
+    return expectError(['watch', 'allcounts', '--input', f], 3, /cut\.dat: .*truncated|cut\.dat: .*(past|end of file)/);
+  });
+  it('a corrupted recording', () => {
+    const f = join(dir, 'bad.dat');
+    const b = readFileSync(SAMPLE);
+    // overwrite the page size with an impossible value
+    b.writeUInt32LE(12345, 14);
+    writeFileSync(f, b);
+    return expectError(['dump', '--input', f], 3, /bad\.dat: implausible page size 12345/);
+  });
+  it('unknown watch', () => expectError(['watch', 'no-such-watch', '--input', SAMPLE], 4, /no watch named 'no-such-watch'.*installed: .*allcounts/));
+  it('missing watch argument', () => expectError(['watch', 'syscall-times', '--input', SAMPLE], 5, /needs the argument <pid>/));
+  it('bad watch argument', () => expectError(['watch', 'syscall-times', 'abc', '--input', SAMPLE], 5, /<pid> must be an integer, got 'abc'/));
+  it('too many watch arguments', () => expectError(['watch', 'syscalls', '12', '--input', SAMPLE], 5, /takes no arguments; got 1/));
+  it('unknown event for dump', () => expectError(['dump', '--input', SAMPLE, '-e', 'nosuch:event'], 5, /has no event matching nosuch:event/));
+  it('event without a system', () => expectError(['dump', '--input', SAMPLE, '-e', 'sched_switch'], 5, /must be written as system:event/));
+  it('unknown buffer', () => expectError(['dump', '--input', SAMPLE, '-B', 'nosuch'], 5, /has no buffer 'nosuch'/));
+});
