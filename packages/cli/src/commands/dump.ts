@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { TwError, dumpFile } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
@@ -37,45 +38,45 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
   }
 }
 
-/** Batches lines into ~64 KiB writes on fd 1. */
+/**
+ * Encodes lines into one reused 1 MiB buffer and writes it to fd 1 when full: no per-flush
+ * strings or Buffers, so memory stays flat however many events are dumped.
+ */
 class LineWriter {
-  private parts: string[] = [];
-  private size = 0;
-  private closed = false;
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private pos = 0;
 
   write(line: string): void {
-    this.parts.push(line);
-    this.size += line.length + 1;
-    if (this.size >= 65536) this.flush();
+    // worst case 3 bytes per UTF-16 unit, plus the newline
+    if (this.pos + line.length * 3 + 1 > this.buf.length) {
+      this.flush();
+      if (line.length * 3 + 1 > this.buf.length) {
+        writeAll(Buffer.from(line + '\n'));
+        return;
+      }
+    }
+    this.pos += this.buf.write(line, this.pos);
+    this.buf[this.pos++] = 10;
   }
 
   flush(): void {
-    if (this.parts.length === 0 || this.closed) return;
-    const text = this.parts.join('\n') + '\n';
-    this.parts = [];
-    this.size = 0;
-    writeAll(text, () => {
-      this.closed = true;
-    });
+    if (this.pos === 0) return;
+    const n = this.pos;
+    this.pos = 0;
+    writeAll(this.buf.subarray(0, n));
   }
 }
 
-import { writeSync } from 'node:fs';
-
-function writeAll(text: string, onEpipe: () => void): void {
-  const buf = Buffer.from(text);
+function writeAll(buf: Buffer): void {
   let off = 0;
   while (off < buf.length) {
     try {
       off += writeSync(1, buf, off);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue;
-      if (code === 'EPIPE') {
-        onEpipe();
-        const err = new Error('EPIPE') as NodeJS.ErrnoException;
-        err.code = 'EPIPE';
-        throw err;
+      // stdout may be a non-blocking pipe: wait for the reader instead of failing
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
       }
       throw e;
     }

@@ -220,13 +220,6 @@ export class Engine {
     this.tsOffset = source.tsOffset;
     this.syscallName = syscallNamer(source.arch);
     this.procs.seed(source.cmdlines, source.tgids);
-    for (const f of source.formats.all()) {
-      const ct = f.fields.find((x) => x.name === 'common_type');
-      if (ct && (ct.offset !== 0 || ct.size !== 2)) {
-        throw new TwError('FORMAT_PARSE', `event ${f.fullName}: common_type at offset ${ct.offset} size ${ct.size}; tw expects offset 0 size 2`);
-      }
-      this.addType(compileType(f, source.littleEndian));
-    }
     this.streams = source.streams(opts.buffers);
     this.view = new EventView(this);
   }
@@ -237,15 +230,21 @@ export class Engine {
     t.tracker = this.procs.trackerFor(t.format, (n) => t.readers.get(n));
   }
 
-  /** All compiled event types (known formats), by id. */
-  allTypes(): EventType[] {
-    return [...this.typeMap.values()];
-  }
-
+  /**
+   * The compiled type for an event id. Types are compiled on first use: a trace.dat carries
+   * thousands of formats, of which a recording uses a handful.
+   */
   type(id: number): EventType {
-    let t = this.types[id];
+    let t = this.types[id] ?? this.typeMap.get(id);
     if (!t) {
-      t = compileType(unknownFormat(id), this.source.littleEndian);
+      const f = this.formats.get(id);
+      if (f) {
+        const ct = f.fields.find((x) => x.name === 'common_type');
+        if (ct && (ct.offset !== 0 || ct.size !== 2)) {
+          throw new TwError('FORMAT_PARSE', `event ${f.fullName}: common_type at offset ${ct.offset} size ${ct.size}; tw expects offset 0 size 2`);
+        }
+      }
+      t = compileType(f ?? unknownFormat(id), this.source.littleEndian);
       this.addType(t);
     }
     return t;

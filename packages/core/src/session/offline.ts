@@ -41,7 +41,7 @@ export function dumpFile(path: string, write: (line: string) => void, opts: Dump
       for (const p of opts.events) {
         if (p !== '*' && !p.includes(':')) throw new TwError('UNKNOWN_EVENT', `event '${p}' must be written as system:event`);
       }
-      const matched = engine.allTypes().filter((t) => res.some((re) => re.test(t.fullName)));
+      const matched = engine.formats.all().filter((f) => res.some((re) => re.test(f.fullName)));
       if (matched.length === 0) {
         throw new TwError('UNKNOWN_EVENT', `${path} has no event matching ${opts.events.join(', ')} (see: tw events --input ${path})`);
       }
@@ -85,14 +85,13 @@ export function describeFile(path: string, opts: { all?: boolean; buffers?: read
     const stats = engine.run((e) => {
       counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
     });
-    const events = engine
-      .allTypes()
-      .filter((t) => opts.all || counts.has(t.id))
-      .map((t) => ({
-        event: t.fullName,
-        id: t.id,
-        count: counts.get(t.id) ?? 0,
-        fields: t.format.fields.map((f) => ({ name: f.name, type: f.type, offset: f.offset, size: f.size, signed: f.signed })),
+    const formats = opts.all ? engine.formats.all() : [...counts.keys()].map((id) => engine.type(id).format);
+    const events = formats
+      .map((fmt) => ({
+        event: fmt.fullName,
+        id: fmt.id,
+        count: counts.get(fmt.id) ?? 0,
+        fields: fmt.fields.map((f) => ({ name: f.name, type: f.type, offset: f.offset, size: f.size, signed: f.signed })),
       }))
       .sort((a, b) => b.count - a.count || a.event.localeCompare(b.event));
     return {

@@ -102,9 +102,9 @@ export function runWatches(source: TraceSource, runs: readonly WatchRun[], opts:
           throw new WatchError(watch.name, `'${pattern}' (event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid})`, err);
         }
       };
-      for (const t of engine.allTypes()) {
-        if (re && !re.test(t.fullName)) continue;
-        (table[t.id] ??= []).push(bound);
+      for (const f of engine.formats.all()) {
+        if (re && !re.test(f.fullName)) continue;
+        (table[f.id] ??= []).push(bound);
       }
     }
   });

@@ -74,6 +74,7 @@ export class CompressedPages implements PageSource {
   size = 0;
   fileOffset = 0;
   private out: Uint8Array = new Uint8Array(0);
+  private input: Uint8Array = new Uint8Array(0);
   private chunkLen = 0;
   private chunksLeft: number;
   private nextChunk: number;
@@ -117,9 +118,11 @@ export class CompressedPages implements PageSource {
       if (at + 8 + csize > this.end) {
         throw new TwError('CORRUPT_FILE', `${this.file.path}: compressed chunk at ${at} (${csize} bytes) runs past its CPU data`);
       }
-      const input = this.file.read(at + 8, csize, 'compressed chunk');
+      // The compressed bytes go into one reused buffer (a view is passed on, never kept).
+      if (this.input.length < csize) this.input = new Uint8Array(Math.max(csize, this.input.length * 2));
+      this.file.readInto(this.input, 0, at + 8, csize, 'compressed chunk');
       if (this.out.length < usize) this.out = new Uint8Array(usize);
-      this.buf = this.decompress(input, usize, this.out);
+      this.buf = this.decompress(this.input.subarray(0, csize), usize, this.out);
       this.nextChunk = at + 8 + csize;
       this.chunkLen = usize;
       this.fileOffset = at;
