@@ -176,7 +176,8 @@ export class SubBufferCursor {
           if (pos + 8 > end) this.fail(pos, 'large record header runs past the end of the data');
           const stored = dv.getUint32(pos + 4, le);
           if (stored < 4) this.fail(pos, `large record has invalid length word ${stored}`);
-          const len = (stored - 4 + 3) & ~3;
+          // stored is unsigned (up to 2^32 - 1): round up without 32-bit bit operations
+          const len = Math.ceil((stored - 4) / 4) * 4;
           if (pos + 8 + len > end) this.fail(pos, `record of ${len} bytes runs past the end of the data`);
           this.addDelta(0, delta);
           this.recOffset = pos + 8;

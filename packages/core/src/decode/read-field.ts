@@ -71,16 +71,17 @@ export function makeFieldReader(field: Field, le: boolean): FieldReader {
       };
     }
     case 'string':
+      // A zero-sized array (ftrace/print's `char buf[]`) holds the rest of the record.
       return (_dv, buf, rec, len) => {
         if (offset + size > len) outOfRecord(field, offset, size, len);
-        return readCString(buf, rec + offset, size);
+        return readCString(buf, rec + offset, size === 0 ? len - offset : size);
       };
     case 'array': {
       const es = field.elementSize;
       const rd = intReader(es, field.signed, le);
-      const n = Math.floor(size / es);
       return (dv, _buf, rec, len) => {
         if (offset + size > len) outOfRecord(field, offset, size, len);
+        const n = Math.floor((size === 0 ? len - offset : size) / es);
         const out: Array<number | bigint> = new Array(n);
         for (let i = 0; i < n; i++) out[i] = rd(dv, rec + offset + i * es);
         return out;
@@ -139,7 +140,7 @@ export function makeFieldJsonWriter(field: Field, le: boolean): FieldJsonWriter 
       const lo = dv.getUint32(le ? at : at + 4, le);
       const hi = dv.getUint32(le ? at + 4 : at, le);
       if (hi < 0x200000) return String(hi * TWO32 + lo);
-      if (signed && hi >= 0xffe00000) {
+      if (signed && (hi > 0xffe00000 || (hi === 0xffe00000 && lo > 0))) {
         // negative and within 53 bits: -(2^64 - v)
         return String(-((0xffffffff - hi) * TWO32 + (TWO32 - lo)));
       }

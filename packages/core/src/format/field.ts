@@ -21,7 +21,7 @@ export type FieldKind =
   | 'rel-array';
 
 export interface Field {
-  /** the C type as declared, without the name and array brackets (e.g. "__data_loc char[]") */
+  /** the C type as declared, without the name (e.g. "char[16]", "__data_loc char[]", "const char *") */
   readonly type: string;
   readonly name: string;
   readonly offset: number;
