@@ -15,6 +15,7 @@ Alerts the watch raises are printed to stderr as they happen (and included under
     '<%= config.bin %> <%= command.id %> syscall-times 1234 --input trace.dat',
   ];
   static override strict = false;
+  static override usage = '<%= command.id %> NAME [ARGS...] --input FILE [--json] [-B NAME] [-q]';
   static override enableJsonFlag = true;
   static override args = {
     name: Args.string({ description: 'the watch to run (see: tw watches)', required: true }),
