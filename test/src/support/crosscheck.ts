@@ -14,7 +14,8 @@
 
 import { loadTraceMeta, type EventFormat, type TraceMeta } from './formats.js';
 import { streamOracle, type OracleLost, type OracleRecord } from './oracle.js';
-import { parseTwDumpLine, runTwJson, spawnTw, type TwEvent } from './tw.js';
+import { run } from './proc.js';
+import { parseTwDumpLine, runTwJson, spawnTw, twCliPath, type TwEvent } from './tw.js';
 import { compareFieldValue, newStats, type CompareStats } from './values.js';
 
 export interface CrossCheckOptions {
@@ -370,6 +371,13 @@ async function checkWatches(file: string, report: CrossCheckReport, rawIdCounts:
   }
   // syscalls
   errors = report.problems.syscalls;
+  if (o.rawSysEnter === 0 && o.sysEnterEvents === 0) {
+    // No syscall records: tw must either report 0, or refuse because the file has no syscall events at all.
+    const r = await run(process.execPath, [twCliPath(), 'watch', 'syscalls', '--input', file, '--json'], { check: false });
+    const ok = r.code === 0 ? (JSON.parse(r.stdout) as { total?: unknown }).total === 0 : r.code === 5 && /has none of them/.test(r.stderr);
+    if (!ok) errors.push(`${file}: tw watch syscalls on a trace without syscall records: exit ${String(r.code)}, stdout ${r.stdout.slice(0, 200)}, stderr ${r.stderr.trim()}`);
+    return;
+  }
   try {
     const sc = await runTwJson(['watch', 'syscalls', '--input', file, '--json']);
     report.tw.syscalls = sc;

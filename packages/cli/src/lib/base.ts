@@ -23,7 +23,8 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
 export abstract class TwCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
     if (isTwError(err)) {
-      this.logToStderr(`tw: ${err.message}`);
+      // straight to stderr: oclif's own loggers are silent under --json
+      process.stderr.write(`tw: ${err.message}\n`);
       this.exit(EXIT[err.code] ?? 1);
     }
     return super.catch(err);

@@ -382,3 +382,30 @@ describe('checkHeaderEvent', () => {
     expectParseError(() => checkHeaderEvent(''), 'header_event', 1, /not one tw understands/);
   });
 });
+
+describe('older kernels print zero-length arrays without brackets', () => {
+  // ftrace/print as a 4.14 armv7 kernel printed it (seen in a recording from such a machine)
+  const OLD_PRINT = [
+    'name: print',
+    'ID: 5',
+    'format:',
+    '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',
+    '\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;',
+    '\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;',
+    '\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;',
+    '',
+    '\tfield:unsigned long ip;\toffset:8;\tsize:4;\tsigned:0;',
+    '\tfield:char buf;\toffset:12;\tsize:0;\tsigned:0;',
+    '\tfield:u32 words;\toffset:12;\tsize:0;\tsigned:0;',
+    '',
+    'print fmt: "%ps: %s", (void *)REC->ip, REC->buf',
+  ].join('\n');
+
+  it('reads "char buf; size:0" as a zero-sized string and "u32 words; size:0" as a zero-sized array', () => {
+    const f = parseEventFormat(OLD_PRINT, 'old/print', 'ftrace', 4);
+    const buf = f.fields.find((x) => x.name === 'buf')!;
+    const words = f.fields.find((x) => x.name === 'words')!;
+    expect([buf.kind, buf.size, buf.type]).toEqual(['string', 0, 'char[]']);
+    expect([words.kind, words.size, words.elementSize]).toEqual(['array', 0, 4]);
+  });
+});

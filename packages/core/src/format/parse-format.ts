@@ -146,14 +146,16 @@ export function parseEventFormat(text: string, path: string, system: string, lon
       const offset = Number(m[2]);
       const size = Number(m[3]);
       const signed = m[4] !== undefined ? m[4] !== '0' : false;
-      const { kind, elementSize, arrayLength } = classify(decl.type, decl.brackets, size, longSize);
+      // Older kernels print zero-length arrays without brackets: "field:char buf; size:0".
+      const brackets = decl.brackets ?? (size === 0 && !/^__(data|rel)_loc\b/.test(decl.type) ? '[]' : undefined);
+      const { kind, elementSize, arrayLength } = classify(decl.type, brackets, size, longSize);
       if ((kind === 'int' || kind === 'pointer') && size !== 1 && size !== 2 && size !== 4 && size !== 8) {
         throw new FormatParseError(path, lineNo, `scalar field '${decl.name}' has size ${size}; expected 1, 2, 4 or 8`);
       }
       if ((kind.startsWith('dyn') || kind.startsWith('rel')) && size !== 4) {
         throw new FormatParseError(path, lineNo, `dynamic field '${decl.name}' has size ${size}; expected a 4-byte locator`);
       }
-      const type = decl.brackets !== undefined ? `${decl.type}${decl.brackets}` : decl.type;
+      const type = brackets !== undefined ? `${decl.type}${brackets}` : decl.type;
       fields.push({
         type,
         name: decl.name,

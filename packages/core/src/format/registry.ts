@@ -16,6 +16,20 @@ export class FormatRegistry {
     this.byName.set(f.fullName, f);
   }
 
+  private readonly broken = new Map<number, Error>();
+
+  /**
+   * Remember a format that did not parse: the trace stays readable, and the error is raised
+   * when (if ever) a record of that event is met.
+   */
+  addBroken(id: number, error: Error): void {
+    this.broken.set(id, error);
+  }
+
+  brokenError(id: number): Error | undefined {
+    return this.broken.get(id);
+  }
+
   /** The format for a common_type value, or undefined. */
   get(id: number): EventFormat | undefined {
     return this.byIdArr[id];

@@ -238,6 +238,8 @@ export class Engine {
     let t = this.types[id] ?? this.typeMap.get(id);
     if (!t) {
       const f = this.formats.get(id);
+      const broken = this.formats.brokenError(id);
+      if (broken) throw broken;
       if (f) {
         const ct = f.fields.find((x) => x.name === 'common_type');
         if (ct && (ct.offset !== 0 || ct.size !== 2)) {

@@ -188,7 +188,7 @@ function readFtraceFormats(dat: TraceDat, c: ByteCursor): void {
   const n = c.u32('ftrace format count');
   for (let i = 0; i < n; i++) {
     const text = c.text(c.u64('ftrace format size'), 'ftrace format');
-    dat.formats.add(parseEventFormat(text, `${dat.path}:ftrace/#${i}`, 'ftrace', dat.longSize));
+    addFormat(dat, text, `${dat.path}:ftrace/#${i}`, 'ftrace');
   }
 }
 
@@ -199,8 +199,22 @@ function readEventFormats(dat: TraceDat, c: ByteCursor): void {
     const n = c.u32(`event count of system ${system}`);
     for (let i = 0; i < n; i++) {
       const text = c.text(c.u64(`format size in system ${system}`), `format in system ${system}`);
-      dat.formats.add(parseEventFormat(text, `${dat.path}:${system}/#${i}`, system, dat.longSize));
+      addFormat(dat, text, `${dat.path}:${system}/#${i}`, system);
     }
+  }
+}
+
+/**
+ * Parse one stored format. A format that does not parse (a kernel's text tw cannot read) does
+ * not make the whole file unreadable: it is kept as an error raised if a record of it is met.
+ */
+function addFormat(dat: TraceDat, text: string, where: string, system: string): void {
+  try {
+    dat.formats.add(parseEventFormat(text, where, system, dat.longSize));
+  } catch (e) {
+    const id = /^ID:\s*(\d+)/m.exec(text);
+    if (!id || !isTwError(e)) throw e;
+    dat.formats.addBroken(Number(id[1]), e as Error);
   }
 }
 
@@ -269,7 +283,7 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
   const nFtrace = seq.u32('ftrace format count');
   for (let i = 0; i < nFtrace; i++) {
     const text = seq.bytes(seq.u64('ftrace format size'), 'ftrace format').toString('utf8');
-    dat.formats.add(parseEventFormat(text, `${path}:ftrace/#${i}`, 'ftrace', dat.longSize));
+    addFormat(dat, text, `${path}:ftrace/#${i}`, 'ftrace');
   }
   const systems = seq.u32('event system count');
   for (let s = 0; s < systems; s++) {
@@ -277,7 +291,7 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
     const n = seq.u32(`event count of system ${system}`);
     for (let i = 0; i < n; i++) {
       const text = seq.bytes(seq.u64(`format size in ${system}`), `format in ${system}`).toString('utf8');
-      dat.formats.add(parseEventFormat(text, `${path}:${system}/#${i}`, system, dat.longSize));
+      addFormat(dat, text, `${path}:${system}/#${i}`, system);
     }
   }
   seq.skip(seq.u32('kallsyms size'), 'kallsyms');
