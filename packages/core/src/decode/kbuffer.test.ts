@@ -6,6 +6,7 @@
  * mistake.
  */
 import { describe, expect, it } from 'vitest';
+import { thrown } from './test-bytes.js';
 import { DecodeError, isTwError } from '../errors.js';
 import { SubBufferCursor, compareTs } from './kbuffer.js';
 import {
@@ -50,15 +51,6 @@ function decode(abi: Abi, page: Uint8Array): { c: SubBufferCursor; recs: Rec[] }
   const c = cursor(abi);
   c.load(page, 0, page.length);
   return { c, recs: drain(c) };
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
 }
 
 /** The call throws a DecodeError naming this cpu and file offset, with a message matching `why`. */

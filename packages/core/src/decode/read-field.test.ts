@@ -4,6 +4,7 @@
  * field) and parsed formats copied from the running kernel (see test-bytes.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { thrown } from './test-bytes.js';
 import { isTwError, type TwError } from '../errors.js';
 import type { Field } from '../format/field.js';
 import { parseEventFormat } from '../format/parse-format.js';
@@ -43,15 +44,6 @@ function read(fields: Map<string, Field>, name: string, le: boolean, rec: Uint8A
 
 function json(fields: Map<string, Field>, name: string, le: boolean, rec: Uint8Array, len = rec.length): string {
   return makeFieldJsonWriter(field(fields, name), le)(dvOf(rec), rec, 0, len);
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
 }
 
 function expectDecode(fn: () => unknown, why: string): void {

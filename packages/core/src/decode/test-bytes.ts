@@ -599,3 +599,13 @@ export const INTS = formatText(
   ],
   '"s8=%d u8=%u", REC->s8v, REC->u8v',
 );
+
+/** What a call threw (fails the test when it did not throw). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to throw');
+}

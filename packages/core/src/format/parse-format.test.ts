@@ -4,6 +4,7 @@
  * this kernel does not print (32-bit longs, symbolic array counts, __rel_loc).
  */
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../decode/test-bytes.js';
 import { FormatParseError, isTwError } from '../errors.js';
 import {
   ALARMTIMER_FIRED,
@@ -26,15 +27,6 @@ import {
 import type { Field } from './field.js';
 import { checkHeaderEvent, parseHeaderPage } from './header-page.js';
 import { parseEventFormat } from './parse-format.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** The call throws a FormatParseError for this path and line, with a message matching `why`. */
 function expectParseError(fn: () => unknown, path: string, line: number, why: RegExp): void {
