@@ -13,7 +13,7 @@ export { FilePages, CompressedPages, type PageSource } from './tracedat/cpu-page
 export { Engine, EventView, traceDatSource, type TraceSource, type EventType, type EngineStats } from './session/engine.js';
 export { ProcessTable, type ProcessInfo } from './session/process-table.js';
 export { syscallNamer, syscallTable, type SyscallNamer } from './session/syscalls.js';
-export { runWatches, declaredEvents, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
+export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
 export * from './watch/define-watch.js';
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
 export { formatTable, type Column } from './watch/table.js';

@@ -9,11 +9,14 @@ import type { CpuStream } from './cpu-stream.js';
 export class Merger {
   private readonly heap: CpuStream[] = [];
   private readonly order = new Map<CpuStream, number>();
+  /** streams with no pending record: exhausted (offline) or waiting for more pages (live) */
+  private parked: CpuStream[];
   private current: CpuStream | undefined;
   private started = false;
 
-  constructor(private readonly streams: readonly CpuStream[]) {
+  constructor(streams: readonly CpuStream[]) {
     streams.forEach((s, i) => this.order.set(s, i));
+    this.parked = [...streams];
   }
 
   private less(a: CpuStream, b: CpuStream): boolean {
@@ -52,29 +55,54 @@ export class Merger {
     }
   }
 
-  /** The stream holding the earliest pending record, or undefined when all are exhausted. */
-  next(): CpuStream | undefined {
-    if (!this.started) {
-      this.started = true;
-      for (const s of this.streams) {
-        if (s.advance()) {
-          this.heap.push(s);
-          this.siftUp(this.heap.length - 1);
-        }
-      }
-    } else if (this.current) {
-      const h = this.heap;
-      if (this.current.advance()) {
-        this.siftDown(0);
+  /**
+   * Give parked streams another chance (live: new pages may have arrived). Offline this is
+   * done once, at the start.
+   */
+  refill(): void {
+    this.started = true;
+    this.advanceCurrent();
+    const still: CpuStream[] = [];
+    for (const s of this.parked) {
+      if (s.advance()) {
+        this.heap.push(s);
+        this.siftUp(this.heap.length - 1);
       } else {
-        const last = h.pop()!;
-        if (h.length > 0) {
-          h[0] = last;
-          this.siftDown(0);
-        }
+        still.push(s);
       }
     }
-    this.current = this.heap[0];
-    return this.current;
+    this.parked = still;
+  }
+
+  private advanceCurrent(): void {
+    const cur = this.current;
+    if (!cur) return;
+    this.current = undefined;
+    const h = this.heap;
+    if (cur.advance()) {
+      this.siftDown(0);
+    } else {
+      const last = h.pop()!;
+      if (h.length > 0) {
+        h[0] = last;
+        this.siftDown(0);
+      }
+      this.parked.push(cur);
+    }
+  }
+
+  /**
+   * The stream holding the earliest pending record, or undefined when none is pending — or,
+   * with a limit (live watermark, as 32-bit halves), when the earliest is not before the limit.
+   */
+  next(limitHi = Infinity, limitLo = 0): CpuStream | undefined {
+    if (!this.started) this.refill();
+    else this.advanceCurrent();
+    const top = this.heap[0];
+    if (top === undefined) return undefined;
+    const c = top.cursor;
+    if (c.tsHi > limitHi || (c.tsHi === limitHi && c.tsLo >= limitLo)) return undefined;
+    this.current = top;
+    return top;
   }
 }

@@ -209,6 +209,7 @@ export class Engine {
   private readonly types: (EventType | undefined)[] = [];
   private readonly typeMap = new Map<number, EventType>();
   private readonly streams: CpuStream[];
+  private readonly merger: Merger;
   private readonly commJsonCache = new Map<string, string>();
   events = 0;
 
@@ -221,6 +222,7 @@ export class Engine {
     this.syscallName = syscallNamer(source.arch);
     this.procs.seed(source.cmdlines, source.tgids);
     this.streams = source.streams(opts.buffers);
+    this.merger = new Merger(this.streams);
     this.view = new EventView(this);
   }
 
@@ -278,13 +280,28 @@ export class Engine {
    * Stops early when `visit` returns false.
    */
   run(visit: (e: EventView) => boolean | void): EngineStats {
-    const merger = new Merger(this.streams);
+    this.drain(visit);
+    return this.stats;
+  }
+
+  /** Live: let streams that were waiting for pages join the merge again. */
+  refill(): void {
+    this.merger.refill();
+  }
+
+  /**
+   * Hand records to `visit` in timestamp order while they are earlier than the limit (a live
+   * watermark, as unsigned 32-bit halves; default: no limit). Returns false if `visit` asked to
+   * stop, true when no record before the limit is pending.
+   */
+  drain(visit: (e: EventView) => boolean | void, limitHi = Infinity, limitLo = 0): boolean {
+    const merger = this.merger;
     const view = this.view;
     const types = this.types;
     const tsOf = () => view.ts;
     let s: CpuStream | undefined;
     try {
-      for (s = merger.next(); s !== undefined; s = merger.next()) {
+      for (s = merger.next(limitHi, limitLo); s !== undefined; s = merger.next(limitHi, limitLo)) {
         const c = s.cursor;
         if (c.recLength < 8) throw new DecodeError(s.cpu, c.recOffset, `record of ${c.recLength} bytes is too short for the common header`);
         const id = c.dv.getUint16(c.recOffset, c.littleEndian);
@@ -295,7 +312,7 @@ export class Engine {
         this.events++;
         const tr = t.tracker;
         if (tr !== undefined) tr(c.dv, c.buf, c.recOffset, c.recLength, c.dv.getInt32(c.recOffset + t.pidOffset, c.littleEndian), tsOf);
-        if (visit(view) === false) break;
+        if (visit(view) === false) return false;
       }
     } catch (e) {
       if (isTwError(e) && e.code === 'DECODE' && !(e instanceof DecodeError) && s) {
@@ -303,6 +320,6 @@ export class Engine {
       }
       throw e;
     }
-    return this.stats;
+    return true;
   }
 }

@@ -1,12 +1,13 @@
 /**
- * Runs watches over a trace source: resolves each watch's handler patterns to event ids once,
+ * Runs watches over an engine: resolves each watch's handler patterns to event ids once,
  * dispatches every record to the handlers that want it, and gives handlers their context
- * (args, state, process table, alerts, stop).
+ * (args, state, process table, alerts, stop). The same WatchSession serves a file replay
+ * (one engine.run) and a live trace (engine.drain per watermark).
  */
 import { TwError, WatchError, isTwError } from '../errors.js';
 import { globToRegExp } from '../format/registry.js';
 import type { Alert, AnyWatch, WatchContext, WatchEvent } from '../watch/define-watch.js';
-import { Engine, type EngineStats, type TraceSource } from './engine.js';
+import { Engine, type EngineStats, type EventView, type TraceSource } from './engine.js';
 
 export interface WatchRun {
   watch: AnyWatch;
@@ -24,6 +25,8 @@ export interface RunOptions {
   buffers?: readonly string[];
   /** called for every ctx.alert(), as it happens */
   onAlert?: (a: Alert) => void;
+  /** live: extra lost-event count (from the instance's per-CPU stats), added to ctx.lost */
+  extraLost?: () => number;
 }
 
 export interface WatchOutcome {
@@ -43,113 +46,126 @@ export function declaredEvents(watch: AnyWatch, args: Record<string, unknown>): 
   return typeof watch.events === 'function' ? watch.events(args as Loose) : watch.events;
 }
 
-export function runWatches(source: TraceSource, runs: readonly WatchRun[], opts: RunOptions = {}): RunReport {
-  const engine = new Engine(source, opts.buffers ? { buffers: opts.buffers } : {});
-  const alerts: Alert[] = [];
-  let stopped = false;
-  let current: WatchEvent | undefined;
+export class WatchSession {
+  readonly alerts: Alert[] = [];
+  stopped = false;
+  private current: WatchEvent | undefined;
+  private readonly contexts: WatchContext<Loose, Loose>[];
+  private readonly table: Array<Array<(e: WatchEvent) => void> | undefined> = [];
+  private readonly wildcard: Array<(e: WatchEvent) => void> = [];
 
-  // Refuse a run whose watch can see none of its events: it would silently report nothing.
-  for (const { watch, args } of runs) {
-    const wanted = declaredEvents(watch, args);
-    const present = wanted.filter((p) => engine.formats.match(p).length > 0);
-    if (wanted.length > 0 && present.length === 0) {
-      throw new TwError('UNKNOWN_EVENT', `watch '${watch.name}' needs ${wanted.length === 1 ? 'the event' : 'one of the events'} ${wanted.join(', ')}, and this trace has none of them`);
-    }
+  constructor(
+    readonly engine: Engine,
+    private readonly runs: readonly WatchRun[],
+    private readonly opts: RunOptions = {},
+  ) {
+    const self = this;
+    this.contexts = runs.map(({ watch, args }) => {
+      const ctx: WatchContext<Loose, Loose> = {
+        args,
+        state: watch.state ? watch.state(args as Loose) : undefined,
+        mode: opts.mode ?? 'file',
+        proc: (pid) => engine.procs.get(pid),
+        parents: (pid) => engine.procs.parents(pid),
+        syscallName: engine.syscallName,
+        alert(message) {
+          const a: Alert = { ts: self.current ? self.current.ts : 0n, watch: watch.name, message };
+          self.alerts.push(a);
+          opts.onAlert?.(a);
+        },
+        stop() {
+          self.stopped = true;
+        },
+        has: (event) => engine.formats.match(event).length > 0,
+        get lost() {
+          return self.lost;
+        },
+        get events() {
+          return engine.events;
+        },
+        get now() {
+          return self.current ? self.current.ts : 0n;
+        },
+      };
+      return ctx;
+    });
+
+    // Dispatch table: event id → bound handlers, resolved from each watch's patterns.
+    runs.forEach(({ watch }, wi) => {
+      const ctx = this.contexts[wi]!;
+      for (const [pattern, handler] of Object.entries(watch.on)) {
+        const re = pattern === '*' ? undefined : globToRegExp(pattern);
+        const bound = (e: WatchEvent) => {
+          try {
+            handler(e, ctx);
+          } catch (err) {
+            if (isTwError(err)) throw err;
+            throw new WatchError(watch.name, `'${pattern}' (event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid})`, err);
+          }
+        };
+        for (const f of engine.formats.all()) {
+          if (re && !re.test(f.fullName)) continue;
+          (this.table[f.id] ??= []).push(bound);
+        }
+        // '*' handlers must also see records of ids with no format in the trace
+        if (!re) this.wildcard.push(bound);
+      }
+    });
   }
 
-  const contexts = runs.map(({ watch, args }) => {
-    const ctx: WatchContext<Loose, Loose> = {
-      args,
-      state: watch.state ? watch.state(args as Loose) : undefined,
-      mode: opts.mode ?? 'file',
-      proc: (pid) => engine.procs.get(pid),
-      parents: (pid) => engine.procs.parents(pid),
-      syscallName: engine.syscallName,
-      alert(message) {
-        const a: Alert = { ts: current ? current.ts : 0n, watch: watch.name, message };
-        alerts.push(a);
-        opts.onAlert?.(a);
-      },
-      stop() {
-        stopped = true;
-      },
-      has: (event) => engine.formats.match(event).length > 0,
-      get lost() {
-        return engine.stats.lost;
-      },
-      get events() {
-        return engine.events;
-      },
-      get now() {
-        return current ? current.ts : 0n;
-      },
-    };
-    return ctx;
-  });
+  get lost(): number {
+    return this.engine.stats.lost + (this.opts.extraLost?.() ?? 0);
+  }
 
-  // Dispatch table: event id → bound handlers, resolved from each watch's patterns.
-  const table: Array<Array<(e: WatchEvent) => void> | undefined> = [];
-  runs.forEach(({ watch }, wi) => {
-    const ctx = contexts[wi]!;
-    for (const [pattern, handler] of Object.entries(watch.on)) {
-      const re = pattern === '*' ? undefined : globToRegExp(pattern);
-      const bound = (e: WatchEvent) => {
-        try {
-          handler(e, ctx);
-        } catch (err) {
-          if (isTwError(err)) throw err;
-          throw new WatchError(watch.name, `'${pattern}' (event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid})`, err);
-        }
-      };
-      for (const f of engine.formats.all()) {
-        if (re && !re.test(f.fullName)) continue;
-        (table[f.id] ??= []).push(bound);
+  /** Check that every watch can see at least one of its events, then run the start hooks. */
+  start(): void {
+    for (const { watch, args } of this.runs) {
+      const wanted = declaredEvents(watch, args);
+      const present = wanted.filter((p) => this.engine.formats.match(p).length > 0);
+      if (wanted.length > 0 && present.length === 0) {
+        throw new TwError('UNKNOWN_EVENT', `watch '${watch.name}' needs ${wanted.length === 1 ? 'the event' : 'one of the events'} ${wanted.join(', ')}, and this trace has none of them`);
       }
     }
-  });
-  // '*' handlers must also see records of ids with no format in the file
-  const wildcard: Array<(e: WatchEvent) => void> = [];
-  runs.forEach(({ watch }, wi) => {
-    const h = watch.on['*'];
-    if (h) {
-      const ctx = contexts[wi]!;
-      wildcard.push((e) => {
-        try {
-          h(e, ctx);
-        } catch (err) {
-          if (isTwError(err)) throw err;
-          throw new WatchError(watch.name, `'*' (event ${e.event} at ts ${e.ts})`, err);
-        }
-      });
-    }
-  });
+    this.runs.forEach(({ watch }, wi) => {
+      try {
+        watch.start?.(this.contexts[wi]!);
+      } catch (err) {
+        throw isTwError(err) ? err : new WatchError(watch.name, 'start', err);
+      }
+    });
+  }
 
-  runs.forEach(({ watch }, wi) => {
-    try {
-      watch.start?.(contexts[wi]!);
-    } catch (err) {
-      throw isTwError(err) ? err : new WatchError(watch.name, 'start', err);
-    }
-  });
-
-  const stats = engine.run((e) => {
-    current = e;
-    const hs = table[e.id] ?? (e.event.startsWith('unknown:') ? wildcard : undefined);
+  /** The engine visitor: returns false once a watch called ctx.stop(). */
+  readonly visit = (e: EventView): boolean => {
+    this.current = e;
+    const hs = this.table[e.id] ?? (e.event.startsWith('unknown:') ? this.wildcard : undefined);
     if (hs !== undefined) {
       for (let i = 0; i < hs.length; i++) hs[i]!(e);
-      if (stopped) return false;
+      if (this.stopped) return false;
     }
     return true;
-  });
-  current = undefined;
+  };
 
-  const outcomes = runs.map(({ watch }, wi) => {
-    try {
-      return { watch: watch.name, result: watch.end ? watch.end(contexts[wi]!) : undefined };
-    } catch (err) {
-      throw isTwError(err) ? err : new WatchError(watch.name, 'end', err);
-    }
-  });
-  return { outcomes, alerts, stats, stopped };
+  /** Run the end hooks and collect the results. */
+  finish(): RunReport {
+    this.current = undefined;
+    const outcomes = this.runs.map(({ watch }, wi) => {
+      try {
+        return { watch: watch.name, result: watch.end ? watch.end(this.contexts[wi]!) : undefined };
+      } catch (err) {
+        throw isTwError(err) ? err : new WatchError(watch.name, 'end', err);
+      }
+    });
+    const stats = this.engine.stats;
+    return { outcomes, alerts: this.alerts, stats: { ...stats, lost: this.lost }, stopped: this.stopped };
+  }
+}
+
+/** Replay a whole source through watches (offline). */
+export function runWatches(source: TraceSource, runs: readonly WatchRun[], opts: RunOptions = {}): RunReport {
+  const engine = new Engine(source, opts.buffers ? { buffers: opts.buffers } : {});
+  const session = new WatchSession(engine, runs, opts);
+  session.start();
+  engine.run(session.visit);
+  return session.finish();
 }
