@@ -16,6 +16,11 @@ export const ERROR_CODES = {
   UNKNOWN_EVENT: 'an event named by a watch or on the command line does not exist',
   WATCH_FAILED: 'a watch handler threw',
   INVALID_WATCH: 'a watch definition is invalid',
+  NO_TRACEFS: 'tracefs is not mounted and could not be mounted',
+  NO_PERMISSION: 'tracing the live kernel needs root (CAP_SYS_ADMIN) to write tracefs',
+  TRACEFS: 'a tracefs file could not be read or written',
+  BAD_FILTER: 'the kernel rejected an event filter',
+  READER: 'the ring-buffer reader failed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -17,3 +17,8 @@ export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOption
 export * from './watch/define-watch.js';
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
 export { formatTable, type Column } from './watch/table.js';
+export { findTracefs, checkTracefsAccess } from './tracefs/tracefs.js';
+export { Instance, removeStaleInstances, staleInstances, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
+export { seedFromProc } from './session/proc-scan.js';
+export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory } from './live/trace-live.js';
+export { PushPages } from './live/push-pages.js';

@@ -71,6 +71,16 @@ export class ProcessTable {
     return out;
   }
 
+  /** Every known pid with its comm (for a recording's saved cmdlines). */
+  *comms(): IterableIterator<[number, string]> {
+    for (const [pid, p] of this.procs) if (pid !== 0 && p.comm !== '<...>') yield [pid, p.comm];
+  }
+
+  /** Forget processes that exited before `before` (the live grace period). */
+  prune(before: bigint): void {
+    for (const [pid, p] of this.procs) if (p.exitedAt !== undefined && p.exitedAt < before) this.procs.delete(pid);
+  }
+
   get size(): number {
     return this.procs.size;
   }

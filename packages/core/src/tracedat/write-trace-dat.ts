@@ -1,0 +1,900 @@
+/**
+ * trace.dat writer for trace-cmd file versions 6 and 7 (uncompressed), fed with raw ring-buffer
+ * sub-buffers as a live reader takes them from per_cpu/cpuN/trace_pipe_raw. Mirrors the
+ * concepts of trace-cmd's output side (trace-output.c: flyrecord, sections, options, the
+ * strings table), written from trace-cmd.dat.v6(5) / trace-cmd.dat.v7(5) and from what
+ * trace-cmd's reader (trace-input.c, trace-dump.c) actually checks.
+ *
+ * Layout (the metadata is written by create(), everything after it by finish()):
+ * - v6: magic, "6", endianness, long size, page size, header_page/header_event, ftrace formats,
+ *   event formats per system, kallsyms, printk formats                          ← create()
+ *   saved cmdlines, CPU count, "options  " (TRACECLOCK, UNAME, VERSION, CPUSTAT…, BUFFER),
+ *   "flyrecord" + (offset, size) per CPU + "[clock]", page-aligned CPU data      ← finish()
+ *   A named buffer (meta.bufferName) gets an empty top-level flyrecord and a BUFFER option
+ *   pointing at its own "flyrecord" block, as trace-cmd writes instance recordings.
+ * - v7: the same header, compression "none", the offset of the options section, then sections
+ *   HEADER_INFO, FTRACE_EVENTS, EVENT_FORMATS, KALLSYMS, PRINTK                  ← create()
+ *   CMDLINES, BUFFER (flyrecord: padding, page-aligned per-CPU data), OPTIONS, STRINGS ← finish()
+ *   Sections are contiguous and the file ends with the last one: trace-cmd finds the STRINGS
+ *   section (section descriptions) by walking section headers from the start of the file.
+ *
+ * CPU data of one CPU must be contiguous in the file, but sub-buffers arrive interleaved, so
+ * each CPU's pages are appended to its own temporary file (opened then unlinked at once, so a
+ * crash leaves nothing behind) through a small per-CPU staging buffer; finish() copies them into
+ * place. Memory stays bounded: one staging buffer per CPU that has data, and one copy buffer.
+ */
+import { closeSync, constants as fsConstants, openSync, read as fsRead, unlinkSync, writeSync } from 'node:fs';
+import { open, readFile, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { endianness, hostname, machine, release, type as osType } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
+import { DecodeError, TwError, isTwError, type ErrorCode } from '../errors.js';
+import { checkHeaderEvent, parseHeaderPage, type HeaderPage } from '../format/header-page.js';
+
+const readAt = promisify(fsRead);
+
+/**
+ * The code of errors from the file system while writing (cannot create, disk full). The table
+ * has no write-side code yet; FILE_NOT_FOUND ("cannot be read") is the nearest.
+ */
+const IO_ERROR: ErrorCode = 'FILE_NOT_FOUND';
+
+const MAGIC = Buffer.from([0x17, 0x08, 0x44, 0x74, 0x72, 0x61, 0x63, 0x69, 0x6e, 0x67]); // \x17\x08D + "tracing"
+
+/** trace-cmd option / section ids (trace-cmd-private.h: TRACECMD_OPTION_*) that tw writes. */
+const OPT = {
+  DONE: 0, CPUSTAT: 2, BUFFER: 3, TRACECLOCK: 4, UNAME: 5, CPUCOUNT: 8, VERSION: 9, STRINGS: 15,
+  HEADER_INFO: 16, FTRACE_EVENTS: 17, EVENT_FORMATS: 18, KALLSYMS: 19, PRINTK: 20, CMDLINES: 21,
+} as const;
+
+/** commit flag bits (kernel ring_buffer.c RB_MISSED_EVENTS | RB_MISSED_STORED); the rest is the length */
+const COMMIT_FLAGS = 0xc0000000;
+
+const DEFAULT_STAGING = 256 * 1024;
+const COPY_CHUNK = 1 << 20;
+
+export interface TraceDatMeta {
+  littleEndian: boolean;
+  /** the kernel's long size: the size of `commit` in header_page */
+  longSize: 4 | 8;
+  /** the sub-buffer size (buffer_subbuf_size_kb × 1024; the page size by default) */
+  pageSize: number;
+  /** texts of events/header_page (of the recorded instance) and events/header_event */
+  headerPage: string;
+  headerEvent: string;
+  /** events/ftrace/<name>/format texts (may be empty) */
+  ftraceFormats: string[];
+  /** system → format texts of the events to describe (at least every event recorded) */
+  eventFormats: Map<string, string[]>;
+  /** /proc/kallsyms and printk_formats texts ("" or absent: stored empty) */
+  kallsyms?: string;
+  printk?: string;
+  /** CPU count: sub-buffers come for CPUs 0 … cpus-1 */
+  cpus: number;
+  /** the trace clock name, e.g. "mono" */
+  clock: string;
+  /**
+   * the whole trace_clock file ("local global [mono] …"), stored in the TRACECLOCK option;
+   * "[clock]" when absent. Its bracketed name must be `clock`.
+   */
+  traceClock?: string;
+  /** "sysname nodename release machine" for the UNAME option (trace-cmd's format) */
+  uname?: string;
+  /** instance name for a BUFFER option; "" or absent: the data is the top-level buffer */
+  bufferName?: string;
+  /** text of the VERSION option (the program that recorded), default "tw" */
+  program?: string;
+}
+
+export interface TraceDatWriterOptions {
+  /** directory for the per-CPU spill files (default: the output file's directory) */
+  tmpDir?: string;
+  /** staging bytes per CPU before a write to its spill file (default 256 KiB, at least one sub-buffer) */
+  stagingBytes?: number;
+}
+
+export interface TraceDatFinish {
+  /** saved_cmdlines text ("pid comm" lines), read at the END of the recording */
+  cmdlines: string;
+  /** per_cpu/cpuN/stats texts, index = CPU ("CPU: N" is prepended as trace-cmd does) */
+  cpuStats?: readonly string[];
+}
+
+export interface TraceDatWriterStats {
+  /** sub-buffers kept per CPU (empty ones are dropped) */
+  pages: number[];
+  /** bytes of CPU data kept in all */
+  bytes: number;
+}
+
+type State = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
+
+interface CpuSpill {
+  fd: number;
+  /** bytes in the spill file */
+  size: number;
+  /** staged bytes not yet in the spill file */
+  staged: Buffer;
+  used: number;
+  pages: number;
+}
+
+/** A growable byte block at a known file offset, with endian-aware writers (copies in, view out). */
+class Bytes {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(
+    private readonly le: boolean,
+    /** the file offset of byte 0 */
+    readonly base: number,
+    initial = 4096,
+  ) {
+    this.buf = Buffer.alloc(initial);
+  }
+
+  /** the file offset of the next byte */
+  get pos(): number {
+    return this.base + this.length;
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+  u8(v: number): void {
+    this.room(1);
+    this.buf.writeUInt8(v, this.length);
+    this.length += 1;
+  }
+  u16(v: number): void {
+    this.room(2);
+    if (this.le) this.buf.writeUInt16LE(v, this.length);
+    else this.buf.writeUInt16BE(v, this.length);
+    this.length += 2;
+  }
+  u32(v: number): void {
+    this.room(4);
+    if (this.le) this.buf.writeUInt32LE(v >>> 0, this.length);
+    else this.buf.writeUInt32BE(v >>> 0, this.length);
+    this.length += 4;
+  }
+  u64(v: number): void {
+    this.room(8);
+    this.setU64(this.pos, v);
+    this.length += 8;
+  }
+  /** overwrite a u64 written earlier, by file offset */
+  setU64(fileOffset: number, v: number): void {
+    const at = fileOffset - this.base;
+    if (at < 0 || at + 8 > this.buf.length) throw new RangeError(`u64 at file offset ${fileOffset} is outside this block`);
+    if (this.le) this.buf.writeBigUInt64LE(BigInt(v), at);
+    else this.buf.writeBigUInt64BE(BigInt(v), at);
+  }
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  /** a NUL-terminated string */
+  cstr(s: string): void {
+    this.bytes(Buffer.from(`${s}\0`, 'utf8'));
+  }
+  zeros(n: number): void {
+    this.room(n);
+    this.buf.fill(0, this.length, this.length + n);
+    this.length += n;
+  }
+  /** the bytes written (a view: valid until the next write) */
+  view(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/** The v7 STRINGS table: section descriptions, referenced by their offset in the table. */
+class StringTable {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  add(s: string): number {
+    const b = Buffer.from(`${s}\0`, 'utf8');
+    const id = this.size;
+    this.parts.push(b);
+    this.size += b.length;
+    return id;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
+const alignUp = (v: number, to: number): number => Math.ceil(v / to) * to;
+
+function badArg(message: string): TwError {
+  return new TwError('BAD_ARGUMENT', message);
+}
+
+/** The bracketed clock name in a trace_clock text ("local [mono] global" → "mono"). */
+export function selectedClock(traceClock: string): string | undefined {
+  return /\[([^\]\s]+)\]/.exec(traceClock)?.[1];
+}
+
+function validateMeta(path: string, version: number, meta: TraceDatMeta): HeaderPage {
+  const where = `${path}: trace.dat metadata`;
+  if (version !== 6 && version !== 7) throw badArg(`${path}: trace.dat version ${String(version)}; tw writes versions 6 and 7`);
+  if (meta.longSize !== 4 && meta.longSize !== 8) throw badArg(`${where}: long size ${String(meta.longSize)}, expected 4 or 8`);
+  const ps = meta.pageSize;
+  if (!Number.isInteger(ps) || ps < 64 || ps > 1 << 24 || (ps & (ps - 1)) !== 0) {
+    throw badArg(`${where}: sub-buffer size ${String(ps)} is not a power of two between 64 and 16 MiB`);
+  }
+  if (!Number.isInteger(meta.cpus) || meta.cpus < 1 || meta.cpus > 65536) throw badArg(`${where}: CPU count ${String(meta.cpus)}`);
+  if (!/^[^\s[\]\0]+$/.test(meta.clock)) throw badArg(`${where}: clock name '${meta.clock}'`);
+  if (meta.traceClock !== undefined && selectedClock(meta.traceClock) !== meta.clock) {
+    throw badArg(`${where}: trace_clock text '${meta.traceClock.trim()}' does not select clock '${meta.clock}'`);
+  }
+  if ((meta.bufferName ?? '').includes('\0')) throw badArg(`${where}: buffer name contains a NUL`);
+  for (const sys of meta.eventFormats.keys()) {
+    if (sys === '' || sys.includes('\0')) throw badArg(`${where}: event system name '${sys}'`);
+  }
+  let hp: HeaderPage;
+  try {
+    hp = parseHeaderPage(meta.headerPage, `${where}: header_page`);
+    checkHeaderEvent(meta.headerEvent, `${where}: header_event`);
+  } catch (e) {
+    if (isTwError(e)) throw e;
+    throw new TwError('FORMAT_PARSE', `${where}: header_page/header_event: ${(e as Error).message}`, { cause: e });
+  }
+  if (hp.commitSize !== meta.longSize) {
+    throw badArg(`${where}: long size ${meta.longSize} but header_page has an ${hp.commitSize}-byte commit`);
+  }
+  if (hp.dataOffset + hp.dataSize !== ps) {
+    throw badArg(`${where}: header_page describes ${hp.dataOffset + hp.dataSize}-byte sub-buffers, but the sub-buffer size is ${ps} (use the instance's own events/header_page)`);
+  }
+  return hp;
+}
+
+/**
+ * Streaming trace.dat writer. Use: `create()` (writes the metadata), `addSubBuffer()` for every
+ * sub-buffer read from trace_pipe_raw (in read order per CPU), then `finish()`; on any failure or
+ * cancellation `abort()` removes the partial file.
+ */
+export class TraceDatWriter {
+  private state: State = 'open';
+  private readonly spills: (CpuSpill | undefined)[];
+  private readonly le: boolean;
+  private readonly staging: number;
+  private readonly tmpDir: string;
+  private tmpSeq = 0;
+  private bytesKept = 0;
+
+  private constructor(
+    readonly path: string,
+    readonly version: 6 | 7,
+    private readonly meta: TraceDatMeta,
+    private readonly header: HeaderPage,
+    private out: FileHandle | undefined,
+    /** file offset where finish() continues (the end of the metadata) */
+    private readonly headEnd: number,
+    /** v7: the file offset of the first-options-section pointer; v7 section offsets so far */
+    private readonly v7: { optionsPtrAt: number; sections: Array<[number, number]>; strings: StringTable } | undefined,
+    opts: TraceDatWriterOptions,
+  ) {
+    this.le = meta.littleEndian;
+    this.spills = new Array<CpuSpill | undefined>(meta.cpus).fill(undefined);
+    this.tmpDir = opts.tmpDir ?? dirname(path);
+    const want = opts.stagingBytes ?? DEFAULT_STAGING;
+    this.staging = Math.max(1, Math.floor(want / meta.pageSize)) * meta.pageSize;
+  }
+
+  /** Validate the metadata, create (truncate) `path` and write the metadata part of the file. */
+  static async create(path: string, version: 6 | 7, meta: TraceDatMeta, opts: TraceDatWriterOptions = {}): Promise<TraceDatWriter> {
+    const header = validateMeta(path, version, meta);
+    const b = new Bytes(meta.littleEndian, 0, 64 * 1024);
+    b.bytes(MAGIC);
+    b.cstr(String(version));
+    b.u8(meta.littleEndian ? 0 : 1);
+    b.u8(meta.longSize);
+    b.u32(meta.pageSize);
+    let v7: { optionsPtrAt: number; sections: Array<[number, number]>; strings: StringTable } | undefined;
+    if (version === 6) {
+      writeHeaderInfo(b, meta);
+      writeFtraceFormats(b, meta);
+      writeEventFormats(b, meta);
+      writeSized32(b, meta.kallsyms ?? '');
+      writeSized32(b, meta.printk ?? '');
+    } else {
+      b.cstr('none'); // compression name
+      b.cstr(''); // compression version
+      const optionsPtrAt = b.pos;
+      b.u64(0); // the first options section: patched by finish()
+      const strings = new StringTable();
+      const sections: Array<[number, number]> = [];
+      const section = (id: number, desc: string, body: () => void) => {
+        sections.push([id, b.pos]);
+        const sizeAt = beginSection(b, id, strings.add(desc));
+        body();
+        b.setU64(sizeAt, b.pos - (sizeAt + 8));
+      };
+      section(OPT.HEADER_INFO, 'headers', () => writeHeaderInfo(b, meta));
+      section(OPT.FTRACE_EVENTS, 'ftrace events', () => writeFtraceFormats(b, meta));
+      section(OPT.EVENT_FORMATS, 'events format', () => writeEventFormats(b, meta));
+      section(OPT.KALLSYMS, 'kallsyms', () => writeSized32(b, meta.kallsyms ?? ''));
+      section(OPT.PRINTK, 'printk', () => writeSized32(b, meta.printk ?? ''));
+      v7 = { optionsPtrAt, sections, strings };
+    }
+    let out: FileHandle;
+    try {
+      out = await open(path, 'w', 0o644);
+    } catch (e) {
+      throw new TwError(IO_ERROR, `${path}: cannot create the trace.dat file: ${(e as Error).message}`, { cause: e });
+    }
+    const w = new TraceDatWriter(path, version, meta, header, out, b.length, v7, opts);
+    try {
+      await w.writeAt(b.view(), 0);
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+    return w;
+  }
+
+  /** Pages and bytes kept so far. */
+  stats(): TraceDatWriterStats {
+    return { pages: this.spills.map((s) => s?.pages ?? 0), bytes: this.bytesKept };
+  }
+
+  /**
+   * One whole sub-buffer of `cpu`, exactly the sub-buffer size, as read from trace_pipe_raw.
+   * The bytes are copied (the caller may reuse `data`). Sub-buffers with nothing committed and
+   * no missed-events flag are dropped. Writes to the CPU's spill file are synchronous, one per
+   * staging buffer.
+   */
+  addSubBuffer(cpu: number, data: Uint8Array): void {
+    if (this.state !== 'open') throw badArg(`${this.path}: addSubBuffer() ${this.notOpen()}`);
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.meta.cpus) {
+      throw badArg(`${this.path}: sub-buffer for cpu ${cpu}, but the file has CPUs 0..${this.meta.cpus - 1}`);
+    }
+    if (data.length !== this.meta.pageSize) {
+      throw badArg(`${this.path}: sub-buffer of ${data.length} bytes for cpu ${cpu}; this file's sub-buffer size is ${this.meta.pageSize} (pass whole sub-buffers)`);
+    }
+    const h = this.header;
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    // The low 32 bits of `commit` hold the length and the missed-events flags.
+    const lowAt = h.commitOffset + (h.commitSize === 8 && !this.le ? 4 : 0);
+    const commit = dv.getUint32(lowAt, this.le);
+    const len = (commit & ~COMMIT_FLAGS) >>> 0;
+    if (len === 0 && (commit & COMMIT_FLAGS) === 0) return;
+    if (len > h.dataSize) {
+      const s = this.spills[cpu];
+      throw new DecodeError(cpu, s ? s.size + s.used : 0, `sub-buffer commits ${len} bytes of data, more than the ${h.dataSize} a sub-buffer holds`);
+    }
+    const s = this.spills[cpu] ?? this.openSpill(cpu);
+    s.staged.set(data, s.used); // copy: the caller's buffer is reused for the next read
+    s.used += data.length;
+    s.pages++;
+    this.bytesKept += data.length;
+    if (s.used === s.staged.length) this.flushSpill(cpu, s);
+  }
+
+  /** Write the rest of the file (cmdlines, options, CPU data) and close it. */
+  async finish(extra: TraceDatFinish): Promise<void> {
+    if (this.state !== 'open') {
+      throw badArg(`${this.path}: finish() ${this.state === 'finishing' || this.state === 'finished' ? 'called twice' : this.notOpen()}`);
+    }
+    if (typeof extra?.cmdlines !== 'string') throw badArg(`${this.path}: finish() needs the saved_cmdlines text`);
+    this.state = 'finishing';
+    try {
+      this.spills.forEach((s, cpu) => {
+        if (s) this.flushSpill(cpu, s);
+      });
+      if (this.version === 6) await this.finishV6(extra);
+      else await this.finishV7(extra);
+      const out = this.out;
+      this.out = undefined;
+      await out?.close();
+      this.closeSpills();
+      this.state = 'finished';
+    } catch (e) {
+      this.state = 'failed';
+      this.closeSpills();
+      const out = this.out;
+      this.out = undefined;
+      await out?.close().catch(() => undefined);
+      if (isTwError(e)) throw e;
+      throw new TwError(IO_ERROR, `${this.path}: cannot write the trace.dat file: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Remove the partial output and the spill files. A no-op once finish() has succeeded. */
+  async abort(): Promise<void> {
+    if (this.state === 'finished' || this.state === 'aborted') return;
+    this.state = 'aborted';
+    this.closeSpills();
+    const out = this.out;
+    this.out = undefined;
+    await out?.close().catch(() => undefined);
+    try {
+      await unlink(this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new TwError(IO_ERROR, `${this.path}: cannot remove the partial trace.dat file: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+
+  private notOpen(): string {
+    switch (this.state) {
+      case 'finishing':
+      case 'finished':
+        return 'after finish()';
+      case 'aborted':
+        return 'after abort()';
+      case 'failed':
+        return 'after a write failure (call abort())';
+      case 'open':
+        return 'while open';
+      default: {
+        const never: never = this.state;
+        return never;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ spill files
+
+  private openSpill(cpu: number): CpuSpill {
+    const name = join(this.tmpDir, `.${basename(this.path)}.tw-${process.pid}-${this.tmpSeq++}-cpu${cpu}.tmp`);
+    let fd: number;
+    try {
+      fd = openSync(name, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+      unlinkSync(name); // the open fd keeps the data; nothing is left behind on a crash
+    } catch (e) {
+      this.fail();
+      throw new TwError(IO_ERROR, `${name}: cannot create a spill file for cpu ${cpu} of ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+    const s: CpuSpill = { fd, size: 0, staged: Buffer.allocUnsafe(this.staging), used: 0, pages: 0 };
+    this.spills[cpu] = s;
+    return s;
+  }
+
+  private flushSpill(cpu: number, s: CpuSpill): void {
+    let done = 0;
+    try {
+      while (done < s.used) done += writeSync(s.fd, s.staged, done, s.used - done, s.size + done);
+    } catch (e) {
+      this.fail();
+      throw new TwError(IO_ERROR, `${this.path}: cannot spill cpu ${cpu} data to ${this.tmpDir}: ${(e as Error).message}`, { cause: e });
+    }
+    s.size += s.used;
+    s.used = 0;
+  }
+
+  private fail(): void {
+    if (this.state === 'open') this.state = 'failed';
+  }
+
+  private closeSpills(): void {
+    this.spills.forEach((s, i) => {
+      if (!s) return;
+      try {
+        closeSync(s.fd);
+      } catch {
+        // already closed
+      }
+      this.spills[i] = undefined;
+    });
+  }
+
+  private sizeOf(cpu: number): number {
+    return this.spills[cpu]?.size ?? 0;
+  }
+
+  // ------------------------------------------------------------------ output
+
+  private async writeAt(buf: Uint8Array, position: number): Promise<void> {
+    const out = this.out;
+    if (!out) throw new Error('the output file is closed');
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesWritten } = await out.write(buf, done, buf.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
+  /** Per-CPU (offset, size) placed from `start`: page-aligned when there is data. */
+  private placeCpuData(start: number): { offsets: number[]; end: number } {
+    const offsets: number[] = [];
+    let cur = start;
+    for (let cpu = 0; cpu < this.meta.cpus; cpu++) {
+      const size = this.sizeOf(cpu);
+      if (size === 0) {
+        offsets.push(cur); // nothing there; never read
+        continue;
+      }
+      const at = alignUp(cur, this.meta.pageSize);
+      offsets.push(at);
+      cur = at + size;
+    }
+    return { offsets, end: cur };
+  }
+
+  /** Copy each CPU's spill file to its place (one reused buffer: memory stays bounded). */
+  private async copyCpuData(offsets: readonly number[]): Promise<void> {
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    for (let cpu = 0; cpu < this.meta.cpus; cpu++) {
+      const s = this.spills[cpu];
+      if (!s || s.size === 0) continue;
+      const at = offsets[cpu]!;
+      for (let done = 0; done < s.size; ) {
+        const want = Math.min(buf.length, s.size - done);
+        const { bytesRead } = await readAt(s.fd, buf, 0, want, done);
+        if (bytesRead <= 0) throw new Error(`spill file of cpu ${cpu} ended at ${done} of ${s.size} bytes`);
+        await this.writeAt(buf.subarray(0, bytesRead), at + done); // view of the reused buffer, written before the next read
+        done += bytesRead;
+      }
+    }
+  }
+
+  /** Options shared by both versions, in trace-cmd's order. */
+  private commonOptions(b: Bytes, extra: TraceDatFinish): void {
+    const meta = this.meta;
+    let clockText = meta.traceClock ?? `[${meta.clock}]`;
+    if (!clockText.endsWith('\n')) clockText += '\n';
+    writeOption(b, OPT.TRACECLOCK, enc(`${clockText}\0`));
+    if (meta.uname) writeOption(b, OPT.UNAME, enc(`${meta.uname}\0`));
+    writeOption(b, OPT.VERSION, enc(`${meta.program ?? 'tw'}\0`));
+    const name = meta.bufferName ?? '';
+    const stats = extra.cpuStats ?? [];
+    if (name !== '' && stats.length > 0) writeOption(b, OPT.CPUSTAT, enc(`\nBuffer: ${name}\n\n\0`));
+    stats.forEach((text, cpu) => {
+      const body = /^CPU:/.test(text) ? text : `CPU: ${cpu}\n${text}`;
+      writeOption(b, OPT.CPUSTAT, enc(`${body}\0`));
+    });
+  }
+
+  private async finishV6(extra: TraceDatFinish): Promise<void> {
+    const meta = this.meta;
+    const name = meta.bufferName ?? '';
+    const b = new Bytes(this.le, this.headEnd, 64 * 1024);
+    writeSized64(b, extra.cmdlines);
+    b.u32(meta.cpus);
+    b.bytes(enc('options  \0'));
+    this.commonOptions(b, extra);
+    let bufferOffsetAt = -1;
+    if (name !== '') {
+      const data = new Bytes(this.le, 0);
+      data.u64(0);
+      data.cstr(name);
+      b.u16(OPT.BUFFER);
+      b.u32(data.length);
+      bufferOffsetAt = b.pos; // the instance's flyrecord offset, patched below
+      b.bytes(data.view());
+    }
+    b.u16(OPT.DONE);
+    const clock = enc(`[${meta.clock}]`);
+    const flyrecord = (withData: boolean): number[] => {
+      b.bytes(enc('flyrecord\0'));
+      const at: number[] = [];
+      for (let cpu = 0; cpu < meta.cpus; cpu++) {
+        at.push(b.pos);
+        b.u64(0); // offset
+        b.u64(0); // size
+      }
+      // trace-cmd's reader expects the clock after every flyrecord table when TRACECLOCK is set
+      b.u64(clock.length);
+      b.bytes(clock);
+      return withData ? at : [];
+    };
+    let table: number[];
+    if (name === '') {
+      table = flyrecord(true);
+    } else {
+      flyrecord(false); // empty top-level buffer
+      b.setU64(bufferOffsetAt, b.pos);
+      table = flyrecord(true);
+    }
+    const { offsets } = this.placeCpuData(b.pos);
+    table.forEach((at, cpu) => {
+      b.setU64(at, offsets[cpu]!);
+      b.setU64(at + 8, this.sizeOf(cpu));
+    });
+    await this.writeAt(b.view(), b.base);
+    await this.copyCpuData(offsets);
+  }
+
+  private async finishV7(extra: TraceDatFinish): Promise<void> {
+    const meta = this.meta;
+    const v7 = this.v7!;
+    const strings = v7.strings;
+    const name = meta.bufferName ?? '';
+    const b = new Bytes(this.le, this.headEnd, 64 * 1024);
+
+    const cmdlinesAt = b.pos;
+    let sizeAt = beginSection(b, OPT.CMDLINES, strings.add('command lines'));
+    writeSized64(b, extra.cmdlines);
+    b.setU64(sizeAt, b.pos - (sizeAt + 8));
+
+    // A named buffer comes with an empty top-level one, as trace-cmd writes them: its reader
+    // otherwise looks for the top-level buffer at offset 0.
+    let emptyTopAt = -1;
+    if (name !== '') {
+      emptyTopAt = b.pos;
+      sizeAt = beginSection(b, OPT.BUFFER, strings.add('buffer flyrecord '));
+      b.setU64(sizeAt, 0);
+    }
+    const bufferAt = b.pos;
+    sizeAt = beginSection(b, OPT.BUFFER, strings.add(`buffer flyrecord ${name}`));
+    const { offsets, end } = this.placeCpuData(b.pos);
+    b.setU64(sizeAt, end - (sizeAt + 8)); // the padding and all CPU data
+    await this.writeAt(b.view(), b.base);
+    await this.copyCpuData(offsets);
+
+    // The options section after the data, then the strings; the file ends with the last section.
+    const optionsDesc = strings.add('options');
+    const stringsDesc = strings.add('strings');
+    const o = new Bytes(this.le, end, 16 * 1024);
+    const optSizeAt = beginSection(o, OPT.DONE, optionsDesc);
+    for (const [id, at] of v7.sections) writeOptionU64(o, id, at);
+    writeOptionU64(o, OPT.CMDLINES, cmdlinesAt);
+    this.commonOptions(o, extra);
+    const count = new Bytes(this.le, 0, 4);
+    count.u32(meta.cpus);
+    writeOption(o, OPT.CPUCOUNT, count.view());
+    if (name !== '') writeOption(o, OPT.BUFFER, this.bufferOptionV7(emptyTopAt, '', [], []));
+    writeOption(o, OPT.BUFFER, this.bufferOptionV7(bufferAt, name, offsets, offsets.map((_, cpu) => this.sizeOf(cpu))));
+    const next = new Bytes(this.le, 0, 8);
+    next.u64(0); // no further options section
+    writeOption(o, OPT.DONE, next.view());
+    o.setU64(optSizeAt, o.pos - (optSizeAt + 8));
+    const table = strings.bytes();
+    const strSizeAt = beginSection(o, OPT.STRINGS, stringsDesc);
+    o.bytes(table);
+    o.setU64(strSizeAt, o.pos - (strSizeAt + 8));
+    await this.writeAt(o.view(), o.base);
+
+    const ptr = new Bytes(this.le, v7.optionsPtrAt, 8);
+    ptr.u64(end);
+    await this.writeAt(ptr.view(), ptr.base);
+  }
+
+  /** BUFFER option data: section offset, name, clock, page size, then (cpu, offset, size) per CPU. */
+  private bufferOptionV7(sectionAt: number, name: string, offsets: readonly number[], sizes: readonly number[]): Buffer {
+    const d = new Bytes(this.le, 0, 64 + offsets.length * 20);
+    d.u64(sectionAt);
+    d.cstr(name);
+    d.cstr(this.meta.clock);
+    d.u32(this.meta.pageSize);
+    d.u32(offsets.length);
+    offsets.forEach((at, cpu) => {
+      d.u32(cpu);
+      d.u64(at);
+      d.u64(sizes[cpu]!);
+    });
+    return Buffer.from(d.view()); // copy: d is dropped
+  }
+}
+
+// ------------------------------------------------------------------ metadata blocks
+
+/** v7 section header: id, flags (0: not compressed), description string id, size (patched). */
+function beginSection(b: Bytes, id: number, desc: number): number {
+  b.u16(id);
+  b.u16(0);
+  b.u32(desc);
+  const sizeAt = b.pos;
+  b.u64(0);
+  return sizeAt;
+}
+
+function writeOption(b: Bytes, id: number, data: Uint8Array): void {
+  b.u16(id);
+  b.u32(data.length);
+  b.bytes(data);
+}
+
+function writeOptionU64(b: Bytes, id: number, v: number): void {
+  b.u16(id);
+  b.u32(8);
+  b.u64(v);
+}
+
+function writeSized32(b: Bytes, text: string): void {
+  const t = enc(text);
+  b.u32(t.length);
+  b.bytes(t);
+}
+
+function writeSized64(b: Bytes, text: string): void {
+  const t = enc(text);
+  b.u64(t.length);
+  b.bytes(t);
+}
+
+function writeHeaderInfo(b: Bytes, meta: TraceDatMeta): void {
+  b.cstr('header_page');
+  writeSized64(b, meta.headerPage);
+  b.cstr('header_event');
+  writeSized64(b, meta.headerEvent);
+}
+
+function writeFtraceFormats(b: Bytes, meta: TraceDatMeta): void {
+  b.u32(meta.ftraceFormats.length);
+  for (const f of meta.ftraceFormats) writeSized64(b, f);
+}
+
+function writeEventFormats(b: Bytes, meta: TraceDatMeta): void {
+  const systems = [...meta.eventFormats].filter(([, fs]) => fs.length > 0);
+  b.u32(systems.length);
+  for (const [sys, formats] of systems) {
+    b.cstr(sys);
+    b.u32(formats.length);
+    for (const f of formats) writeSized64(b, f);
+  }
+}
+
+// ------------------------------------------------------------------ reading tracefs
+
+export interface ReadTracefsMetaOptions {
+  /** store events/ftrace/<name>/format (ftrace:print from trace_marker, …); default true */
+  ftrace?: boolean;
+  /** store /proc/kallsyms (symbol names for trace-cmd report); default true */
+  kallsyms?: boolean;
+  /** store printk_formats; default true */
+  printk?: boolean;
+  /** the BUFFER name the data is stored under; default "" (top-level data) */
+  bufferName?: string;
+  /** the UNAME text; default "sysname nodename release machine" of this machine */
+  uname?: string;
+  program?: string;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new TwError(IO_ERROR, `${path}: cannot read ${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A tracefs instance directory: absolute, or relative to the tracefs root ("" = the root). */
+function instancePath(tracefsRoot: string, instanceDir: string): string {
+  return isAbsolute(instanceDir) ? instanceDir : join(tracefsRoot, instanceDir);
+}
+
+/** The CPUs of an instance: one per per_cpu/cpuN directory. */
+async function cpuCount(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(join(dir, 'per_cpu'));
+  } catch (e) {
+    throw new TwError(IO_ERROR, `${join(dir, 'per_cpu')}: cannot list CPUs: ${(e as Error).message}`, { cause: e });
+  }
+  const ids = names.map((n) => /^cpu(\d+)$/.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+  if (ids.length === 0) throw new TwError(IO_ERROR, `${join(dir, 'per_cpu')}: no cpuN directories`);
+  return Math.max(...ids) + 1;
+}
+
+/**
+ * Read what a writer needs from a live tracefs instance: its header_page (which describes its
+ * sub-buffer size), header_event, trace_clock, the formats of `events` ("system:event",
+ * "system" or "system:*" for a whole system), ftrace formats, kallsyms, printk formats, uname.
+ */
+export async function readTracefsMeta(
+  tracefsRoot: string,
+  instanceDir: string,
+  events: readonly string[],
+  opts: ReadTracefsMetaOptions = {},
+): Promise<TraceDatMeta> {
+  const dir = instancePath(tracefsRoot, instanceDir);
+  const eventsDir = (await isFile(join(dir, 'events', 'header_page'))) ? join(dir, 'events') : join(tracefsRoot, 'events');
+  const headerPage = await readText(join(eventsDir, 'header_page'), 'the sub-buffer header layout');
+  const headerEvent = await readText(join(eventsDir, 'header_event'), 'the record header layout');
+  const hp = parseHeaderPage(headerPage, join(eventsDir, 'header_page'));
+  const pageSize = hp.dataOffset + hp.dataSize;
+  const subbufKb = join(dir, 'buffer_subbuf_size_kb');
+  if (await isFile(subbufKb)) {
+    const kb = Number((await readText(subbufKb, 'the sub-buffer size')).trim());
+    if (kb * 1024 !== pageSize) {
+      throw new TwError('FORMAT_PARSE', `${join(eventsDir, 'header_page')} describes ${pageSize}-byte sub-buffers but ${subbufKb} says ${kb} KiB`);
+    }
+  }
+  const traceClock = await readText(join(dir, 'trace_clock'), 'the trace clock');
+  const clock = selectedClock(traceClock);
+  if (!clock) throw new TwError('FORMAT_PARSE', `${join(dir, 'trace_clock')}: no [selected] clock in '${traceClock.trim()}'`);
+
+  const ftraceFormats: string[] = [];
+  const eventFormats = new Map<string, string[]>();
+  const ftraceNames = new Set<string>();
+  const listEvents = async (sys: string): Promise<string[]> => {
+    const sysDir = join(eventsDir, sys);
+    let names: string[];
+    try {
+      names = await readdir(sysDir);
+    } catch (e) {
+      throw new TwError('UNKNOWN_EVENT', `${sysDir}: no event system '${sys}' (${(e as Error).message})`, { cause: e });
+    }
+    const out: string[] = [];
+    for (const n of names.sort()) if (await isFile(join(sysDir, n, 'format'))) out.push(n);
+    return out;
+  };
+  const addFormat = async (sys: string, name: string): Promise<void> => {
+    if (sys === 'ftrace') {
+      if (ftraceNames.has(name)) return;
+      ftraceNames.add(name);
+      ftraceFormats.push(await readText(join(eventsDir, sys, name, 'format'), `the format of ${sys}:${name}`));
+      return;
+    }
+    const list = eventFormats.get(sys) ?? [];
+    eventFormats.set(sys, list);
+    const path = join(eventsDir, sys, name, 'format');
+    if (!(await isFile(path))) throw new TwError('UNKNOWN_EVENT', `${path}: no event ${sys}:${name}`);
+    const text = await readText(path, `the format of ${sys}:${name}`);
+    if (!list.includes(text)) list.push(text);
+  };
+  if (opts.ftrace ?? true) {
+    for (const n of await listEvents('ftrace')) await addFormat('ftrace', n);
+  }
+  for (const spec of events) {
+    const [sys, name, more] = spec.split(':');
+    const bad = (s: string | undefined) => s === undefined || s === '' || s === '.' || s === '..' || s.includes('/');
+    if (more !== undefined || bad(sys) || (name !== undefined && name !== '*' && bad(name))) {
+      throw new TwError('BAD_ARGUMENT', `event '${spec}' must be written as system:event, system or system:*`);
+    }
+    if (name === undefined || name === '*') {
+      const names = await listEvents(sys!);
+      if (names.length === 0) throw new TwError('UNKNOWN_EVENT', `${join(eventsDir, sys!)}: system '${sys}' has no events`);
+      for (const n of names) await addFormat(sys!, n);
+    } else {
+      await addFormat(sys!, name);
+    }
+  }
+
+  const meta: TraceDatMeta = {
+    littleEndian: endianness() === 'LE',
+    longSize: hp.commitSize as 4 | 8,
+    pageSize,
+    headerPage,
+    headerEvent,
+    ftraceFormats,
+    eventFormats,
+    cpus: await cpuCount(dir),
+    clock,
+    traceClock,
+    uname: opts.uname ?? `${osType()} ${hostname()} ${release()} ${machine()}`,
+    bufferName: opts.bufferName ?? '',
+  };
+  if (opts.program !== undefined) meta.program = opts.program;
+  if (opts.kallsyms ?? true) meta.kallsyms = await readText('/proc/kallsyms', 'kernel symbols');
+  if (opts.printk ?? true) {
+    const p = join(tracefsRoot, 'printk_formats');
+    meta.printk = (await isFile(p)) ? await readText(p, 'printk formats') : '';
+  }
+  return meta;
+}
+
+/**
+ * What finish() needs, read at the end of a recording: the global saved_cmdlines and the
+ * instance's per-CPU stats.
+ */
+export async function readTracefsFinish(tracefsRoot: string, instanceDir: string): Promise<TraceDatFinish> {
+  const dir = instancePath(tracefsRoot, instanceDir);
+  const cmdlinesPath = join(tracefsRoot, 'saved_cmdlines');
+  const cmdlines = (await isFile(cmdlinesPath)) ? await readText(cmdlinesPath, 'saved command lines') : '';
+  const cpuStats: string[] = [];
+  const n = await cpuCount(dir);
+  for (let cpu = 0; cpu < n; cpu++) {
+    const p = join(dir, 'per_cpu', `cpu${cpu}`, 'stats');
+    cpuStats.push((await isFile(p)) ? await readText(p, `cpu ${cpu} statistics`) : '');
+  }
+  return { cmdlines, cpuStats };
+}
