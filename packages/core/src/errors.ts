@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   TRACEFS: 'a tracefs file could not be read or written',
   BAD_FILTER: 'the kernel rejected an event filter',
   READER: 'the ring-buffer reader failed',
+  WRITE_FAILED: 'an output file could not be written',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

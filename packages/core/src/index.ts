@@ -22,3 +22,4 @@ export { Instance, removeStaleInstances, staleInstances, type CpuStats, type Ins
 export { seedFromProc } from './session/proc-scan.js';
 export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory } from './live/trace-live.js';
 export { PushPages } from './live/push-pages.js';
+export { TraceDatWriter, readTracefsMeta, readTracefsFinish, selectedClock, type TraceDatMeta, type TraceDatWriterOptions, type TraceDatFinish, type TraceDatWriterStats, type ReadTracefsMetaOptions } from './tracedat/write-trace-dat.js';

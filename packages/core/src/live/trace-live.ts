@@ -5,7 +5,7 @@
  * The instance is removed on every exit path: normal end, ctx.stop(), duration, abort
  * (SIGINT/SIGTERM/SIGHUP through the signal), an exception anywhere.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { arch as osArch, endianness } from 'node:os';
 import { TwError } from '../errors.js';
 import { CpuStream } from '../decode/cpu-stream.js';
@@ -113,9 +113,11 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
   const streams: Array<{ pages: PushPages; stream: CpuStream }> = [];
   try {
     const events = inst.expandEvents(opts.events);
-    const headerPageText = readText(`${root}/events/header_page`);
+    // the instance's own header_page: its sub-buffer size may differ from the top level's
+    const hpPath = existsSync(inst.path('events/header_page')) ? inst.path('events/header_page') : `${root}/events/header_page`;
+    const headerPageText = readText(hpPath);
     const headerEventText = readText(`${root}/events/header_event`);
-    const headerPage = parseHeaderPage(headerPageText, `${root}/events/header_page`);
+    const headerPage = parseHeaderPage(headerPageText, hpPath);
     const formats = new FormatRegistry();
     const longSize = headerPage.commitSize as 4 | 8;
     for (const ev of events) {

@@ -24,7 +24,7 @@
  * place. Memory stays bounded: one staging buffer per CPU that has data, and one copy buffer.
  */
 import { closeSync, constants as fsConstants, openSync, read as fsRead, unlinkSync, writeSync } from 'node:fs';
-import { open, readFile, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { access, open, readFile, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { endianness, hostname, machine, release, type as osType } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,7 +37,7 @@ const readAt = promisify(fsRead);
  * The code of errors from the file system while writing (cannot create, disk full). The table
  * has no write-side code yet; FILE_NOT_FOUND ("cannot be read") is the nearest.
  */
-const IO_ERROR: ErrorCode = 'FILE_NOT_FOUND';
+const IO_ERROR: ErrorCode = 'WRITE_FAILED';
 
 const MAGIC = Buffer.from([0x17, 0x08, 0x44, 0x74, 0x72, 0x61, 0x63, 0x69, 0x6e, 0x67]); // \x17\x08D + "tracing"
 
@@ -108,6 +108,18 @@ export interface TraceDatWriterStats {
 }
 
 type State = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
+
+/** What finish() needs of the metadata (the formats and kallsyms are not kept: memory). */
+type KeptMeta = Pick<TraceDatMeta, 'littleEndian' | 'pageSize' | 'cpus' | 'clock' | 'traceClock' | 'uname' | 'bufferName' | 'program'>;
+
+function keptMeta(m: TraceDatMeta): KeptMeta {
+  const k: KeptMeta = { littleEndian: m.littleEndian, pageSize: m.pageSize, cpus: m.cpus, clock: m.clock };
+  if (m.traceClock !== undefined) k.traceClock = m.traceClock;
+  if (m.uname !== undefined) k.uname = m.uname;
+  if (m.bufferName !== undefined) k.bufferName = m.bufferName;
+  if (m.program !== undefined) k.program = m.program;
+  return k;
+}
 
 interface CpuSpill {
   fd: number;
@@ -272,7 +284,7 @@ export class TraceDatWriter {
   private constructor(
     readonly path: string,
     readonly version: 6 | 7,
-    private readonly meta: TraceDatMeta,
+    private readonly meta: KeptMeta,
     private readonly header: HeaderPage,
     private out: FileHandle | undefined,
     /** file offset where finish() continues (the end of the metadata) */
@@ -324,18 +336,21 @@ export class TraceDatWriter {
       section(OPT.PRINTK, 'printk', () => writeSized32(b, meta.printk ?? ''));
       v7 = { optionsPtrAt, sections, strings };
     }
+    const tmpDir = opts.tmpDir ?? dirname(path);
     let out: FileHandle;
     try {
       out = await open(path, 'w', 0o644);
     } catch (e) {
       throw new TwError(IO_ERROR, `${path}: cannot create the trace.dat file: ${(e as Error).message}`, { cause: e });
     }
-    const w = new TraceDatWriter(path, version, meta, header, out, b.length, v7, opts);
+    const w = new TraceDatWriter(path, version, keptMeta(meta), header, out, b.length, v7, { ...opts, tmpDir });
     try {
       await w.writeAt(b.view(), 0);
+      // the spill files are created on first use: fail now, not in the middle of a recording
+      await access(tmpDir, fsConstants.W_OK | fsConstants.X_OK);
     } catch (e) {
-      await w.abort();
-      throw e;
+      await w.abort().catch(() => undefined);
+      throw new TwError(IO_ERROR, `${path}: cannot write the trace.dat file${(e as NodeJS.ErrnoException).path === tmpDir ? ` (spill directory ${tmpDir})` : ''}: ${(e as Error).message}`, { cause: e });
     }
     return w;
   }
@@ -397,7 +412,7 @@ export class TraceDatWriter {
       this.closeSpills();
       this.state = 'finished';
     } catch (e) {
-      this.state = 'failed';
+      if (this.state === 'finishing') this.state = 'failed';
       this.closeSpills();
       const out = this.out;
       this.out = undefined;
@@ -754,7 +769,7 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    throw new TwError(IO_ERROR, `${path}: cannot read ${what}: ${(e as Error).message}`, { cause: e });
+    throw new TwError('TRACEFS', `${path}: cannot read ${what}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -777,10 +792,10 @@ async function cpuCount(dir: string): Promise<number> {
   try {
     names = await readdir(join(dir, 'per_cpu'));
   } catch (e) {
-    throw new TwError(IO_ERROR, `${join(dir, 'per_cpu')}: cannot list CPUs: ${(e as Error).message}`, { cause: e });
+    throw new TwError('TRACEFS', `${join(dir, 'per_cpu')}: cannot list CPUs: ${(e as Error).message}`, { cause: e });
   }
   const ids = names.map((n) => /^cpu(\d+)$/.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number);
-  if (ids.length === 0) throw new TwError(IO_ERROR, `${join(dir, 'per_cpu')}: no cpuN directories`);
+  if (ids.length === 0) throw new TwError('TRACEFS', `${join(dir, 'per_cpu')}: no cpuN directories`);
   return Math.max(...ids) + 1;
 }
 
