@@ -75,9 +75,13 @@ export class WatchError extends TwError {
   readonly watch: string;
   readonly event: string;
 
-  constructor(watch: string, event: string, cause: unknown) {
+  /**
+   * @param event the handler: an event pattern, "start" or "end"
+   * @param context what was being handled, e.g. "event sched:sched_switch at ts …, cpu 1, pid 42"
+   */
+  constructor(watch: string, event: string, cause: unknown, context?: string) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    super('WATCH_FAILED', `watch '${watch}' threw in its ${event} handler: ${why}`, { cause });
+    super('WATCH_FAILED', `watch '${watch}' threw in its ${event} handler${context ? ` (${context})` : ''}: ${why}`, { cause });
     this.name = 'WatchError';
     this.watch = watch;
     this.event = event;

@@ -1,14 +1,18 @@
 import { writeSync } from 'node:fs';
 import { Flags } from '@oclif/core';
-import { TwError, dumpFile } from '@tw/core';
+import { TwError, dumpFile, traceLive } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
-import { LIVE_NOT_YET, bufferFlag, inputFlag } from '../lib/input.js';
+import { bufferFlag, inputFlag } from '../lib/input.js';
+import { StatusLine, liveFlags, liveSignals, parseDuration, readerFactory, removeAfterExit } from '../lib/live.js';
 
 export default class Dump extends TwCommand {
-  static override summary = 'Print every event as one JSON object per line.';
+  static override summary = 'Print events as JSON lines, live or from a recording.';
   static override description = `Each line: {"ts":"<ns>","cpu":N,"pid":N,"comm":"...","event":"system:name","fields":{...}} (plus "buffer" for events of a named instance buffer), in timestamp order across CPUs.
+Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording.
 ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").`;
   static override examples = [
+    '<%= config.bin %> <%= command.id %> -e signal:signal_generate --filter "sig == 9" --duration 1m',
+    '<%= config.bin %> <%= command.id %> -e "syscalls:sys_enter_unlink*" --duration 10s',
     '<%= config.bin %> <%= command.id %> --input examples/sample.dat | head',
     '<%= config.bin %> <%= command.id %> --input trace.dat -e signal:signal_generate -e "sched:sched_process_*"',
   ];
@@ -17,18 +21,66 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
     buffer: bufferFlag,
     event: Flags.string({ char: 'e', summary: 'Only events matching system:event (globs allowed). Repeatable.', multiple: true, helpValue: 'SYSTEM:EVENT' }),
     limit: Flags.integer({ char: 'n', summary: 'Stop after this many events.', min: 1 }),
+    filter: Flags.string({ char: 'f', summary: 'Live: kernel filter expression applied to every -e event (tracefs filter syntax).', helpValue: 'EXPR' }),
+    ...liveFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Dump);
-    if (!flags.input) throw new TwError('BAD_ARGUMENT', LIVE_NOT_YET);
     const out = new LineWriter();
     try {
-      await dumpFile(flags.input, (line) => out.write(line), {
-        ...(flags.event ? { events: flags.event } : {}),
-        ...(flags.buffer ? { buffers: flags.buffer } : {}),
-        ...(flags.limit ? { limit: flags.limit } : {}),
+      if (flags.input) {
+        if (flags.filter) throw new TwError('BAD_ARGUMENT', '--filter applies to live tracing; to select from a recording use -e');
+        await dumpFile(flags.input, (line) => out.write(line), {
+          ...(flags.event ? { events: flags.event } : {}),
+          ...(flags.buffer ? { buffers: flags.buffer } : {}),
+          ...(flags.limit ? { limit: flags.limit } : {}),
+        });
+        return;
+      }
+      if (!flags.event || flags.event.length === 0) {
+        throw new TwError('BAD_ARGUMENT', 'live dump needs the events to trace: -e system:event (globs allowed), e.g. -e sched:sched_process_exec');
+      }
+      const durationMs = parseDuration(flags.duration);
+      const status = new StatusLine();
+      let instanceDir: string | undefined;
+      const { signal, dispose } = liveSignals(() => {
+        status.clear();
+        out.flush();
+        if (instanceDir) removeAfterExit(instanceDir);
       });
+      const limit = flags.limit ?? Infinity;
+      let n = 0;
+      const flushTimer = setInterval(() => out.flush(), 200);
+      try {
+        await traceLive(
+          {
+            events: flags.event,
+            filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
+            clock: flags.clock,
+            bufferKb: flags['buffer-kb'],
+            latencyMs: flags.latency,
+            ...(durationMs !== undefined ? { durationMs } : {}),
+            reader: readerFactory(flags.backend),
+            signal,
+            onStatus: (st) => status.update(st),
+            onReady: (info) => {
+              instanceDir = info.instance.dir;
+            },
+          },
+          () => ({
+            visit: (e) => {
+              out.write(e.toJSONLine());
+              return ++n < limit;
+            },
+            finish: () => n,
+          }),
+        );
+      } finally {
+        clearInterval(flushTimer);
+        status.clear();
+        dispose();
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') return; // reader went away (| head)
       throw e;

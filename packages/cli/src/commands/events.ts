@@ -1,17 +1,22 @@
-import { Flags } from '@oclif/core';
-import { TwError, describeFile } from '@tw/core';
+import { Args, Flags } from '@oclif/core';
+import { readFileSync } from 'node:fs';
+import { checkTracefsAccess, describeFile, findTracefs, globToRegExp } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
-import { LIVE_NOT_YET, bufferFlag, inputFlag } from '../lib/input.js';
+import { bufferFlag, inputFlag } from '../lib/input.js';
 
 export default class Events extends TwCommand {
-  static override summary = 'List the events in a recording, with counts and formats.';
-  static override description = 'Reads the whole file once; shows the file\'s metadata (version, compression, clock, CPUs, buffers) and, per event present, how many records it has. --formats adds every field (type, offset, size, signedness); --all lists every event format the file describes, not just those recorded.';
+  static override summary = 'List the events of the running kernel, or of a recording with counts.';
+  static override description = 'Without --input: the events this kernel offers (from tracefs; needs root), optionally matching a pattern. With --input: reads the whole file once; shows the file\'s metadata (version, compression, clock, CPUs, buffers) and, per event present, how many records it has. --formats adds every field (type, offset, size, signedness); --all lists every event format the file describes, not just those recorded.';
   static override examples = [
+    '<%= config.bin %> <%= command.id %> "sched:*" --formats',
     '<%= config.bin %> <%= command.id %> --input examples/sample.dat',
     '<%= config.bin %> <%= command.id %> --input trace.dat --formats',
     '<%= config.bin %> <%= command.id %> --input trace.dat --json',
   ];
   static override enableJsonFlag = true;
+  static override args = {
+    pattern: Args.string({ description: 'live: only events matching system:event (globs allowed)' }),
+  };
   static override flags = {
     input: inputFlag,
     buffer: bufferFlag,
@@ -20,8 +25,8 @@ export default class Events extends TwCommand {
   };
 
   async run(): Promise<unknown> {
-    const { flags } = await this.parse(Events);
-    if (!flags.input) throw new TwError('BAD_ARGUMENT', LIVE_NOT_YET);
+    const { args, flags } = await this.parse(Events);
+    if (!flags.input) return this.kernelEvents(args.pattern, flags.formats);
     const d = await describeFile(flags.input, { all: flags.all, ...(flags.buffer ? { buffers: flags.buffer } : {}) });
     if (!this.jsonEnabled()) {
       this.log(`${d.path}: trace.dat v${d.version}, ${d.compression === 'none' ? 'uncompressed' : d.compression}, ${d.endianness}-endian, ${d.longSize * 8}-bit, page ${d.pageSize}`);
@@ -38,5 +43,28 @@ export default class Events extends TwCommand {
       }
     }
     return d;
+  }
+
+  /** The running kernel's events (available_events), with formats on request. */
+  private kernelEvents(pattern: string | undefined, formats: boolean): unknown {
+    const root = findTracefs();
+    checkTracefsAccess(root);
+    const re = pattern ? globToRegExp(pattern.includes(':') ? pattern : `${pattern}:*`) : undefined;
+    const events = readFileSync(`${root}/available_events`, 'utf8')
+      .split('\n')
+      .filter((l) => l && (!re || re.test(l)))
+      .sort()
+      .map((event) => {
+        const [sys, name] = event.split(':') as [string, string];
+        return formats ? { event, format: readFileSync(`${root}/events/${sys}/${name}/format`, 'utf8') } : { event };
+      });
+    if (!this.jsonEnabled()) {
+      for (const e of events) {
+        this.log(e.event);
+        if ('format' in e) this.log(e.format.replace(/^/gm, '    '));
+      }
+      this.log(`\n${events.length} events${pattern ? ` matching ${pattern}` : ''} (trace one: tw dump -e <event> --duration 5s)`);
+    }
+    return { events };
   }
 }

@@ -1,45 +1,106 @@
 import { Args, Flags } from '@oclif/core';
-import { TwError, formatSeconds, parseWatchArgs, replayFile, type Alert } from '@tw/core';
+import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type Engine, type RunReport } from '@tw/core';
+import { Recorder } from '../lib/recorder.js';
 import { TwCommand } from '../lib/base.js';
-import { LIVE_NOT_YET, bufferFlag, inputFlag } from '../lib/input.js';
+import { bufferFlag, inputFlag } from '../lib/input.js';
+import { StatusLine, liveFlags, liveSignals, parseDuration, readerFactory, removeAfterExit } from '../lib/live.js';
 import { findWatch } from '../lib/watches.js';
 
 export default class Watch extends TwCommand {
-  static override summary = 'Run a watch on a recording and print its result.';
+  static override summary = 'Run a watch on the live kernel or on a recording, and print its result.';
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
-With --input it replays a trace.dat recording (made by trace-cmd or tw) through the watch, merging the per-CPU streams in timestamp order, and prints what the watch's end() returns: as a table, or as JSON with --json.
-Alerts the watch raises are printed to stderr as they happen (and included under "alerts" with --json).`;
+Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters), reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop(), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path.
+With --input it replays a trace.dat recording (made by trace-cmd or tw) instead.
+It prints what the watch's end() returns: as a table, or as JSON with --json (which includes "lost": events the kernel dropped). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).`;
   static override examples = [
+    '<%= config.bin %> <%= command.id %> syscalls --duration 5',
+    '<%= config.bin %> <%= command.id %> syscall-times 1234 --duration 30s --json',
     '<%= config.bin %> <%= command.id %> allcounts --input examples/sample.dat',
     '<%= config.bin %> <%= command.id %> syscalls --input examples/sample.dat --json',
     '<%= config.bin %> <%= command.id %> syscall-times 1234 --input trace.dat',
   ];
   static override strict = false;
-  static override usage = '<%= command.id %> NAME [ARGS...] --input FILE [--json] [-B NAME] [-q]';
+  static override usage = '<%= command.id %> NAME [ARGS...] [--duration TIME | --input FILE] [--json]';
   static override enableJsonFlag = true;
   static override args = {
-    name: Args.string({ description: 'the watch to run (see: tw watches)', required: true }),
+    name: Args.string({ description: 'the watch to run (see: tw watches), or the path of a watch module (./my-watch.js)', required: true }),
     args: Args.string({ description: 'the watch\'s own arguments, in order (see: tw watches)' }),
   };
   static override flags = {
     input: inputFlag,
     buffer: bufferFlag,
     quiet: Flags.boolean({ char: 'q', summary: 'Do not print alerts as they happen.' }),
+    record: Flags.string({ char: 'r', summary: 'Live: also write the traced events to this trace.dat file (replay it with --input).', helpValue: 'FILE' }),
+    ...liveFlags,
   };
 
   async run(): Promise<unknown> {
     const { args, argv, flags } = await this.parse(Watch);
     const { watch } = await findWatch(this.config, args.name);
     const watchArgs = parseWatchArgs(watch, (argv as string[]).slice(1));
-    if (!flags.input) throw new TwError('BAD_ARGUMENT', LIVE_NOT_YET);
     const json = this.jsonEnabled();
     const onAlert = (a: Alert) => {
       if (!flags.quiet && !json) this.logToStderr(`[${formatSeconds(a.ts)}] ${a.watch}: ${a.message}`);
     };
-    const report = await replayFile(flags.input, [{ watch, args: watchArgs }], {
-      onAlert,
-      ...(flags.buffer ? { buffers: flags.buffer } : {}),
-    });
+    let report: RunReport;
+    if (flags.input && flags.record) throw new TwError('BAD_ARGUMENT', '--record applies to live tracing; a recording given with --input is already a file');
+    if (flags.input) {
+      report = await replayFile(flags.input, [{ watch, args: watchArgs }], {
+        onAlert,
+        ...(flags.buffer ? { buffers: flags.buffer } : {}),
+      });
+    } else {
+      const status = new StatusLine(!json && process.stderr.isTTY === true);
+      const recorder = flags.record ? new Recorder(flags.record, 7) : undefined;
+      let engineRef: Engine | undefined;
+      let instanceDir: string | undefined;
+      const { signal, dispose } = liveSignals(() => {
+        status.clear();
+        if (instanceDir) removeAfterExit(instanceDir);
+      });
+      try {
+        const durationMs = parseDuration(flags.duration);
+        const live = await traceLive(
+          {
+            events: declaredEvents(watch, watchArgs),
+            filters: watch.filter ? watch.filter(watchArgs as never) : {},
+            clock: flags.clock,
+            bufferKb: flags['buffer-kb'],
+            latencyMs: flags.latency,
+            ...(durationMs !== undefined ? { durationMs } : {}),
+            reader: readerFactory(flags.backend),
+            signal,
+            onStatus: (st) => status.update(st),
+            ...(recorder ? { onSubBuffer: recorder.onSubBuffer } : {}),
+            onReady: async (info) => {
+              instanceDir = info.instance.dir;
+              if (info.fallbackReason && !json) this.logToStderr(`tw: note: using the ${info.backend} reader (${info.fallbackReason})`);
+              await recorder?.onReady(info);
+            },
+          },
+          (engine, info) => {
+            engineRef = engine;
+            const session = new WatchSession(engine, [{ watch, args: watchArgs }], {
+              mode: 'live',
+              onAlert: (a) => {
+                status.clear();
+                onAlert(a);
+              },
+              extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost),
+            });
+            return { start: () => session.start(), visit: session.visit, finish: () => session.finish() };
+          },
+        );
+        report = live.result;
+        await recorder?.finish(engineRef);
+      } catch (e) {
+        await recorder?.abort();
+        throw e;
+      } finally {
+        status.clear();
+        dispose();
+      }
+    }
     const result = report.outcomes[0]?.result;
     if (report.stats.lostUnknown > 0 && !json) {
       this.logToStderr(`tw: warning: ${report.stats.lostUnknown} sub-buffers report lost events without a count`);

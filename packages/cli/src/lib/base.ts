@@ -18,6 +18,12 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   UNKNOWN_EVENT: 5,
   WATCH_FAILED: 6,
   INVALID_WATCH: 6,
+  BAD_FILTER: 5,
+  NO_TRACEFS: 7,
+  NO_PERMISSION: 7,
+  TRACEFS: 8,
+  READER: 8,
+  WRITE_FAILED: 2,
 };
 
 export abstract class TwCommand extends Command {

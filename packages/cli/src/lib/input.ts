@@ -13,6 +13,3 @@ export const bufferFlag = Flags.string({
   multiple: true,
   helpValue: 'NAME',
 });
-
-export const LIVE_NOT_YET =
-  'live tracing is not available in this build yet; give a recording with --input FILE (for example --input examples/sample.dat)';

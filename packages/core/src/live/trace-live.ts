@@ -129,7 +129,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       if (targets.length === 0) throw new TwError('UNKNOWN_EVENT', `a filter names '${pattern}', which is not among the traced events`);
       for (const t of targets) inst.setFilter(t.system, t.name, expr);
     }
-    for (const ev of events) inst.enableEvent(ev.system, ev.name);
+    inst.enableEvents(events);
 
     const cpus = inst.cpus();
     const subbufSize = inst.subbufSize(headerPage.dataOffset + headerPage.dataSize);

@@ -100,7 +100,7 @@ export class WatchSession {
             handler(e, ctx);
           } catch (err) {
             if (isTwError(err)) throw err;
-            throw new WatchError(watch.name, `'${pattern}' (event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid})`, err);
+            throw new WatchError(watch.name, `'${pattern}'`, err, `event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid}`);
           }
         };
         for (const f of engine.formats.all()) {
@@ -121,9 +121,10 @@ export class WatchSession {
   start(): void {
     for (const { watch, args } of this.runs) {
       const wanted = declaredEvents(watch, args);
-      const present = wanted.filter((p) => this.engine.formats.match(p).length > 0);
-      if (wanted.length > 0 && present.length === 0) {
-        throw new TwError('UNKNOWN_EVENT', `watch '${watch.name}' needs ${wanted.length === 1 ? 'the event' : 'one of the events'} ${wanted.join(', ')}, and this trace has none of them`);
+      const alternatives = wanted.flatMap((p) => p.split('|'));
+      const present = alternatives.filter((p) => this.engine.formats.match(p).length > 0);
+      if (alternatives.length > 0 && present.length === 0) {
+        throw new TwError('UNKNOWN_EVENT', `watch '${watch.name}' needs ${alternatives.length === 1 ? 'the event' : 'one of the events'} ${alternatives.join(', ')}, and this trace has none of them`);
       }
     }
     this.runs.forEach(({ watch }, wi) => {

@@ -158,6 +158,24 @@ export class Instance {
    * Unknown events are an error naming the pattern (and a few similar names).
    */
   expandEvents(patterns: readonly string[]): Array<{ system: string; name: string }> {
+    // "a|b": the first alternative this kernel has (e.g. raw_syscalls, else syscalls:*)
+    const resolved = patterns.map((p) => {
+      if (!p.includes('|')) return p;
+      const alts = p.split('|');
+      for (const alt of alts) {
+        try {
+          this.expandEvents([alt]);
+          return alt;
+        } catch {
+          // try the next alternative
+        }
+      }
+      throw new TwError('UNKNOWN_EVENT', `this kernel has none of the events ${alts.join(', ')}`);
+    });
+    return this.expandPlain(resolved);
+  }
+
+  private expandPlain(patterns: readonly string[]): Array<{ system: string; name: string }> {
     const systems = readdirSync(this.path('events')).filter((s) => statSync(this.path(`events/${s}`)).isDirectory());
     const want = (p: string) => p === '*' || p.includes(':');
     for (const p of patterns) {
@@ -192,6 +210,17 @@ export class Instance {
 
   enableEvent(system: string, name: string): void {
     this.write(`events/${system}/${name}/enable`, '1');
+  }
+
+  /** Enable a list of events: whole systems (or everything) with one write where possible. */
+  enableEvents(events: ReadonlyArray<{ system: string; name: string }>): void {
+    const bySystem = new Map<string, string[]>();
+    for (const e of events) bySystem.set(e.system, [...(bySystem.get(e.system) ?? []), e.name]);
+    for (const [sys, names] of bySystem) {
+      const all = readdirSync(this.path(`events/${sys}`)).filter((e) => existsSync(this.path(`events/${sys}/${e}/enable`)));
+      if (names.length === all.length) this.write(`events/${sys}/enable`, '1');
+      else for (const n of names) this.enableEvent(sys, n);
+    }
   }
 
   /**

@@ -107,7 +107,8 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
   /** arguments, in positional order */
   args?: A;
   /**
-   * Events the watch needs: "system:event", globs like "syscalls:sys_enter_*", or "*".
+   * Events the watch needs: "system:event", globs like "syscalls:sys_enter_*", or "*";
+   * "a|b" means the first of the alternatives the kernel has (live), any of them (offline).
    * Live, these are enabled in the session's instance; offline, those present in the file are used.
    */
   events: readonly string[] | ((args: ArgValues<A>) => readonly string[]);

@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { Instance, checkTracefsAccess, declaredEvents, findTracefs, globToRegExp, isTwError } from '@tw/core';
+import { probeBackends } from '@tw/relay-native';
+import { TwCommand } from '../lib/base.js';
+import { loadWatches } from '../lib/watches.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export default class Doctor extends TwCommand {
+  static override summary = 'Report what this kernel and machine support, and what that means for each watch.';
+  static override description = 'Checks tracefs, privileges, syscall tracepoints, kprobe and uprobe events, loadable modules and kernel headers, BTF, the ring-buffer readers (mmap, read, JS), and for every installed watch whether the events it needs exist here. Creates (and removes) one tracefs instance to probe the readers.';
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<unknown> {
+    const checks: Check[] = [];
+    const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+    let root: string | undefined;
+    try {
+      root = findTracefs();
+      add('tracefs', true, `mounted at ${root}`);
+    } catch (e) {
+      add('tracefs', false, isTwError(e) ? e.message : String(e));
+    }
+    let canTrace = false;
+    if (root) {
+      try {
+        checkTracefsAccess(root);
+        canTrace = true;
+        add('privileges', true, `can create instances in ${root}/instances (uid ${process.getuid?.() ?? '?'})`);
+      } catch (e) {
+        add('privileges', false, (e as Error).message);
+      }
+    }
+    const available = new Set<string>();
+    if (root && canTrace) {
+      for (const l of readFileSync(`${root}/available_events`, 'utf8').split('\n')) if (l) available.add(l);
+      const has = (p: string) => [...available].some((e) => globToRegExp(p).test(e));
+      add('syscall tracepoints', has('raw_syscalls:sys_enter') && has('syscalls:sys_enter_*'), `raw_syscalls: ${has('raw_syscalls:sys_enter') ? 'yes' : 'no'}, syscalls:sys_enter_*: ${has('syscalls:sys_enter_*') ? 'yes' : 'no'} (their args are user pointers: file names need probes)`);
+      add('kprobe events', existsSync(`${root}/kprobe_events`), existsSync(`${root}/kprobe_events`) ? `${root}/kprobe_events exists` : 'no kprobe_events (CONFIG_KPROBE_EVENTS off): probes need a module, or are unavailable');
+      add('uprobe events', existsSync(`${root}/uprobe_events`), existsSync(`${root}/uprobe_events`) ? 'available' : 'no uprobe_events');
+      add('sub-buffer size', true, existsSync(`${root}/buffer_subbuf_size_kb`) ? `configurable (buffer_subbuf_size_kb = ${readFileSync(`${root}/buffer_subbuf_size_kb`, 'utf8').trim()})` : 'fixed: the page size');
+      add('trace clocks', true, readFileSync(`${root}/trace_clock`, 'utf8').trim());
+      let inst: Instance | undefined;
+      try {
+        inst = Instance.create(root, { prefix: 'tw' });
+        const backends = await probeBackends(inst.dir, inst.cpus()[0] ?? 0);
+        for (const [b, v] of Object.entries(backends)) add(`reader: ${b}`, v === true, v === true ? 'works' : v);
+      } catch (e) {
+        add('readers', false, (e as Error).message);
+      } finally {
+        await inst?.remove();
+      }
+    }
+    const modules = existsSync('/proc/modules');
+    add('loadable modules', modules, modules ? '/proc/modules exists' : 'this kernel cannot load modules (CONFIG_MODULES off): probes cannot use the module backend');
+    const kdir = `/lib/modules/${release()}/build`;
+    add('kernel headers', existsSync(kdir), existsSync(kdir) ? kdir : `${kdir} is missing (install the headers package for ${release()})`);
+    add('BTF', existsSync('/sys/kernel/btf/vmlinux'), existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'no BTF');
+
+    const watches = (await loadWatches(this.config)).map(({ watch }) => {
+      let verdict: string;
+      if (!canTrace) verdict = 'offline only (--input FILE): live tracing is not possible here';
+      else {
+        const wanted = declaredEvents(watch, defaultsFor(watch));
+        const exists = (p: string) => p === '*' || p.split('|').some((alt) => [...available].some((e) => globToRegExp(alt).test(e)));
+        const missing = wanted.filter((p) => !exists(p));
+        verdict = missing.length === wanted.length && wanted.length > 0 ? `cannot run live: none of ${wanted.join(', ')} exists here` : missing.length > 0 ? `runs live (without ${missing.join(', ')})` : 'runs live';
+      }
+      return { watch: watch.name, verdict };
+    });
+
+    if (!this.jsonEnabled()) {
+      const w = Math.max(...checks.map((c) => c.name.length));
+      for (const c of checks) this.log(`${c.ok ? 'ok  ' : 'no  '} ${c.name.padEnd(w)}  ${c.detail}`);
+      this.log('');
+      const ww = Math.max(...watches.map((x) => x.watch.length), 5);
+      for (const x of watches) this.log(`watch ${x.watch.padEnd(ww)}  ${x.verdict}`);
+    }
+    return { kernel: release(), checks, watches };
+  }
+}
+
+/** Placeholder values for required args, so event lists that depend on args can be shown. */
+function defaultsFor(watch: { args?: Record<string, { type: string; default?: unknown }> }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(watch.args ?? {})) out[k] = s.default ?? (s.type === 'integer' ? 0 : s.type === 'boolean' ? false : '');
+  return out;
+}
+

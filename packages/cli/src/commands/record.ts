@@ -1,0 +1,81 @@
+import { Flags } from '@oclif/core';
+import { TwError, traceLive, type Engine } from '@tw/core';
+import { TwCommand } from '../lib/base.js';
+import { StatusLine, liveFlags, liveSignals, parseDuration, readerFactory, removeAfterExit } from '../lib/live.js';
+import { Recorder } from '../lib/recorder.js';
+
+export default class Record extends TwCommand {
+  static override summary = 'Record live events into a trace.dat file (trace-cmd format).';
+  static override description = `Needs root. Traces the chosen events in tw's own tracefs instance until --duration or Ctrl-C and writes them, sub-buffer by sub-buffer as the kernel produced them, to a trace.dat file that trace-cmd report and KernelShark read, and that any watch replays: tw watch <name> --input FILE.
+The process names tw saw become the file's saved cmdlines.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> -o trace.dat -e "syscalls:*" -e "sched:sched_process_*" --duration 10s',
+    '<%= config.bin %> <%= command.id %> -o kills.dat -e signal:signal_generate --filter "sig == 9"',
+  ];
+  static override enableJsonFlag = true;
+  static override flags = {
+    output: Flags.string({ char: 'o', summary: 'The trace.dat file to write.', required: true, helpValue: 'FILE' }),
+    event: Flags.string({ char: 'e', summary: 'Events to record: system:event, globs allowed. Repeatable.', multiple: true, required: true, helpValue: 'SYSTEM:EVENT' }),
+    filter: Flags.string({ char: 'f', summary: 'Kernel filter expression applied to every -e event.', helpValue: 'EXPR' }),
+    'file-version': Flags.integer({ summary: 'trace.dat version to write (6 or 7; uncompressed).', default: 7, options: ['6', '7'] as never }),
+    ...liveFlags,
+  };
+
+  async run(): Promise<unknown> {
+    const { flags } = await this.parse(Record);
+    const version = flags['file-version'];
+    if (version !== 6 && version !== 7) throw new TwError('BAD_ARGUMENT', `--file-version must be 6 or 7, got ${version}`);
+    const durationMs = parseDuration(flags.duration);
+    const recorder = new Recorder(flags.output, version);
+    const status = new StatusLine(!this.jsonEnabled() && process.stderr.isTTY === true);
+    let instanceDir: string | undefined;
+    const { signal, dispose } = liveSignals(() => {
+      status.clear();
+      if (instanceDir) removeAfterExit(instanceDir);
+    });
+    let engine: Engine | undefined;
+    const counts = new Map<string, number>();
+    try {
+      const live = await traceLive(
+        {
+          events: flags.event,
+          filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
+          clock: flags.clock,
+          bufferKb: flags['buffer-kb'],
+          latencyMs: flags.latency,
+          ...(durationMs !== undefined ? { durationMs } : {}),
+          reader: readerFactory(flags.backend),
+          signal,
+          onStatus: (st) => status.update(st),
+          onSubBuffer: recorder.onSubBuffer,
+          onReady: async (info) => {
+            instanceDir = info.instance.dir;
+            await recorder.onReady(info);
+          },
+        },
+        (e) => {
+          engine = e;
+          return {
+            visit: (ev) => {
+              counts.set(ev.event, (counts.get(ev.event) ?? 0) + 1);
+              return true;
+            },
+            finish: () => undefined,
+          };
+        },
+      );
+      await recorder.finish(engine);
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      const result = { output: flags.output, version, events: total, lost: live.lost, counts: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])) };
+      status.clear();
+      if (!this.jsonEnabled()) this.log(`wrote ${flags.output}: trace.dat v${version}, ${total} events, ${live.lost} lost`);
+      return result;
+    } catch (e) {
+      await recorder.abort();
+      throw e;
+    } finally {
+      status.clear();
+      dispose();
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * What every live command shares: the reader (relay-native addon, or its pure-JS fallback),
+ * the flags, signal handling (Ctrl-C ends gracefully, a second one forces teardown and exit),
+ * and the status line.
+ */
+import { spawn } from 'node:child_process';
+import { Flags } from '@oclif/core';
+import { TwError, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { openRingReader, type Backend } from '@tw/relay-native';
+
+export const liveFlags = {
+  duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m.', helpValue: 'TIME' }),
+  clock: Flags.string({ summary: 'Trace clock of the session\'s instance (see /sys/kernel/tracing/trace_clock).', default: 'mono', helpValue: 'CLOCK' }),
+  'buffer-kb': Flags.integer({ summary: 'Ring-buffer size per CPU, in KiB.', default: 4096, min: 64, helpValue: 'KB' }),
+  latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
+  backend: Flags.string({ summary: 'Ring-buffer reader: auto, mmap, read or js.', default: 'auto', options: ['auto', 'mmap', 'read', 'js'] }),
+};
+
+export function parseDuration(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new TwError('BAD_ARGUMENT', `--duration '${text}' is not a duration (examples: 5, 500ms, 30s, 2m)`);
+  const v = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? v : unit === 's' ? v * 1000 : unit === 'm' ? v * 60_000 : v * 3_600_000;
+  if (ms <= 0) throw new TwError('BAD_ARGUMENT', `--duration must be positive, got '${text}'`);
+  return ms;
+}
+
+export function readerFactory(backend: string): ReaderFactory {
+  return (o) => openRingReader({ instance: o.instance, cpus: o.cpus, subbufSize: o.subbufSize, latencyMs: o.latencyMs, backend: backend as Backend | 'auto' });
+}
+
+/**
+ * SIGINT/SIGTERM/SIGHUP abort the returned signal (the trace ends, end() runs, results print);
+ * a second one forces the teardown and exits at once.
+ */
+export function liveSignals(onForce: () => void): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const handler = (sig: NodeJS.Signals) => {
+    if (!ac.signal.aborted) {
+      ac.abort(sig);
+      return;
+    }
+    onForce();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of sigs) process.on(s, handler);
+  return { signal: ac.signal, dispose: () => sigs.forEach((s) => process.off(s, handler)) };
+}
+
+/**
+ * After a forced exit the readers' open files may keep the instance busy for a moment: a
+ * detached shell waits for this process to go and removes the directory.
+ */
+export function removeAfterExit(dir: string): void {
+  const child = spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; echo 0 > "$2/events/enable" 2>/dev/null; rmdir "$2" 2>/dev/null', 'tw-cleanup', String(process.pid), dir], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
+}
+
+/** A one-line status on stderr, redrawn in place, when stderr is a terminal. */
+export class StatusLine {
+  private shown = false;
+  constructor(private readonly enabled = process.stderr.isTTY === true) {}
+
+  update(s: LiveStatus): void {
+    if (!this.enabled) return;
+    const secs = (s.elapsedMs / 1000).toFixed(0);
+    process.stderr.write(`\r\x1b[K[tw] ${secs}s  ${Math.round(s.eventsPerSec)} events/s  ${s.events} events  ${s.lost} lost`);
+    this.shown = true;
+  }
+
+  clear(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K');
+    this.shown = false;
+  }
+}

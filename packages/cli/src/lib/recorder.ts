@@ -1,0 +1,51 @@
+/**
+ * Tee of a live session into a trace.dat file (tw record, tw watch --record): every sub-buffer
+ * as read from the kernel goes to the writer untouched; at the end the process names tw knows
+ * become the file's saved cmdlines, so a replay resolves comms as the live run did.
+ */
+import { TraceDatWriter, readTracefsMeta, type Engine, type LiveInfo } from '@tw/core';
+
+export class Recorder {
+  private writer: TraceDatWriter | undefined;
+  private failed: Error | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly version: 6 | 7,
+  ) {}
+
+  readonly onReady = async (info: LiveInfo): Promise<void> => {
+    const meta = await readTracefsMeta(info.root, info.instance.dir, info.events.map((e) => `${e.system}:${e.name}`));
+    this.writer = await TraceDatWriter.create(this.path, this.version, meta);
+  };
+
+  readonly onSubBuffer = (cpu: number, data: Uint8Array): void => {
+    if (!this.writer || this.failed) return;
+    try {
+      this.writer.addSubBuffer(cpu, data);
+    } catch (e) {
+      this.failed = e as Error;
+    }
+  };
+
+  /** Write the trailer (saved cmdlines from the process table); on failure remove the file. */
+  async finish(engine: Engine | undefined): Promise<void> {
+    if (!this.writer) return;
+    if (this.failed) {
+      await this.writer.abort();
+      throw this.failed;
+    }
+    const lines: string[] = [];
+    if (engine) for (const [pid, comm] of engine.procs.comms()) lines.push(`${pid} ${comm}`);
+    try {
+      await this.writer.finish({ cmdlines: lines.join('\n') + '\n' });
+    } catch (e) {
+      await this.writer.abort();
+      throw e;
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.writer?.abort();
+  }
+}

@@ -1,0 +1,74 @@
+// The JS-visible reader object: one tracefs instance, a set of CPUs, one backend, one
+// thread per CPU, one thread-safe function carrying whole sub-buffers to the JS thread.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pool.h"
+#include "sys.h"
+#include "sources.h"
+
+namespace twrn {
+
+/** What crosses from a reader thread to JS: one sub-buffer (a pool slot or a copy), or an error. */
+struct Delivery {
+  uint32_t cpu_index = 0;
+  int32_t slot = -1;                 // pool slot, or -1
+  std::unique_ptr<uint8_t[]> extra;  // a final-drain sub-buffer that did not fit the pool
+  bool is_error = false;
+  std::string message, code, syscall, path;
+  int err = 0;
+};
+
+class NativeReader : public Napi::ObjectWrap<NativeReader> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit NativeReader(const Napi::CallbackInfo& info);
+  ~NativeReader() override;
+
+  static void CallJs(Napi::Env env, Napi::Function on_data, NativeReader* self, Delivery* d);
+
+ private:
+  using Tsfn = Napi::TypedThreadSafeFunction<NativeReader, Delivery, &NativeReader::CallJs>;
+  enum class State { Idle, Running, Stopping, Done };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void ThreadMain(size_t index);
+  void Post(Delivery* d);
+  void PostError(size_t index, const std::exception& e, const SysError* se);
+  void SignalStop();
+  void JoinThreads();
+  void CloseSources();
+  static void Finalize(Napi::Env env, void* unused, NativeReader* self);
+  static void EnvCleanup(void* arg);
+
+  std::string backend_;
+  size_t subbuf_size_ = 0;
+  int latency_ms_ = 50;
+  std::vector<uint32_t> cpus_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<std::unique_ptr<Pool>> pools_;
+  std::vector<std::thread> threads_;
+  int control_fd_ = -1;  // eventfd: written once by stop(), readable for every thread from then on
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> abort_{false};
+  State state_ = State::Idle;
+  bool hook_added_ = false;
+  bool env_gone_ = false;
+  napi_env env_ = nullptr;
+  Tsfn tsfn_;
+  Napi::FunctionReference on_error_;
+  Napi::FunctionReference on_done_;
+};
+
+}  // namespace twrn

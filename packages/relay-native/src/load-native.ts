@@ -1,0 +1,87 @@
+/**
+ * Finds the addon: a prebuilt binary for this platform, then the one `npm install` built
+ * (build/Release). When neither loads, the pure-JS reader is used, and `reason` says why,
+ * once, for every reader that falls back. TW_RELAY_NATIVE=0 skips the addon on purpose.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon as TS sees it (native/addon.cc). */
+export interface NativeBinding {
+  readonly abiVersion: number;
+  probe(rawPipePath: string, subbufSize: number): { mmap: true | string; read: true | string };
+  NativeReader: new (opts: {
+    instance: string;
+    cpus: number[];
+    subbufSize: number;
+    poolSize: number;
+    latencyMs: number;
+    backend: 'mmap' | 'read';
+  }) => NativeReaderHandle;
+}
+
+export interface NativeReaderHandle {
+  /** one ArrayBuffer per CPU (in `cpus` order), poolSize slots of subbufSize bytes */
+  readonly pools: ArrayBuffer[];
+  readonly backend: 'mmap' | 'read';
+  start(
+    onData: (cpuIndex: number, slot: number, extra?: ArrayBuffer) => void,
+    onError: (e: Error) => void,
+    onDone: () => void,
+  ): void;
+  stop(): void;
+  release(cpuIndex: number, slot: number): boolean;
+  close(): void;
+}
+
+export interface NativeStatus {
+  binding: NativeBinding | undefined;
+  /** the file that loaded */
+  path: string | undefined;
+  /** why the addon is not used (undefined when it loaded) */
+  reason: string | undefined;
+}
+
+const ABI_VERSION = 1;
+const ADDON = 'tw_relay_native.node';
+let cached: NativeStatus | undefined;
+
+/** Loads the addon once per process. */
+export function loadNative(): NativeStatus {
+  cached ??= tryLoad();
+  return cached;
+}
+
+function tryLoad(): NativeStatus {
+  const env = process.env['TW_RELAY_NATIVE'];
+  if (env === '0' || env === 'off' || env === 'js') {
+    return { binding: undefined, path: undefined, reason: `the native addon is disabled by TW_RELAY_NATIVE=${env}` };
+  }
+  if (process.platform !== 'linux') {
+    return { binding: undefined, path: undefined, reason: `the native addon is for Linux (this is ${process.platform})` };
+  }
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const require = createRequire(import.meta.url);
+  const candidates = [join(root, 'prebuilds', `${process.platform}-${process.arch}`, ADDON), join(root, 'build', 'Release', ADDON)];
+  const tried: string[] = [];
+  for (const file of candidates) {
+    const shown = relative(root, file);
+    if (!existsSync(file)) {
+      tried.push(`${shown}: not built`);
+      continue;
+    }
+    try {
+      const binding = require(file) as NativeBinding;
+      if (binding.abiVersion !== ABI_VERSION) {
+        tried.push(`${shown}: built from another version (abi ${String(binding.abiVersion)}, want ${ABI_VERSION}); run npm rebuild`);
+        continue;
+      }
+      return { binding, path: file, reason: undefined };
+    } catch (e) {
+      tried.push(`${shown}: ${(e as Error).message.split('\n')[0] ?? ''}`);
+    }
+  }
+  return { binding: undefined, path: undefined, reason: `the native addon could not be loaded (${tried.join('; ')})` };
+}

@@ -1,0 +1,107 @@
+/**
+ * The addon's reader (backends 'mmap' and 'read') behind the RingReader interface. Each CPU's
+ * pool is one ArrayBuffer shared with C++; a delivery names a slot, and `data` is a view
+ * (subarray, not a copy) of that slot, valid until release() hands the slot back.
+ */
+import type { NativeBinding, NativeReaderHandle } from './load-native.js';
+import type { OnData, OnError, ResolvedOptions, RingReader } from './types.js';
+
+type State = 'idle' | 'running' | 'stopping' | 'stopped';
+
+export class NativeRingReader implements RingReader {
+  readonly backend: 'mmap' | 'read';
+  readonly fallbackReason: string | undefined;
+  private readonly handle: NativeReaderHandle;
+  private readonly views: Uint8Array[][];
+  private readonly cpus: number[];
+  private state: State = 'idle';
+  /** every thread has finished and every delivery ran (after stop(), or after all of them failed) */
+  private done = false;
+  private stopped: Promise<void> | undefined;
+  private resolveStop: (() => void) | undefined;
+
+  /** Opens (and for mmap, maps) every CPU's trace_pipe_raw; throws if any cannot be. */
+  constructor(binding: NativeBinding, o: ResolvedOptions, backend: 'mmap' | 'read', fallbackReason: string | undefined) {
+    this.backend = backend;
+    this.fallbackReason = fallbackReason;
+    this.cpus = o.cpus;
+    this.handle = new binding.NativeReader({
+      instance: o.instance,
+      cpus: o.cpus,
+      subbufSize: o.subbufSize,
+      poolSize: o.poolSize,
+      latencyMs: o.latencyMs,
+      backend,
+    });
+    // one view per slot, made once: a delivery allocates nothing
+    this.views = this.handle.pools.map((ab) => Array.from({ length: o.poolSize }, (_, s) => new Uint8Array(ab, s * o.subbufSize, o.subbufSize)));
+  }
+
+  start(onData: OnData, onError: OnError): void {
+    if (this.state !== 'idle') throw new Error(`relay-native: start() on a reader that is ${this.state}`);
+    const { handle, views, cpus } = this;
+    handle.start(
+      (cpuIndex, slot, extra) => {
+        const cpu = cpus[cpuIndex] ?? -1;
+        let data: Uint8Array;
+        let release: () => void;
+        if (slot >= 0) {
+          data = views[cpuIndex]![slot]!;
+          let released = false;
+          release = () => {
+            if (released) return;
+            released = true;
+            handle.release(cpuIndex, slot);
+          };
+        } else {
+          // a final-drain sub-buffer that found the pool full: its own copy, nothing to give back
+          data = new Uint8Array(extra!);
+          release = () => {};
+        }
+        try {
+          onData(cpu, data, release);
+        } catch (e) {
+          reportError(onError, e, `onData threw for CPU ${cpu}`);
+        }
+      },
+      (e) => reportError(onError, e, 'reader error'),
+      () => {
+        this.done = true;
+        this.state = 'stopped';
+        this.resolveStop?.();
+      },
+    );
+    this.state = 'running';
+  }
+
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopped;
+    if (this.state === 'idle') {
+      this.state = 'stopped';
+      this.handle.close();
+      this.stopped = Promise.resolve();
+      return this.stopped;
+    }
+    if (this.done) {
+      this.stopped = Promise.resolve();
+      return this.stopped;
+    }
+    this.stopped = new Promise<void>((resolve) => {
+      this.resolveStop = resolve;
+    });
+    this.state = 'stopping';
+    this.handle.stop();
+    return this.stopped;
+  }
+}
+
+export function reportError(onError: OnError, e: unknown, what: string): void {
+  try {
+    onError(e instanceof Error ? e : new Error(`relay-native: ${what}: ${String(e)}`));
+  } catch (again) {
+    // an onError that throws has nowhere left to report to but the process
+    queueMicrotask(() => {
+      throw again;
+    });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Picks the backend: the addon's mmap reader, else its read() reader, else the pure-JS
+ * reader, and says in `fallbackReason` why a faster one was not used.
+ */
+import { closeSync, constants, openSync } from 'node:fs';
+import { JsRingReader, errnoError } from './js-reader.js';
+import { loadNative } from './load-native.js';
+import { NativeRingReader } from './native-reader.js';
+import { instanceSubbufSize, listCpus, rawPipePath } from './paths.js';
+import type { Backend, OpenOptions, RingReader } from './types.js';
+import { validateOptions } from './validate.js';
+
+/**
+ * Opens a reader on the instance's per-CPU buffers (nothing is read before start()).
+ * 'auto' (the default) tries mmap, then read, then the JS reader; naming a backend insists
+ * on it. Errors that no backend can get around (a missing CPU, no permission) are thrown
+ * as they are, naming the file and the errno.
+ */
+export function openRingReader(opts: OpenOptions): RingReader {
+  const o = validateOptions(opts);
+  if (o.backend === 'js') return new JsRingReader(o, undefined);
+  const native = loadNative();
+  if (!native.binding) {
+    if (o.backend === 'auto') return new JsRingReader(o, native.reason);
+    throw new Error(`openRingReader: backend '${o.backend}' needs the native addon: ${native.reason ?? 'not loaded'}`);
+  }
+  if (o.backend !== 'auto') return new NativeRingReader(native.binding, o, o.backend, undefined);
+  try {
+    return new NativeRingReader(native.binding, o, 'mmap', undefined);
+  } catch (e) {
+    // the file itself cannot be opened: no other backend would do better
+    if ((e as NodeJS.ErrnoException).syscall === 'open') throw e;
+    return new NativeRingReader(native.binding, o, 'read', `mmap: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Which backends work for this instance (tried on one CPU, `cpu` or the first one): true,
+ * or the reason it does not. Nothing is consumed from the buffer.
+ */
+export async function probeBackends(instance: string, cpu?: number): Promise<Record<Backend, true | string>> {
+  const c = cpu ?? listCpus(instance)[0] ?? 0;
+  if (!Number.isInteger(c) || c < 0) throw new Error(`probeBackends: cpu must be a non-negative integer, got ${String(cpu)}`);
+  const path = rawPipePath(instance, c);
+  const subbuf = instanceSubbufSize(instance) ?? 4096;
+  let js: true | string = true;
+  try {
+    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+  } catch (e) {
+    js = errnoError(`cannot open ${path}`, e, path).message;
+  }
+  const native = loadNative();
+  if (!native.binding) {
+    const why = native.reason ?? 'the native addon is not loaded';
+    return { mmap: why, read: why, js };
+  }
+  const r = native.binding.probe(path, subbuf);
+  return { mmap: r.mmap, read: r.read, js };
+}

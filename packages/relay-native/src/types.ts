@@ -1,0 +1,46 @@
+/**
+ * The reader interface every backend implements: whole ring-buffer sub-buffers (the
+ * kernel's bytes as laid out in trace_pipe_raw: u64 timestamp, commit word, records) handed
+ * to JS one at a time, from a bounded pool per CPU, until stop() has drained the kernel
+ * buffers. Nothing here decodes events.
+ */
+
+export type Backend = 'mmap' | 'read' | 'js';
+
+export interface OpenOptions {
+  /** absolute path of the tracefs instance directory */
+  instance: string;
+  /** CPUs to read */
+  cpus: readonly number[];
+  /** bytes per sub-buffer (instance's buffer_subbuf_size_kb * 1024 when that file exists, else the page size) */
+  subbufSize: number;
+  /** default 'auto' */
+  backend?: Backend | 'auto';
+  /** sub-buffers per CPU in the pool (default 64) */
+  poolSize?: number;
+  /** default 50 */
+  latencyMs?: number;
+}
+
+export interface RingReader {
+  readonly backend: Backend;
+  /** why faster backends were not used (undefined when the preferred one runs) */
+  readonly fallbackReason: string | undefined;
+  /** start reading; onData is called on the JS thread with one whole sub-buffer; data is valid until release() */
+  start(onData: (cpu: number, data: Uint8Array, release: () => void) => void, onError: (e: Error) => void): void;
+  /** wake the readers, hand over everything still in the kernel buffers (partial sub-buffers too), stop; resolves when every onData has been delivered */
+  stop(): Promise<void>;
+}
+
+/** Options after validation, defaults filled in. */
+export interface ResolvedOptions {
+  instance: string;
+  cpus: number[];
+  subbufSize: number;
+  backend: Backend | 'auto';
+  poolSize: number;
+  latencyMs: number;
+}
+
+export type OnData = (cpu: number, data: Uint8Array, release: () => void) => void;
+export type OnError = (e: Error) => void;

@@ -1,0 +1,217 @@
+// Live tracing on the real kernel, through the tw CLI: counts of a workload we control,
+// kernel-side filters, and teardown on every exit path (normal end, ctx.stop(), SIGINT,
+// SIGTERM, a throwing handler, kill -9 then the next run): no tw-* instance of a dead process
+// and no enabled event may remain. Every test runs over each reader backend that works here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { run } from './support/proc.js';
+import { skipReason } from './support/tracefs.js';
+import { REPO_ROOT, twCliPath } from './support/tw.js';
+
+const T = '/sys/kernel/tracing';
+const reason = skipReason();
+const BACKENDS = (process.env['TW_BACKENDS'] ?? 'auto,read,js').split(',');
+const N = 3000;
+
+if (reason) console.warn(`[live.kernel] skipped: ${reason}`);
+
+/**
+ * A child that waits for a byte on stdin, makes exactly N getppid calls (each process.ppid is
+ * one), then waits again. (Not python3: here it can be a shell shim that makes calls of its own.)
+ */
+function getppidChild(n: number): ChildProcess & { go: () => void } {
+  const code = `const fs=require('fs');const b=Buffer.alloc(1);fs.readSync(0,b);let x=0;for(let i=0;i<${n};i++)x+=process.ppid;fs.readSync(0,b);`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'ignore', 'inherit'] }) as ChildProcess & { go: () => void };
+  child.go = () => child.stdin!.write('\n');
+  return child;
+}
+
+function waitFor(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      try {
+        if (cond()) return resolve();
+      } catch (e) {
+        return reject(e as Error);
+      }
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+function instancesOf(pid: number): string[] {
+  return readdirSync(`${T}/instances`).filter((n) => n.startsWith(`tw-${pid}-`));
+}
+
+const exited = new Map<number, () => string>();
+
+/** tw's instance is tracing (events enabled, tracing_on = 1); throws if that tw has exited. */
+function tracing(pid: number): boolean {
+  const gone = exited.get(pid);
+  if (gone) throw new Error(`tw (pid ${pid}) exited before tracing: ${gone()}`);
+  const inst = instancesOf(pid)[0];
+  if (!inst) return false;
+  try {
+    return readFileSync(`${T}/instances/${inst}/tracing_on`, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+function startTw(args: string[]): ChildProcess & { out: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+  const p = spawn(process.execPath, [twCliPath(), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> };
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  p.out = new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  p.on('exit', (code, signal) => exited.set(p.pid!, () => `${signal ?? `exit ${code}`}; stderr: ${stderr.trim()}`));
+  return p;
+}
+
+/** No instance of a dead tw, and nothing enabled at the top level. */
+function expectClean(twPid: number): void {
+  expect(instancesOf(twPid), `instances of tw pid ${twPid}`).toEqual([]);
+  expect(readFileSync(`${T}/set_event`, 'utf8').trim(), 'top-level set_event').toBe('');
+  const dead = readdirSync(`${T}/instances`).filter((n) => {
+    const m = /^tw-(\d+)-\d+$/.exec(n);
+    if (!m) return false;
+    try {
+      process.kill(Number(m[1]), 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  expect(dead, 'tw instances of dead processes').toEqual([]);
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
+describe.skipIf(reason !== undefined)('live tracing', () => {
+  for (const backend of BACKENDS) {
+    describe(`reader backend ${backend}`, () => {
+      it(`counts exactly ${N} getppid calls of a child (syscall-times, filtered to its pid) and >= ${N} system-wide`, async () => {
+        const child = getppidChild(N);
+        children.push(child);
+        const times = startTw(['watch', 'syscall-times', String(child.pid), '--duration', '4s', '--backend', backend, '--json']);
+        const all = startTw(['watch', 'syscalls-by-pid', '--duration', '4s', '--backend', backend, '--json']);
+        await waitFor('both tw sessions to trace', () => tracing(times.pid!) && tracing(all.pid!));
+        child.go();
+        const [t, a] = await Promise.all([times.out, all.out]);
+        expect(t.code, t.stderr).toBe(0);
+        expect(a.code, a.stderr).toBe(0);
+        const tr = JSON.parse(t.stdout) as { pid: number; syscalls: Array<{ name: string; calls: number; completed: number }> };
+        expect(tr.pid).toBe(child.pid);
+        const g = tr.syscalls.find((s) => s.name === 'getppid');
+        expect(g?.calls).toBe(N);
+        expect(g?.completed).toBe(N);
+        const ar = JSON.parse(a.stdout) as { processes: Array<{ pid: number; counts: Record<string, number> }> };
+        const mine = ar.processes.find((p) => p.pid === child.pid);
+        expect(mine?.counts['getppid'] ?? 0).toBeGreaterThanOrEqual(N);
+        expectClean(times.pid!);
+        expectClean(all.pid!);
+      });
+
+      it('dump -e with a kernel filter streams exactly the child\'s events', async () => {
+        const child = getppidChild(200);
+        children.push(child);
+        const dump = startTw(['dump', '-e', 'syscalls:sys_enter_getppid', '--filter', `common_pid == ${child.pid}`, '--duration', '3s', '--backend', backend]);
+        await waitFor('tw to trace', () => tracing(dump.pid!));
+        child.go();
+        const d = await dump.out;
+        expect(d.code, d.stderr).toBe(0);
+        const lines = d.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { pid: number; event: string; cpu: number; ts: string });
+        expect(lines).toHaveLength(200);
+        for (const l of lines) {
+          expect(l.pid).toBe(child.pid);
+          expect(l.event).toBe('syscalls:sys_enter_getppid');
+        }
+        const ts = lines.map((l) => BigInt(l.ts));
+        expect(ts.every((v, i) => i === 0 || v >= ts[i - 1]!), 'timestamps in order').toBe(true);
+        expectClean(dump.pid!);
+      });
+
+      it('ends at ctx.stop() and prints the result and the alert', async () => {
+        const child = getppidChild(10);
+        children.push(child);
+        const tw = startTw(['watch', join(REPO_ROOT, 'test/fixtures/stop-watch.mjs'), String(child.pid), '--backend', backend, '--json']);
+        await waitFor('tw to trace', () => tracing(tw.pid!));
+        child.go();
+        const r = await tw.out;
+        expect(r.code, r.stderr).toBe(0);
+        const res = JSON.parse(r.stdout) as { seen: number; alerts: Array<{ message: string }> };
+        expect(res.seen).toBe(1);
+        expect(res.alerts[0]?.message).toMatch(new RegExp(`getppid from ${child.pid} \\[node\\]`));
+        expectClean(tw.pid!);
+      });
+
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        it(`${sig} ends gracefully: end() runs, the result prints, nothing is left`, async () => {
+          const tw = startTw(['watch', 'allcounts', '--backend', backend, '--json']);
+          await waitFor('tw to trace', () => tracing(tw.pid!));
+          await new Promise((r) => setTimeout(r, 300));
+          tw.kill(sig);
+          const r = await tw.out;
+          expect(r.code, r.stderr).toBe(0);
+          const res = JSON.parse(r.stdout) as { total: number; lost: number };
+          expect(res.total).toBeGreaterThan(0);
+          expect(res.lost).toBeGreaterThanOrEqual(0);
+          expectClean(tw.pid!);
+        });
+      }
+
+      it('a throwing handler is reported with its event, and the session still tears down', async () => {
+        const child = getppidChild(5);
+        children.push(child);
+        const tw = startTw(['watch', join(REPO_ROOT, 'test/fixtures/throwing-watch.mjs'), '--backend', backend]);
+        await waitFor('tw to trace', () => tracing(tw.pid!));
+        child.go();
+        const r = await tw.out;
+        expect(r.code).toBe(6);
+        expect(r.stderr).toMatch(/^tw: watch 'throws' threw in its 'syscalls:sys_enter_getppid' handler \(event syscalls:sys_enter_getppid at ts \d+, cpu \d+, pid \d+\): boom from the fixture\n$/);
+        expectClean(tw.pid!);
+      });
+    });
+  }
+
+  it('after kill -9, the next run removes the dead instance', async () => {
+    const tw = startTw(['watch', 'allcounts']);
+    await waitFor('tw to trace', () => tracing(tw.pid!));
+    tw.kill('SIGKILL');
+    await tw.out;
+    expect(instancesOf(tw.pid!)).toHaveLength(1); // left behind by the killed process
+    const next = await run(process.execPath, [twCliPath(), 'watch', 'syscalls', '--duration', '200ms'], { check: false });
+    expect(next.code, next.stderr).toBe(0);
+    expectClean(tw.pid!);
+  });
+
+  it('refuses clearly without root', async () => {
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, twCliPath(), 'watch', 'syscalls', '--duration', '1s'], {
+      check: false,
+      env: { ...process.env, HOME: '/tmp', XDG_DATA_HOME: '/tmp', XDG_CACHE_HOME: '/tmp', XDG_CONFIG_HOME: '/tmp' },
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^tw: tracing the live kernel needs root/);
+  });
+
+  it('rejects an unknown event and a bad filter with the kernel\'s reason, leaving nothing', async () => {
+    const u = await run(process.execPath, [twCliPath(), 'dump', '-e', 'sched:no_such_event', '--duration', '1s'], { check: false });
+    expect(u.code).toBe(5);
+    expect(u.stderr).toMatch(/^tw: this kernel has no event 'sched:no_such_event' \(similar: sched:/);
+    const f = await run(process.execPath, [twCliPath(), 'dump', '-e', 'signal:signal_generate', '--filter', 'nosuchfield == 3', '--duration', '1s'], { check: false });
+    expect(f.code).toBe(5);
+    expect(f.stderr).toMatch(/^tw: the kernel rejected the filter 'nosuchfield == 3' for signal:signal_generate: .*[Ff]ield not found/);
+    expect(readdirSync(`${T}/instances`).filter((n) => /^tw-\d+-\d+$/.test(n))).toEqual([]);
+    expect(existsSync(T)).toBe(true);
+  });
+});
