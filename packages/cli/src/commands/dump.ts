@@ -51,7 +51,8 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
       });
       const limit = flags.limit ?? Infinity;
       let n = 0;
-      const flushTimer = setInterval(() => out.flush(), 200);
+      // lines reach the reader promptly: the latency target is end to end
+      const flushTimer = setInterval(() => out.flush(), 10);
       try {
         await traceLive(
           {

@@ -38,7 +38,7 @@ export class Recorder {
     const lines: string[] = [];
     if (engine) for (const [pid, comm] of engine.procs.comms()) lines.push(`${pid} ${comm}`);
     try {
-      await this.writer.finish({ cmdlines: lines.join('\n') + '\n' });
+      await this.writer.finish({ cmdlines: lines.join('\n') + '\n', ...(engine ? { tasks: engine.procs.tasksText() } : {}) });
     } catch (e) {
       await this.writer.abort();
       throw e;

@@ -133,7 +133,9 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
 
     const cpus = inst.cpus();
     const subbufSize = inst.subbufSize(headerPage.dataOffset + headerPage.dataSize);
-    reader = opts.reader({ instance: inst.dir, cpus, subbufSize, latencyMs });
+    // Latency budget: the reader hands data over within half of it, the watermark waits the
+    // whole of it (so a CPU's late sub-buffer is still merged in order), the pump runs often.
+    reader = opts.reader({ instance: inst.dir, cpus, subbufSize, latencyMs: Math.max(1, Math.floor(latencyMs / 2)) });
     const info: LiveInfo = {
       root, instance: inst, cpus, subbufSize, clock: inst.clocks().current, events,
       backend: reader.backend, fallbackReason: reader.fallbackReason, formats,
@@ -181,7 +183,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     inst.excludePids(ownThreads());
     inst.tracing(true);
     const t0 = process.hrtime.bigint();
-    const delayNs = BigInt(Math.max(10, latencyMs) + 20) * 1_000_000n;
+    const delayNs = BigInt(Math.max(5, latencyMs)) * 1_000_000n;
     const monotonic = clock === 'mono' || clock === 'mono_raw';
     let lostFromStats = 0;
     const lostNow = () => Math.max(engine.stats.lost, lostFromStats);
@@ -214,7 +216,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     };
 
     let reason = 'end' as LiveResult<T>['reason'];
-    const tick = Math.max(5, Math.min(25, Math.floor(latencyMs / 2)));
+    const tick = Math.max(2, Math.min(10, Math.floor(latencyMs / 5)));
     const statusEvery = opts.statusEveryMs ?? 1000;
     let lastStatus = 0;
     let lastEvents = 0;

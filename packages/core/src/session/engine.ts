@@ -77,6 +77,8 @@ export interface TraceSource {
   readonly tsOffset: bigint;
   readonly cmdlines: Map<number, string>;
   readonly tgids: Map<number, number>;
+  /** pid → ppid/exe where the trace carries them */
+  readonly tasks?: Map<number, { ppid: number | undefined; exe: string | undefined }>;
   streams(buffers?: readonly string[]): CpuStream[];
 }
 
@@ -90,6 +92,7 @@ export function traceDatSource(dat: TraceDat): TraceSource {
     tsOffset: dat.tsOffset,
     cmdlines: dat.cmdlines,
     tgids: dat.tgids,
+    tasks: dat.tasks,
     streams(buffers) {
       const known = dat.buffers.map((b) => b.name);
       for (const want of buffers ?? []) {
@@ -221,6 +224,7 @@ export class Engine {
     this.tsOffset = source.tsOffset;
     this.syscallName = syscallNamer(source.arch);
     this.procs.seed(source.cmdlines, source.tgids);
+    for (const [pid, t] of source.tasks ?? []) this.procs.set(pid, { ppid: t.ppid, exe: t.exe });
     this.streams = source.streams(opts.buffers);
     this.merger = new Merger(this.streams);
     this.view = new EventView(this);

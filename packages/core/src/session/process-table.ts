@@ -71,6 +71,16 @@ export class ProcessTable {
     return out;
   }
 
+  /** "pid<TAB>tgid<TAB>ppid<TAB>exe" lines for every pid with a known tgid (a recording's task table). */
+  tasksText(): string {
+    const lines: string[] = [];
+    for (const [pid, p] of this.procs) {
+      if (p.tgid === undefined) continue;
+      lines.push(`${pid}\t${p.tgid}\t${p.ppid ?? ''}\t${(p.exe ?? '').replace(/[\t\n]/g, ' ')}`);
+    }
+    return lines.join('\n') + '\n';
+  }
+
   /** Every known pid with its comm (for a recording's saved cmdlines). */
   *comms(): IterableIterator<[number, string]> {
     for (const [pid, p] of this.procs) if (pid !== 0 && p.comm !== '<...>') yield [pid, p.comm];

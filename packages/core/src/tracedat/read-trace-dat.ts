@@ -56,8 +56,10 @@ export interface TraceDat {
   formats: FormatRegistry;
   /** pid → comm from the saved cmdlines */
   cmdlines: Map<number, string>;
-  /** pid → tgid, when the file carries them (trace-cmd files usually do not) */
+  /** pid → tgid, when the file carries them (trace-cmd files do not; tw's recordings do) */
   tgids: Map<number, number>;
+  /** pid → ppid and exe, from tw's task table */
+  tasks: Map<number, { ppid: number | undefined; exe: string | undefined }>;
   cpuCount: number;
   /** the trace clock of the top-level buffer (TRACECLOCK option), e.g. "local", "mono" */
   clock: string;
@@ -94,6 +96,7 @@ export async function openTraceDat(path: string): Promise<TraceDat> {
     const dat = readHeader(file);
     if (dat.compression) dat.decompress = await decompressorFor(dat.compression.name, path);
     if (dat.version === 7) readV7Sections(dat);
+    readTwTasks(dat);
     return dat;
   } catch (e) {
     file.close();
@@ -137,6 +140,7 @@ function readHeader(file: FileBytes): TraceDat {
     formats: new FormatRegistry(),
     cmdlines: new Map(),
     tgids: new Map(),
+    tasks: new Map(),
     cpuCount: 0,
     clock: 'local',
     uname: undefined,
@@ -358,6 +362,7 @@ interface SectionPtrs {
 }
 
 const firstOptions = new WeakMap<TraceDat, number>();
+const firstSectionAt = new WeakMap<TraceDat, number>();
 
 /** The v7 file header: compression, and where the first options section is. */
 function readV7Header(dat: TraceDat, seq: FileSeq): void {
@@ -365,6 +370,7 @@ function readV7Header(dat: TraceDat, seq: FileSeq): void {
   const cver = seq.cstring('compression version', 64);
   if (name !== 'none') dat.compression = { name, version: cver };
   firstOptions.set(dat, seq.u64('first options section offset'));
+  firstSectionAt.set(dat, seq.pos);
 }
 
 function readV7Sections(dat: TraceDat): void {
@@ -457,4 +463,47 @@ function sectionCursor(dat: TraceDat, offset: number, expectId: number): ByteCur
   const { id, body } = readSection(dat, offset);
   if (id !== expectId) fail(dat.path, `expected section ${expectId} at offset ${offset}, found section ${id}`);
   return new ByteCursor(body, dat.littleEndian, dat.path, `section ${id}`, -1);
+}
+
+// ---------------------------------------------------------------- tw's task table
+
+const TW_TASKS_SECTION = 0x7477;
+const TW_TASKS_MAGIC = 'TWTASKS1';
+
+function parseTasks(dat: TraceDat, text: string): void {
+  for (const line of text.split('\n')) {
+    const [pid, tgid, ppid, exe] = line.split('\t');
+    if (!pid || !/^\d+$/.test(pid)) continue;
+    if (tgid && /^\d+$/.test(tgid)) dat.tgids.set(Number(pid), Number(tgid));
+    dat.tasks.set(Number(pid), { ppid: ppid && /^\d+$/.test(ppid) ? Number(ppid) : undefined, exe: exe || undefined });
+  }
+}
+
+/**
+ * tw's recordings carry a task table (pid, tgid, ppid, exe) that trace-cmd has no place for:
+ * v7, a section no option points at (trace-cmd skips it); v6, a footer after the CPU data
+ * ending in the magic "TWTASKS1". Files without one are fine.
+ */
+function readTwTasks(dat: TraceDat): void {
+  const { file } = dat;
+  if (dat.version === 6) {
+    if (file.size < 16) return;
+    const tail = file.read(file.size - 16, 16, 'tw task table footer');
+    if (tail.subarray(8).toString('latin1') !== TW_TASKS_MAGIC) return;
+    const len = Number(new DataView(tail.buffer, tail.byteOffset, 8).getBigUint64(0, dat.littleEndian));
+    if (len > file.size - 16) fail(dat.path, `tw task table of ${len} bytes does not fit the file`);
+    parseTasks(dat, file.read(file.size - 16 - len, len, 'tw task table').toString('utf8'));
+    return;
+  }
+  // v7: walk the contiguous sections after the file header, as trace-cmd does for STRINGS
+  let pos = firstSectionAt.get(dat) ?? 0;
+  for (let n = 0; pos > 0 && pos + 16 <= file.size && n < 10_000; n++) {
+    const h = readSectionHeader(dat, pos);
+    if (h.id === TW_TASKS_SECTION) {
+      const c = sectionCursor(dat, pos, TW_TASKS_SECTION);
+      parseTasks(dat, c.text(c.u64('tw task table size'), 'tw task table'));
+      return;
+    }
+    pos = h.dataAt + h.size;
+  }
 }

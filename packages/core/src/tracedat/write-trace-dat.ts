@@ -98,6 +98,11 @@ export interface TraceDatFinish {
   cmdlines: string;
   /** per_cpu/cpuN/stats texts, index = CPU ("CPU: N" is prepended as trace-cmd does) */
   cpuStats?: readonly string[];
+  /**
+   * tw's task table, "pid<TAB>tgid<TAB>ppid<TAB>exe" lines: trace-cmd has no place for tgids,
+   * so tw keeps them where trace-cmd does not look (see TW_TASKS in read-trace-dat.ts).
+   */
+  tasks?: string;
 }
 
 export interface TraceDatWriterStats {
@@ -610,13 +615,22 @@ export class TraceDatWriter {
       b.setU64(bufferOffsetAt, b.pos);
       table = flyrecord(true);
     }
-    const { offsets } = this.placeCpuData(b.pos);
+    const { offsets, end } = this.placeCpuData(b.pos);
     table.forEach((at, cpu) => {
       b.setU64(at, offsets[cpu]!);
       b.setU64(at + 8, this.sizeOf(cpu));
     });
     await this.writeAt(b.view(), b.base);
     await this.copyCpuData(offsets);
+    if (extra.tasks) {
+      // v6 readers stop at the CPU data; tw's task table trails the file with a footer
+      const text = enc(extra.tasks);
+      const f = new Bytes(this.le, Math.max(end, b.pos), text.length + 16);
+      f.bytes(text);
+      f.u64(text.length);
+      f.bytes(enc(TW_TASKS_MAGIC));
+      await this.writeAt(f.view(), f.base);
+    }
   }
 
   private async finishV7(extra: TraceDatFinish): Promise<void> {
@@ -646,10 +660,18 @@ export class TraceDatWriter {
     await this.writeAt(b.view(), b.base);
     await this.copyCpuData(offsets);
 
-    // The options section after the data, then the strings; the file ends with the last section.
+    // tw's task table (a section trace-cmd skips: no option points at it), then the options
+    // section, then the strings; the file ends with the last section.
+    const tasksDesc = extra.tasks ? strings.add('tw tasks') : -1;
     const optionsDesc = strings.add('options');
     const stringsDesc = strings.add('strings');
     const o = new Bytes(this.le, end, 16 * 1024);
+    if (extra.tasks) {
+      const tSizeAt = beginSection(o, TW_TASKS_SECTION, tasksDesc);
+      writeSized64(o, extra.tasks);
+      o.setU64(tSizeAt, o.pos - (tSizeAt + 8));
+    }
+    const optionsAt = o.pos;
     const optSizeAt = beginSection(o, OPT.DONE, optionsDesc);
     for (const [id, at] of v7.sections) writeOptionU64(o, id, at);
     writeOptionU64(o, OPT.CMDLINES, cmdlinesAt);
@@ -670,7 +692,7 @@ export class TraceDatWriter {
     await this.writeAt(o.view(), o.base);
 
     const ptr = new Bytes(this.le, v7.optionsPtrAt, 8);
-    ptr.u64(end);
+    ptr.u64(optionsAt);
     await this.writeAt(ptr.view(), ptr.base);
   }
 
@@ -694,6 +716,10 @@ export class TraceDatWriter {
 // ------------------------------------------------------------------ metadata blocks
 
 /** v7 section header: id, flags (0: not compressed), description string id, size (patched). */
+/** Where tw keeps its task table (tgid, ppid, exe per pid), which trace-cmd has no place for. */
+export const TW_TASKS_SECTION = 0x7477; // "tw"
+export const TW_TASKS_MAGIC = 'TWTASKS1';
+
 function beginSection(b: Bytes, id: number, desc: number): number {
   b.u16(id);
   b.u16(0);
