@@ -112,6 +112,12 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
    * Live, these are enabled in the session's instance; offline, those present in the file are used.
    */
   events: readonly string[] | ((args: ArgValues<A>) => readonly string[]);
+  /**
+   * Dynamic probes (by spec name, from installed plugins) the watch needs; `tw watch` loads them
+   * (kernel module, else kprobe events) before tracing and unloads them on every exit path.
+   * Their events arrive as `tw:<name>`.
+   */
+  probes?: readonly string[];
   /** kernel-side filters per event (pushed into the events' `filter` files when live) */
   filter?: (args: ArgValues<A>) => Record<string, string>;
   /** makes the per-run state (ctx.state) */
