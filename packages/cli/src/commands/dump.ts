@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { TwError, dumpFile, traceLive } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
-import { StatusLine, liveFlags, liveSignals, parseDuration, readerFactory, removeAfterExit } from '../lib/live.js';
+import { LiveRun, liveFlags } from '../lib/live.js';
 
 export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
@@ -41,34 +41,17 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
       if (!flags.event || flags.event.length === 0) {
         throw new TwError('BAD_ARGUMENT', 'live dump needs the events to trace: -e system:event (globs allowed), e.g. -e sched:sched_process_exec');
       }
-      const durationMs = parseDuration(flags.duration);
-      const status = new StatusLine();
-      let instanceDir: string | undefined;
-      const { signal, dispose } = liveSignals(() => {
-        status.clear();
-        out.flush();
-        if (instanceDir) removeAfterExit(instanceDir);
-      });
+      const run = new LiveRun(flags, true, () => out.flush());
       const limit = flags.limit ?? Infinity;
       let n = 0;
       // lines reach the reader promptly: the latency target is end to end
       const flushTimer = setInterval(() => out.flush(), 10);
       try {
         await traceLive(
-          {
+          run.options({
             events: flags.event,
             filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
-            clock: flags.clock,
-            bufferKb: flags['buffer-kb'],
-            latencyMs: flags.latency,
-            ...(durationMs !== undefined ? { durationMs } : {}),
-            reader: readerFactory(flags.backend),
-            signal,
-            onStatus: (st) => status.update(st),
-            onReady: (info) => {
-              instanceDir = info.instance.dir;
-            },
-          },
+          }),
           () => ({
             visit: (e) => {
               out.write(e.toJSONLine());
@@ -79,8 +62,7 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
         );
       } finally {
         clearInterval(flushTimer);
-        status.clear();
-        dispose();
+        run.dispose();
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') return; // reader went away (| head)

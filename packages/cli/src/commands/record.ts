@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { TwError, traceLive, type Engine } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
-import { StatusLine, liveFlags, liveSignals, parseDuration, readerFactory, removeAfterExit } from '../lib/live.js';
+import { LiveRun, liveFlags } from '../lib/live.js';
 import { Recorder } from '../lib/recorder.js';
 
 export default class Record extends TwCommand {
@@ -25,34 +25,18 @@ The process names tw saw become the file's saved cmdlines.`;
     const { flags } = await this.parse(Record);
     const version = flags['file-version'];
     if (version !== 6 && version !== 7) throw new TwError('BAD_ARGUMENT', `--file-version must be 6 or 7, got ${version}`);
-    const durationMs = parseDuration(flags.duration);
     const recorder = new Recorder(flags.output, version);
-    const status = new StatusLine(!this.jsonEnabled() && process.stderr.isTTY === true);
-    let instanceDir: string | undefined;
-    const { signal, dispose } = liveSignals(() => {
-      status.clear();
-      if (instanceDir) removeAfterExit(instanceDir);
-    });
+    const run = new LiveRun(flags, !this.jsonEnabled());
     let engine: Engine | undefined;
     const counts = new Map<string, number>();
     try {
       const live = await traceLive(
-        {
+        run.options({
           events: flags.event,
           filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
-          clock: flags.clock,
-          bufferKb: flags['buffer-kb'],
-          latencyMs: flags.latency,
-          ...(durationMs !== undefined ? { durationMs } : {}),
-          reader: readerFactory(flags.backend),
-          signal,
-          onStatus: (st) => status.update(st),
           onSubBuffer: recorder.onSubBuffer,
-          onReady: async (info) => {
-            instanceDir = info.instance.dir;
-            await recorder.onReady(info);
-          },
-        },
+          onReady: (info) => recorder.onReady(info),
+        }),
         (e) => {
           engine = e;
           return {
@@ -67,15 +51,14 @@ The process names tw saw become the file's saved cmdlines.`;
       await recorder.finish(engine);
       const total = [...counts.values()].reduce((a, b) => a + b, 0);
       const result = { output: flags.output, version, events: total, lost: live.lost, counts: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])) };
-      status.clear();
+      run.status.clear();
       if (!this.jsonEnabled()) this.log(`wrote ${flags.output}: trace.dat v${version}, ${total} events, ${live.lost} lost`);
       return result;
     } catch (e) {
       await recorder.abort();
       throw e;
     } finally {
-      status.clear();
-      dispose();
+      run.dispose();
     }
   }
 }

@@ -3,7 +3,7 @@ import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, r
 import { Recorder } from '../lib/recorder.js';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
-import { StatusLine, liveFlags, liveSignals, parseDuration, readerFactory, removeAfterExit } from '../lib/live.js';
+import { LiveRun, liveFlags } from '../lib/live.js';
 import { findWatch } from '../lib/watches.js';
 
 export default class Watch extends TwCommand {
@@ -50,40 +50,26 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
         ...(flags.buffer ? { buffers: flags.buffer } : {}),
       });
     } else {
-      const status = new StatusLine(!json && process.stderr.isTTY === true);
       const recorder = flags.record ? new Recorder(flags.record, 7) : undefined;
+      const run = new LiveRun(flags, !json);
       let engineRef: Engine | undefined;
-      let instanceDir: string | undefined;
-      const { signal, dispose } = liveSignals(() => {
-        status.clear();
-        if (instanceDir) removeAfterExit(instanceDir);
-      });
       try {
-        const durationMs = parseDuration(flags.duration);
         const live = await traceLive(
-          {
+          run.options({
             events: declaredEvents(watch, watchArgs),
             filters: watch.filter ? watch.filter(watchArgs as never) : {},
-            clock: flags.clock,
-            bufferKb: flags['buffer-kb'],
-            latencyMs: flags.latency,
-            ...(durationMs !== undefined ? { durationMs } : {}),
-            reader: readerFactory(flags.backend),
-            signal,
-            onStatus: (st) => status.update(st),
             ...(recorder ? { onSubBuffer: recorder.onSubBuffer } : {}),
             onReady: async (info) => {
-              instanceDir = info.instance.dir;
               if (info.fallbackReason && !json) this.logToStderr(`tw: note: using the ${info.backend} reader (${info.fallbackReason})`);
               await recorder?.onReady(info);
             },
-          },
+          }),
           (engine, info) => {
             engineRef = engine;
             const session = new WatchSession(engine, [{ watch, args: watchArgs }], {
               mode: 'live',
               onAlert: (a) => {
-                status.clear();
+                run.status.clear();
                 onAlert(a);
               },
               extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost),
@@ -97,8 +83,7 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
         await recorder?.abort();
         throw e;
       } finally {
-        status.clear();
-        dispose();
+        run.dispose();
       }
     }
     const result = report.outcomes[0]?.result;

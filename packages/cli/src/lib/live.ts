@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Flags } from '@oclif/core';
-import { TwError, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { TwError, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
 import { openRingReader, type Backend } from '@tw/relay-native';
 
 export const liveFlags = {
@@ -77,5 +77,59 @@ export class StatusLine {
   clear(): void {
     if (this.shown) process.stderr.write('\r\x1b[K');
     this.shown = false;
+  }
+}
+
+export interface LiveFlagValues {
+  duration?: string | undefined;
+  clock: string;
+  'buffer-kb': number;
+  latency: number;
+  backend: string;
+}
+
+/**
+ * One live command run: the status line, the signal handlers and the options every live
+ * command passes to traceLive. dispose() in a finally.
+ */
+export class LiveRun {
+  readonly status: StatusLine;
+  private instanceDir: string | undefined;
+  private readonly signals: { signal: AbortSignal; dispose: () => void };
+
+  constructor(
+    private readonly flags: LiveFlagValues,
+    showStatus: boolean,
+    private readonly onForce: () => void = () => undefined,
+  ) {
+    this.status = new StatusLine(showStatus && process.stderr.isTTY === true);
+    this.signals = liveSignals(() => {
+      this.status.clear();
+      this.onForce();
+      if (this.instanceDir) removeAfterExit(this.instanceDir);
+    });
+  }
+
+  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady'>): LiveOptions {
+    const durationMs = parseDuration(this.flags.duration);
+    return {
+      ...o,
+      clock: this.flags.clock,
+      bufferKb: this.flags['buffer-kb'],
+      latencyMs: this.flags.latency,
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      reader: readerFactory(this.flags.backend),
+      signal: this.signals.signal,
+      onStatus: (st) => this.status.update(st),
+      onReady: async (info) => {
+        this.instanceDir = info.instance.dir;
+        await o.onReady?.(info);
+      },
+    };
+  }
+
+  dispose(): void {
+    this.status.clear();
+    this.signals.dispose();
   }
 }
