@@ -22,6 +22,15 @@ export const ERROR_CODES = {
   BAD_FILTER: 'the kernel rejected an event filter',
   READER: 'the ring-buffer reader failed',
   WRITE_FAILED: 'an output file could not be written',
+  PROBE_SPEC: 'a dynamic probe spec is invalid',
+  PROBE_UNSUPPORTED: 'a probe spec uses something the chosen probe backend cannot express',
+  MODULE_BUILD: 'building a generated kernel module failed',
+  MODULE_LOAD: 'loading or unloading a kernel module failed',
+  MISSING_SYMBOL: 'generated module code needs a kernel symbol the target kernel does not export to modules',
+  KERNEL_HEADERS: 'no usable kernel headers (Kbuild tree) for the target kernel',
+  TOOL_START: 'a program tw runs (make, insmod, rmmod, pahole) could not be started',
+  PROBE_REJECTED: 'the kernel rejected a dynamic (kprobe) event definition or filter',
+  LAYOUT_MISMATCH: "a probe's record layout differs from the kernel's event format",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -85,5 +94,65 @@ export class WatchError extends TwError {
     this.name = 'WatchError';
     this.watch = watch;
     this.event = event;
+  }
+}
+
+/** The value layout of one field: where it is in the record and how big. */
+export interface FieldPlacement {
+  readonly offset: number;
+  readonly size: number;
+  readonly type: string;
+}
+
+/** A probe spec that breaks a rule: names the offending part of the spec (e.g. "fields[2].from") and the rule. */
+export class ProbeSpecError extends TwError {
+  readonly field: string;
+  readonly rule: string;
+
+  constructor(spec: string, field: string, rule: string, options?: { cause?: unknown }) {
+    super('PROBE_SPEC', `probe spec${spec ? ` '${spec}'` : ''}: ${field}: ${rule}`, options);
+    this.name = 'ProbeSpecError';
+    this.field = field;
+    this.rule = rule;
+  }
+}
+
+/**
+ * A probe's expected record layout differs from the kernel's format file for its event.
+ * `actual` is null when the kernel's format has no such field.
+ */
+export class LayoutMismatchError extends TwError {
+  readonly event: string;
+  readonly field: string;
+  readonly expected: FieldPlacement;
+  readonly actual: FieldPlacement | null;
+
+  constructor(event: string, field: string, expected: FieldPlacement, actual: FieldPlacement | null, options?: { cause?: unknown }) {
+    const exp = `offset ${expected.offset} size ${expected.size} (${expected.type})`;
+    const act = actual ? `offset ${actual.offset} size ${actual.size} (${actual.type})` : 'no such field';
+    super('LAYOUT_MISMATCH', `event ${event}, field '${field}': expected ${exp}, the kernel's format has ${act}`, options);
+    this.name = 'LayoutMismatchError';
+    this.event = event;
+    this.field = field;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * A build program ran and failed (exit code != 0). `stderr` carries the compiler's own lines.
+ * (A program that could not be started at all is a TwError with code TOOL_START.)
+ */
+export class ModuleBuildError extends TwError {
+  readonly command: string;
+  readonly exitCode: number;
+  readonly stderr: string;
+
+  constructor(command: string, exitCode: number, stderr: string, message?: string, options?: { cause?: unknown }) {
+    super('MODULE_BUILD', message ?? `'${command}' failed with exit code ${exitCode}`, options);
+    this.name = 'ModuleBuildError';
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
   }
 }

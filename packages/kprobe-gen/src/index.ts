@@ -1,0 +1,40 @@
+/**
+ * @tw/kprobe-gen: typed dynamic probe specs → a kprobe kernel module whose events land in the
+ * ftrace ring buffer as tw:<name> (TRACE_EVENT), a tracefs kprobe_events definition for kernels
+ * where no module can be built, and a typed TS unpacker; plus building (real Kbuild), loading
+ * and layout checks against the kernel's format file.
+ */
+export * from './spec-entry.js';
+export { analyzeProbeSpec, modelOf, paramValueProblem, type ProbeModel, type FieldInfo, type ArgInfo, type ParamInfo } from './spec.js';
+export { renderProbe, renderModuleFiles, renderUnpacker, generatorId, GENERATOR, type RenderedProbe, type RenderOptions } from './render.js';
+export {
+  renderKprobeEvent,
+  tryRenderKprobeEvent,
+  syscallSymbol,
+  hostArch,
+  type Arch,
+  type KprobeEventDefinition,
+  type KprobeEventOptions,
+  type MemberInfo,
+  type MemberLayouts,
+  type ParamValues,
+} from './kprobe-events.js';
+export { memberLayoutsFromBtf, parsePaholeStruct, type BtfOptions } from './btf-members.js';
+export { requiredSymbols, checkSymbols, readSymvers, type RequiredSymbol } from './symbols.js';
+export { kernelTree, listKernelTrees, defaultKdir, type KernelTree } from './kernels.js';
+export { buildModule, buildKey, defaultCacheDir, compilerErrorLines, type BuildOptions, type BuildResult } from './build.js';
+export {
+  loadModule,
+  unloadModule,
+  addKprobeEvent,
+  removeKprobeEvent,
+  isLoaded,
+  moduleLoaded,
+  moduleNameOfKo,
+  type ParamValue,
+  type LoadOptions,
+  type UnloadOptions,
+  type AddKprobeEventOptions,
+  type IsLoadedOptions,
+} from './load.js';
+export { readDataLocString } from './layout.js';

@@ -1,0 +1,265 @@
+/**
+ * Attaching and detaching probes on the running kernel:
+ *   module backend:        loadModule (insmod with params), unloadModule (rmmod)
+ *   kprobe_events backend: addKprobeEvent, removeKprobeEvent (tracefs kprobe_events)
+ * plus isLoaded. Writes to kprobe_events/dynamic_events always append (a truncating write would
+ * delete every dynamic event on the system); a rejected write is reported with the kernel's
+ * error_log. Dynamic events (eprobes) attached to a probe's event are removed first: the kernel
+ * refuses to remove an event (or unload its module) while one is attached.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { TwError } from '@tw/core';
+import { memberLayoutsFromBtf } from './btf-members.js';
+import { missingStruct, renderKprobeEvent, type KprobeEventDefinition, type KprobeEventOptions } from './kprobe-events.js';
+import { run } from './run.js';
+import { modelOf, paramValueProblem, type ProbeSpec } from './spec.js';
+
+export type ParamValue = number | bigint | boolean | string;
+
+export interface LoadOptions {
+  /** the insmod program (default "insmod") */
+  insmod?: string;
+  /** validate `params` against this spec's params (names and types) */
+  spec?: ProbeSpec;
+}
+
+const PARAM_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+const PARAM_VALUE = /^[A-Za-z0-9_.,:/@+=-]{0,128}$/;
+
+function paramArg(name: string, value: ParamValue): string {
+  if (!PARAM_NAME.test(name)) throw new TwError('BAD_ARGUMENT', `module parameter name '${name}' is not valid`);
+  const v = typeof value === 'boolean' ? (value ? 'Y' : 'N') : String(value);
+  // insmod joins its arguments with spaces into one string the kernel splits again: no spaces, quotes or '='-tricks
+  if (!PARAM_VALUE.test(v)) throw new TwError('BAD_ARGUMENT', `module parameter ${name}: value '${v.slice(0, 40)}' may only contain [A-Za-z0-9_.,:/@+=-]`);
+  return `${name}=${v}`;
+}
+
+/** The module name of a .ko path ("/x/tw_unlink.ko" → "tw_unlink"). */
+export function moduleNameOfKo(ko: string): string {
+  return basename(ko).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+}
+
+/**
+ * insmod a module with parameters. Returns the module's name. Throws TOOL_START (insmod could
+ * not be started) or MODULE_LOAD (insmod failed: the kernel's reason, e.g. a missing symbol,
+ * a kprobe that could not be placed, the module already loaded).
+ */
+export async function loadModule(ko: string, params: Readonly<Record<string, ParamValue>> = {}, opts: LoadOptions = {}): Promise<string> {
+  if (!existsSync(ko)) throw new TwError('FILE_NOT_FOUND', `module ${ko} does not exist`);
+  if (opts.spec) {
+    const m = modelOf(opts.spec);
+    for (const [k, v] of Object.entries(params)) {
+      const p = m.params.find((x) => x.name === k);
+      if (!p) throw new TwError('BAD_ARGUMENT', `probe '${m.name}' has no parameter '${k}' (it has: ${m.params.map((x) => x.name).join(', ') || 'none'})`);
+      const problem = paramValueProblem(p.type, v);
+      if (problem) throw new TwError('BAD_ARGUMENT', `probe '${m.name}', parameter ${k}: ${problem}`);
+    }
+  }
+  const name = moduleNameOfKo(ko);
+  const args = [ko, ...Object.entries(params).map(([k, v]) => paramArg(k, v))];
+  const r = await run(opts.insmod ?? 'insmod', args);
+  if (r.exitCode !== 0) {
+    const why = (r.stderr || r.stdout).trim();
+    const hint = /File exists/.test(why)
+      ? ' (a module of that name is already loaded: unload it first)'
+      : /Unknown symbol|Invalid parameters/.test(why)
+        ? ' (see dmesg for the symbol or parameter)'
+        : /Operation not permitted/.test(why)
+          ? ' (needs root; or module loading is disabled / signature enforced)'
+          : /No such file or directory|Invalid argument|Cannot assign requested address/.test(why)
+            ? ' (the module could not attach its probe: the symbol may not exist, be ambiguous or not be probe-able on this kernel; see dmesg)'
+            : '';
+    throw new TwError('MODULE_LOAD', `insmod ${basename(ko)} failed (exit ${r.exitCode}): ${why}${hint}`);
+  }
+  return name;
+}
+
+export interface UnloadOptions {
+  /** tracefs mount point (default /sys/kernel/tracing when it exists) */
+  tracefsRoot?: string;
+  /** the rmmod program (default "rmmod") */
+  rmmod?: string;
+  procModules?: string;
+}
+
+/** Is a module (by name) in /proc/modules? */
+export async function moduleLoaded(name: string, procModules = '/proc/modules'): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(procModules, 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((l) => l.startsWith(`${name} `));
+}
+
+function defaultTracefs(): string | undefined {
+  for (const d of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) if (existsSync(join(d, 'events'))) return d;
+  return undefined;
+}
+
+async function errorLogTail(root: string, lines = 6): Promise<string> {
+  try {
+    const text = (await readFile(join(root, 'error_log'), 'utf8')).trimEnd();
+    if (text === '') return '';
+    return text.split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Every tracefs instance dir (for enable/filter files) besides the top level. */
+function instanceDirs(root: string): string[] {
+  try {
+    return readdirSync(join(root, 'instances')).map((n) => join(root, 'instances', n));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Remove the dynamic events attached to tw:<event> (eprobes "e:grp/name tw.<event> …"), and
+ * disable the event everywhere, so the event can go away.
+ */
+async function detachFromEvent(root: string, event: string): Promise<string[]> {
+  const removed: string[] = [];
+  let text = '';
+  try {
+    text = await readFile(join(root, 'dynamic_events'), 'utf8');
+  } catch {
+    // no dynamic_events (old kernel): nothing can be attached
+  }
+  for (const line of text.split('\n')) {
+    const m = /^e:(\S+)\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const attachedTo = m[2]!.replace('/', '.');
+    if (attachedTo !== `tw.${event}`) continue;
+    try {
+      await appendFile(join(root, 'dynamic_events'), `-:${m[1]!}\n`);
+      removed.push(m[1]!);
+    } catch (e) {
+      const log = await errorLogTail(root);
+      throw new TwError('PROBE_REJECTED', `could not remove the event probe ${m[1]!} attached to tw:${event}: ${(e as Error).message}${log ? `\n${log}` : ''}`, { cause: e });
+    }
+  }
+  for (const dir of [root, ...instanceDirs(root)]) {
+    const enable = join(dir, 'events', 'tw', event, 'enable');
+    if (!existsSync(enable)) continue;
+    try {
+      if ((await readFile(enable, 'utf8')).trim() !== '0') await writeFile(enable, '0');
+    } catch {
+      // best effort: the removal below reports the real problem
+    }
+  }
+  return removed;
+}
+
+/**
+ * rmmod a probe module (name "tw_<spec>"), after removing the dynamic events attached to its
+ * event. Returns false when it was not loaded. Throws TOOL_START or MODULE_LOAD.
+ */
+export async function unloadModule(name: string, opts: UnloadOptions = {}): Promise<boolean> {
+  if (!/^[A-Za-z0-9_]{1,55}$/.test(name)) throw new TwError('BAD_ARGUMENT', `'${name}' is not a module name`);
+  if (!(await moduleLoaded(name, opts.procModules))) return false;
+  const root = opts.tracefsRoot ?? defaultTracefs();
+  if (root && name.startsWith('tw_')) await detachFromEvent(root, name.slice(3));
+  const r = await run(opts.rmmod ?? 'rmmod', [name]);
+  if (r.exitCode !== 0) {
+    const why = (r.stderr || r.stdout).trim();
+    throw new TwError('MODULE_LOAD', `rmmod ${name} failed (exit ${r.exitCode}): ${why}${/in use/.test(why) ? ' (something still holds it: an attached event probe, an open trace pipe, or another module)' : ''}`);
+  }
+  return true;
+}
+
+function eventPresentIn(kprobeEvents: string, name: string): boolean {
+  return kprobeEvents.split('\n').some((l) => new RegExp(`^[pr]\\d*:tw/${name}\\s`).test(l));
+}
+
+export interface AddKprobeEventOptions extends KprobeEventOptions {
+  /** tracefs instance dirs whose events/tw/<name>/filter get the translated filter (the top level always does) */
+  instances?: readonly string[];
+  /**
+   * When the spec reads struct members and `members` is not given, read their offsets from this
+   * BTF with pahole (default /sys/kernel/btf/vmlinux, when it exists; false: never).
+   */
+  btf?: string | false;
+}
+
+/**
+ * Define the spec's kprobe event (append to kprobe_events) and set its filter. Throws
+ * PROBE_UNSUPPORTED (not expressible), PROBE_REJECTED (the kernel refused it; the message quotes
+ * error_log) or TRACEFS.
+ */
+export async function addKprobeEvent(tracefsRoot: string, spec: ProbeSpec, opts: AddKprobeEventOptions = {}): Promise<KprobeEventDefinition> {
+  let members = opts.members;
+  const btf = opts.btf ?? '/sys/kernel/btf/vmlinux';
+  if (members === undefined && btf !== false && existsSync(btf) && missingStruct(spec, opts) !== undefined) {
+    members = await memberLayoutsFromBtf(spec, { btf, ...(opts.arch ? { arch: opts.arch } : {}) });
+  }
+  const def = renderKprobeEvent(spec, { ...opts, ...(members ? { members } : {}) });
+  const file = join(tracefsRoot, 'kprobe_events');
+  if (!existsSync(file)) throw new TwError('TRACEFS', `${file} does not exist: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)`);
+  try {
+    await appendFile(file, `${def.line}\n`);
+  } catch (e) {
+    const log = await errorLogTail(tracefsRoot);
+    throw new TwError('PROBE_REJECTED', `the kernel rejected the kprobe event '${def.line}': ${(e as Error).message}${log ? `\nerror_log:\n${log}` : ''}`, { cause: e });
+  }
+  if (def.filter !== undefined) {
+    for (const dir of [tracefsRoot, ...(opts.instances ?? [])]) {
+      const f = join(dir, 'events', 'tw', spec.name, 'filter');
+      try {
+        await writeFile(f, def.filter);
+      } catch (e) {
+        const log = await errorLogTail(tracefsRoot);
+        await appendFile(file, `${def.removeLine}\n`).catch(() => undefined);
+        throw new TwError('PROBE_REJECTED', `the kernel rejected the filter '${def.filter}' for tw:${spec.name} (${f}): ${(e as Error).message}${log ? `\nerror_log:\n${log}` : ''}`, { cause: e });
+      }
+    }
+  }
+  return def;
+}
+
+/**
+ * Remove the spec's kprobe event (after detaching event probes and disabling it).
+ * Returns false when it was not defined.
+ */
+export async function removeKprobeEvent(tracefsRoot: string, spec: ProbeSpec): Promise<boolean> {
+  const file = join(tracefsRoot, 'kprobe_events');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return false;
+  }
+  if (!eventPresentIn(text, spec.name)) return false;
+  await detachFromEvent(tracefsRoot, spec.name);
+  try {
+    await appendFile(file, `-:tw/${spec.name}\n`);
+  } catch (e) {
+    const log = await errorLogTail(tracefsRoot);
+    throw new TwError('PROBE_REJECTED', `could not remove the kprobe event tw:${spec.name}: ${(e as Error).message}${/busy/i.test((e as Error).message) ? ' (the event is still enabled or in use somewhere)' : ''}${log ? `\nerror_log:\n${log}` : ''}`, { cause: e });
+  }
+  return true;
+}
+
+export interface IsLoadedOptions {
+  tracefsRoot?: string;
+  procModules?: string;
+}
+
+/** How the spec's probe is attached right now: 'module', 'kprobe-events', or false. */
+export async function isLoaded(spec: ProbeSpec, opts: IsLoadedOptions = {}): Promise<'module' | 'kprobe-events' | false> {
+  if (await moduleLoaded(`tw_${spec.name}`, opts.procModules)) return 'module';
+  const root = opts.tracefsRoot ?? defaultTracefs();
+  if (root) {
+    try {
+      if (eventPresentIn(await readFile(join(root, 'kprobe_events'), 'utf8'), spec.name)) return 'kprobe-events';
+    } catch {
+      // no kprobe_events
+    }
+  }
+  return false;
+}

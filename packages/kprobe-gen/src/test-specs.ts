@@ -1,0 +1,90 @@
+/**
+ * Specs used only by the tests: between them they exercise every feature of the generator
+ * (kretprobe with saved entry args, every field type and built-in, casts and arithmetic, a filter
+ * over fields/args/params incl. a charp comparison, every param type), plus a deliberately
+ * broken one that must fail to compile.
+ */
+import { defineProbe, type ProbeSpec } from './spec.js';
+
+/** kretprobe on do_filp_open: the opened file (or an ERR_PTR, read without faulting) and more. */
+export const kitchenSink = defineProbe({
+  name: 'ksink',
+  description: 'test probe: every field type, built-in and param type',
+  attach: { kretprobe: 'do_filp_open', returns: 'struct file *' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'pathname', type: 'struct filename *' },
+    { name: 'op', type: 'const struct open_flags *' },
+  ],
+  params: [
+    { name: 'min_dfd', type: 'int', default: -100, description: 'lowest dfd reported' },
+    { name: 'verbose', type: 'bool', default: true },
+    { name: 'skip_comm', type: 'charp', default: 'nobody' },
+    { name: 'big', type: 'ulong', default: 18446744073709551615n },
+    { name: 'small', type: 'short', default: -3 },
+    { name: 'tiny', type: 'ushort', default: 7 },
+    { name: 'wide', type: 'long', default: -9007199254740991 },
+    { name: 'count', type: 'uint', default: 4294967295 },
+  ],
+  fields: [
+    { name: 'ino', type: 'u64', from: 'ino(retval)' },
+    { name: 'dev', type: 'u32', from: 'dev(retval)' },
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'name', type: { string: 128 }, from: 'kernel_string(pathname->name)' },
+    { name: 'tgid', type: 'u32', from: 'tgid' },
+    { name: 'uid', type: 'u32', from: 'uid' },
+    { name: 'gid', type: 's64', from: 'gid' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'fpath', type: { string: 200 }, from: 'path(retval)' },
+    { name: 'ok', type: 'bool', from: 'retval' },
+    { name: 'iname', type: { bytes: 8 }, from: '&pathname->iname' },
+    { name: 'lo', type: 'u16', from: '(u16)dfd' },
+    { name: 'neg', type: 's64', from: '-dfd' },
+    { name: 'mix', type: 'u32', from: '(dfd + 1) | 0x4' },
+    { name: 'sb', type: 's8', from: '(s8)(dfd - 1)' },
+    { name: 'ub', type: 'u8', from: '(unsigned char)dfd & 0xff' },
+    { name: 'ss', type: 's16', from: '(short)dfd' },
+    { name: 'refs', type: 'u32', from: '((struct filename *)pathname)->refcnt.counter' },
+    { name: 'rawret', type: 'u64', from: '(unsigned long)retval' },
+  ],
+  filter: '(dfd >= min_dfd || verbose) && comm != skip_comm && tiny != 0 && (small < 0 || big == 0 || wide < 0 || count > 0)',
+});
+
+/** The syscall variant with a filter kprobe events can express (param substituted). */
+export const sysFiltered = defineProbe({
+  name: 'sys_openat',
+  description: 'test probe: openat(2) entry with an in-kernel filter',
+  attach: { syscall: 'openat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'filename', type: 'const char __user *' },
+    { name: 'flags', type: 'int' },
+    { name: 'mode', type: 'umode_t' },
+  ],
+  params: [
+    { name: 'only_comm', type: 'charp', default: 'touch' },
+    { name: 'flag_mask', type: 'uint', default: 3 },
+  ],
+  fields: [
+    { name: 'flags', type: 'u32', from: 'flags' },
+    { name: 'mode', type: 'u16', from: 'mode' },
+    { name: 'filename', type: { string: 256 }, from: 'user_string(filename)' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+  ],
+  filter: 'comm == only_comm && (flags & flag_mask) != 0 && pid != 1',
+});
+
+/** Compiles in TS, fails in C: struct filename has no such member. */
+export const broken: ProbeSpec = {
+  name: 'broken',
+  attach: { kprobe: 'do_unlinkat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'name', type: 'struct filename *' },
+  ],
+  fields: [{ name: 'x', type: 'u64', from: 'name->no_such_member' }],
+};
+
+export const testSpecs: ProbeSpec[] = [kitchenSink, sysFiltered];

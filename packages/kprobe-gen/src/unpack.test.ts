@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layoutFor, makeUnpacker } from './layout.js';
+import { pascalCase } from './names.js';
+import { renderUnpacker } from './render.js';
+import type { ProbeSpec } from './spec.js';
+import { buildRecord, sampleValues } from './test-records.js';
+import { shippedSpecs } from './test-shipped.js';
+import { testSpecs } from './test-specs.js';
+
+const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tw-unpack-'));
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  for (const s of ALL) writeFileSync(join(dir, `${s.name}.unpack.ts`), renderUnpacker(s));
+  // no DOM or Node typings: the generated files must stand on their own
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', lib: ['ES2022'], module: 'NodeNext', moduleResolution: 'NodeNext', types: [],
+        strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noImplicitReturns: true,
+        noUnusedLocals: true, noUnusedParameters: true, verbatimModuleSyntax: true, outDir: 'out',
+      },
+      include: ['*.ts'],
+    }),
+  );
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('generated unpackers', () => {
+  it('type-check with tsc --noEmit --strict (no DOM/Node typings)', async () => {
+    const r = await execa(process.execPath, [tsc, '-p', dir, '--noEmit', '--strict'], { reject: false });
+    expect(`${r.stdout}${r.stderr}`).toBe('');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('emit and unpack synthetic records exactly as laid out (LE and BE, at an offset, reusing an object)', async () => {
+    const r = await execa(process.execPath, [tsc, '-p', dir], { reject: false });
+    expect(r.exitCode, r.stdout).toBe(0);
+    mkdirSync(join(dir, 'out'), { recursive: true });
+    for (const spec of ALL) {
+      const mod = (await import(pathToFileURL(join(dir, 'out', `${spec.name}.unpack.js`)).href)) as Record<string, unknown>;
+      const Name = pascalCase(spec.name);
+      const unpack = mod[`unpack${Name}`] as (v: DataView, o: number, le: boolean, into?: object) => Record<string, unknown>;
+      expect(mod[`${spec.name.toUpperCase()}_LAYOUT`]).toEqual(layoutFor(spec));
+      expect(mod[`${spec.name.toUpperCase()}_EVENT`]).toBe(`tw:${spec.name}`);
+      for (const le of [true, false]) {
+        const values = sampleValues(spec, le ? 3 : 11);
+        const { view, offset } = buildRecord(spec, values, le, 40);
+        const got = unpack(view, offset, le);
+        for (const f of spec.fields) {
+          const want = f.from.trim() === 'pid' ? view.getInt32(offset + 4, le) : values[f.name];
+          expect(got[f.name], `${spec.name}.${f.name}`).toEqual(want);
+        }
+        // the runtime unpacker agrees with the generated one
+        expect(makeUnpacker(spec)(view, offset, le)).toEqual(got);
+        // refilling an object keeps its identity
+        const into = unpack(view, offset, le);
+        expect(unpack(view, offset, le, into)).toBe(into);
+      }
+    }
+  });
+});

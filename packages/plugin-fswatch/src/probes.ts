@@ -1,0 +1,91 @@
+/**
+ * The dynamic probes this plugin's watches use (tw discovers them through package.json
+ * "tw.probes"). Each becomes the event tw:<name>, from a generated kprobe module or, where the
+ * spec allows it, a tracefs kprobe event.
+ */
+import { defineProbe, type ProbeSpec } from '@tw/kprobe-gen/spec';
+
+/**
+ * unlink(2)/unlinkat(2) of a non-directory. do_unlinkat(int dfd, struct filename *name) is
+ * where both syscalls meet (and io_uring's unlinkat); its prototype is the same on 6.1 and 6.12
+ * and it is not inlined. The pathname is the kernel's copy (name->name), read without faulting,
+ * as the caller gave it: relative to dfd (-100 = AT_FDCWD, the caller's cwd).
+ */
+export const unlink = defineProbe({
+  name: 'unlink',
+  description: 'unlink(2)/unlinkat(2) of a file: the pathname as given (relative to dfd) and the caller',
+  attach: { kprobe: 'do_unlinkat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'name', type: 'struct filename *' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
+    { name: 'pathname', type: { string: 256 }, from: 'kernel_string(name->name)' },
+    { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+});
+
+/**
+ * The same question through the syscall wrapper (__x64_sys_unlinkat / __arm64_sys_unlinkat):
+ * the arguments come from the user registers and the pathname from user memory. Needs no struct
+ * layout at all, so its kprobe_events form works on any kernel with kprobe events; it sees
+ * unlinkat(2) only (rm, unlink(1) and most libcs use it), including rmdir via AT_REMOVEDIR.
+ */
+export const unlinkat = defineProbe({
+  name: 'unlinkat',
+  description: 'unlinkat(2) entry via the syscall wrapper: pathname from user memory, dfd, flags and the caller',
+  attach: { syscall: 'unlinkat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'pathname', type: 'const char __user *' },
+    { name: 'flag', type: 'int' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'flag', type: 's32', from: 'flag', description: '0 or AT_REMOVEDIR (0x200)' },
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(pathname)' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+});
+
+/**
+ * A file being opened for writing. vfs_open(const struct path *path, struct file *file) is
+ * where every open of an existing or just-created file ends (open, openat, openat2,
+ * open_by_handle_at, kernel filp_open) on 6.1 and 6.12 alike. At its entry the path is the final
+ * target (symlinks followed, O_CREAT done), permission checks have passed, and file->f_mode
+ * already holds FMODE_WRITE (0x2) for O_WRONLY/O_RDWR, so the filter is exact. The open can
+ * still fail after this point (e.g. an LSM denial). O_TMPFILE opens do not pass here.
+ *
+ * watch_ino/watch_dev pre-filter in the kernel (module backend), so the dentry walk for `path`
+ * only runs for the file being watched.
+ */
+export const openWrite = defineProbe({
+  name: 'open_write',
+  description: 'A file is opened for writing (vfs_open with FMODE_WRITE): inode, device, path within its filesystem, flags and the opener',
+  attach: { kprobe: 'vfs_open' },
+  args: [
+    { name: 'path', type: 'const struct path *' },
+    { name: 'file', type: 'struct file *' },
+  ],
+  params: [
+    { name: 'watch_ino', type: 'ulong', default: 0, description: 'report only this inode number (0: all)' },
+    { name: 'watch_dev', type: 'uint', default: 0, description: 'and only on this device, kernel dev_t MAJOR<<20|MINOR (0: any)' },
+  ],
+  fields: [
+    { name: 'ino', type: 'u64', from: 'ino(path)' },
+    { name: 'dev', type: 'u32', from: 'dev(path)', description: 'kernel dev_t: MAJOR << 20 | MINOR' },
+    { name: 'flags', type: 'u32', from: 'file->f_flags', description: 'open(2) flags' },
+    { name: 'mode', type: 'u32', from: 'file->f_mode', description: 'FMODE bits (0x2: write)' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'path', type: { string: 256 }, from: 'path(path)', description: 'path inside its filesystem (mount point not included)' },
+  ],
+  filter: '(mode & 2) != 0 && (watch_ino == 0 || ino == watch_ino) && (watch_dev == 0 || dev == watch_dev)',
+});
+
+/** Every probe spec of this plugin. */
+export const probes: ProbeSpec[] = [unlink, unlinkat, openWrite];
+export default probes;

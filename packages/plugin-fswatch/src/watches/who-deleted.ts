@@ -1,0 +1,89 @@
+import { defineWatch, formatTable } from '@tw/core';
+
+/** pathnames are kept up to this many; later ones are only counted */
+const KEEP = 10_000;
+const AT_FDCWD = -100;
+
+export interface Deletion {
+  /** trace timestamp */
+  ts: string;
+  /** the calling thread and its process */
+  pid: number;
+  tgid: number;
+  comm: string;
+  /** directory fd the pathname is relative to (-100: the caller's cwd) */
+  dfd: number;
+  pathname: string;
+}
+
+export interface WhoDeletedResult {
+  match: string | null;
+  total: number;
+  deletions: Deletion[];
+  /** deletions not kept in `deletions` (beyond the first 10000) */
+  dropped: number;
+  byProcess: Array<{ tgid: number; comm: string; count: number }>;
+}
+
+/** A substring usable inside an ftrace glob ("*<text>*"): no glob metacharacters or quotes. */
+function globSafe(text: string): boolean {
+  return /^[A-Za-z0-9_./+=:@,-]{1,200}$/.test(text);
+}
+
+export default defineWatch({
+  name: 'who-deleted',
+  summary: 'Who unlinks files: caller pid/comm and pathname of every unlink (dynamic probe tw:unlink)',
+  description:
+    'Loads the unlink probe (a kprobe on do_unlinkat: unlink(2) and unlinkat(2) of files) and reports every ' +
+    'deletion with the calling process. The pathname is what the caller passed, relative to dfd when that is ' +
+    'not -100 (the cwd). With an argument, only pathnames containing it are reported (filtered in the kernel ' +
+    'when the text is plain).',
+  examples: ['tw watch who-deleted', 'tw watch who-deleted .log', 'tw watch who-deleted /tmp --input trace.dat --json'],
+  args: {
+    match: { type: 'string', description: 'report only pathnames containing this text' },
+  },
+  events: ['tw:unlink'],
+  probes: ['unlink'],
+  filter: (args) => (args.match !== undefined && globSafe(args.match) ? { 'tw:unlink': `pathname ~ "*${args.match}*"` } : {}),
+  state: () => ({ deletions: [] as Deletion[], total: 0, byProcess: new Map<number, { comm: string; count: number }>() }),
+  on: {
+    'tw:unlink'(e, ctx) {
+      const pathname = String(e.fields.pathname ?? '');
+      const match = ctx.args.match;
+      if (match !== undefined && !pathname.includes(match)) return;
+      const dfd = Number(e.fields.dfd ?? AT_FDCWD);
+      const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
+      const tgid = ctx.proc(e.pid).tgid || e.pid;
+      const s = ctx.state;
+      s.total++;
+      const p = s.byProcess.get(tgid) ?? { comm, count: 0 };
+      p.comm = comm;
+      p.count++;
+      s.byProcess.set(tgid, p);
+      if (s.deletions.length < KEEP) s.deletions.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, dfd, pathname });
+      const rel = dfd !== AT_FDCWD && !pathname.startsWith('/') ? ` (relative to fd ${dfd})` : '';
+      ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] deleted ${pathname}${rel}`);
+    },
+  },
+  end(ctx): WhoDeletedResult {
+    const s = ctx.state;
+    return {
+      match: ctx.args.match ?? null,
+      total: s.total,
+      deletions: s.deletions,
+      dropped: s.total - s.deletions.length,
+      byProcess: [...s.byProcess]
+        .map(([tgid, p]) => ({ tgid, comm: p.comm, count: p.count }))
+        .sort((a, b) => b.count - a.count || a.tgid - b.tgid),
+    };
+  },
+  format(r) {
+    if (r.total === 0) return `no deletions${r.match !== null ? ` matching '${r.match}'` : ''}`;
+    const table = formatTable(r.byProcess, [
+      { header: 'PID', value: (x) => x.tgid },
+      { header: 'COMM', value: (x) => x.comm },
+      { header: 'DELETIONS', value: (x) => x.count },
+    ]);
+    return `${table}\n\n${r.total} deletion(s)${r.match !== null ? ` matching '${r.match}'` : ''}${r.dropped > 0 ? ` (${r.dropped} not kept)` : ''}`;
+  },
+});

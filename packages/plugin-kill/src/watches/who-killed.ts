@@ -1,0 +1,134 @@
+import { defineWatch, formatTable, type WatchContext, type WatchEvent } from '@tw/core';
+
+const KEEP = 10_000;
+/** a signal_generate this soon after the same thread's tw:kill of the same signal is that kill's delivery */
+const SAME_KILL_NS = 10_000_000n;
+
+const SIGNALS = [
+  '', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1',
+  'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP',
+  'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS',
+];
+
+export function signalName(sig: number): string {
+  if (sig === 0) return '0 (existence check)';
+  return SIGNALS[sig] ?? (sig >= 34 && sig <= 64 ? `SIGRTMIN+${sig - 34}` : `signal ${sig}`);
+}
+
+/** signal_generate's result field (TRACE_SIGNAL_*) */
+const RESULTS = ['delivered', 'ignored', 'already pending', 'queue overflow', 'info lost'];
+
+export interface SignalSent {
+  ts: string;
+  /** the sending thread, its process and command */
+  pid: number;
+  tgid: number;
+  comm: string;
+  sig: number;
+  signal: string;
+  /** kill(2) (tw:kill probe) or any signal generation (signal:signal_generate) */
+  via: 'kill' | 'signal_generate';
+  /** 'process': sent to the pid; 'group'/'all': a kill(2) to a process group or to every process, which may include it */
+  scope: 'process' | 'group' | 'all';
+  /** kill(2)'s raw target argument (tw:kill only) */
+  target?: number;
+  /** delivery result (signal_generate only) */
+  result?: string;
+}
+
+export interface WhoKilledResult {
+  pid: number;
+  total: number;
+  signals: SignalSent[];
+  bySender: Array<{ tgid: number; comm: string; signal: string; count: number }>;
+}
+
+interface State {
+  signals: SignalSent[];
+  total: number;
+  bySender: Map<string, { tgid: number; comm: string; signal: string; count: number }>;
+  /** the last tw:kill per sending thread, to drop the signal_generate events of the same kill(2) */
+  lastKill: Map<number, { sig: number; ts: bigint; target: number }>;
+}
+
+type Ctx = WatchContext<{ pid: number }, State>;
+
+function record(e: WatchEvent, ctx: Ctx, s: Omit<SignalSent, 'ts' | 'pid' | 'tgid' | 'comm' | 'signal'> & { comm: string }): void {
+  const st = ctx.state;
+  const tgid = ctx.proc(e.pid).tgid || e.pid;
+  const sent: SignalSent = { ts: e.ts.toString(), pid: e.pid, tgid, signal: signalName(s.sig), ...s };
+  st.total++;
+  if (st.signals.length < KEEP) st.signals.push(sent);
+  const key = `${tgid}\0${sent.comm}\0${sent.sig}`;
+  const b = st.bySender.get(key) ?? { tgid, comm: sent.comm, signal: sent.signal, count: 0 };
+  b.count++;
+  st.bySender.set(key, b);
+  const who = `${sent.comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}]`;
+  const how = sent.scope === 'process' ? `to ${ctx.args.pid}` : sent.scope === 'group' ? `to process group ${sent.target === 0 ? '(its own)' : -(sent.target ?? 0)}` : 'to every process';
+  ctx.alert(`${who} sent ${sent.signal} ${how}${sent.result ? ` (${sent.result})` : ''}`);
+}
+
+export default defineWatch({
+  name: 'who-killed',
+  summary: 'Who sends signals to a process: sender pid/comm per signal (dynamic probe tw:kill, signal:signal_generate fallback)',
+  description:
+    'Loads the kill probe (a kprobe on kill_something_info: every kill(2) with its raw target) and reports the ' +
+    'signals sent to the pid, and kill(2) calls to process groups or to all processes, which may include it. ' +
+    'Without the probe (or for signals not sent by kill(2): tkill, tgkill, pidfd_send_signal, the kernel) it uses ' +
+    'the static signal:signal_generate event.',
+  examples: ['tw watch who-killed 1234', 'tw watch who-killed 1234 --input trace.dat --json'],
+  args: {
+    pid: { type: 'integer', required: true, description: 'the process that receives the signals' },
+  },
+  // tw:kill when the probe is loaded (else the alternative resolves to signal_generate again),
+  // and signal_generate always: it also sees tkill, tgkill, pidfd_send_signal and the kernel's own
+  events: ['tw:kill|signal:signal_generate', 'signal:signal_generate'],
+  probes: ['kill'],
+  filter: (args) => ({
+    'tw:kill': `target == ${args.pid} || target <= 0`,
+    'signal:signal_generate': `pid == ${args.pid}`,
+  }),
+  state: (): State => ({ signals: [], total: 0, bySender: new Map(), lastKill: new Map() }),
+  on: {
+    'tw:kill'(e, ctx) {
+      const target = Number(e.fields.target);
+      const sig = Number(e.fields.sig);
+      ctx.state.lastKill.set(e.pid, { sig, ts: e.ts, target });
+      const scope = target === ctx.args.pid ? 'process' : target === -1 ? 'all' : target <= 0 ? 'group' : undefined;
+      if (scope === undefined) return;
+      const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
+      record(e, ctx, { comm, sig, via: 'kill', scope, target });
+    },
+    'signal:signal_generate'(e, ctx) {
+      const target = Number(e.fields.pid);
+      if (target !== ctx.args.pid && ctx.proc(target).tgid !== ctx.args.pid) return;
+      const sig = Number(e.fields.sig);
+      const k = ctx.state.lastKill.get(e.pid);
+      if (k && k.sig === sig && e.ts >= k.ts && e.ts - k.ts < SAME_KILL_NS) {
+        // the delivery of a kill(2) already reported from tw:kill
+        if (k.target > 0) ctx.state.lastKill.delete(e.pid);
+        return;
+      }
+      const r = Number(e.fields.result);
+      record(e, ctx, { comm: e.comm, sig, via: 'signal_generate', scope: 'process', result: RESULTS[r] ?? `result ${r}` });
+    },
+  },
+  end(ctx): WhoKilledResult {
+    const s = ctx.state;
+    return {
+      pid: ctx.args.pid,
+      total: s.total,
+      signals: s.signals,
+      bySender: [...s.bySender.values()].sort((a, b) => b.count - a.count || a.tgid - b.tgid),
+    };
+  },
+  format(r) {
+    if (r.total === 0) return `no signals sent to ${r.pid}`;
+    return `${formatTable(r.bySender, [
+      { header: 'PID', value: (x) => x.tgid },
+      { header: 'COMM', value: (x) => x.comm },
+      { header: 'SIGNAL', value: (x) => x.signal },
+      { header: 'COUNT', value: (x) => x.count },
+    ])}\n\n${r.total} signal(s) to ${r.pid}`;
+  },
+});
