@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type Engine, type RunReport } from '@tw/core';
 import { Recorder } from '../lib/recorder.js';
+import { findProbe, probeUp, type ActiveProbe, type ProbeBackend } from '../lib/probes.js';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags } from '../lib/live.js';
@@ -30,6 +31,7 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
     input: inputFlag,
     buffer: bufferFlag,
     quiet: Flags.boolean({ char: 'q', summary: 'Do not print alerts as they happen.' }),
+    'probe-backend': Flags.string({ summary: 'Live: how to load the probes a watch declares: module, kprobe-events, or auto.', default: 'auto', options: ['auto', 'module', 'kprobe-events'] }),
     record: Flags.string({ char: 'r', summary: 'Live: also write the traced events to this trace.dat file (replay it with --input).', helpValue: 'FILE' }),
     ...liveFlags,
   };
@@ -53,11 +55,27 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
       const recorder = flags.record ? new Recorder(flags.record, 7) : undefined;
       const run = new LiveRun(flags, !json);
       let engineRef: Engine | undefined;
+      const events = declaredEvents(watch, watchArgs);
+      const probes: ActiveProbe[] = [];
       try {
+        // the dynamic probes the watch declares: loaded now, unloaded in finally
+        for (const name of watch.probes ?? []) {
+          try {
+            const { spec } = await findProbe(this.config, name);
+            probes.push(await probeUp(spec, { backend: flags['probe-backend'] as ProbeBackend | 'auto' }));
+          } catch (e) {
+            // a probe that only offers an alternative to a static event may be missing
+            const optional = events.some((p) => p.split('|').length > 1 && p.split('|').includes(`tw:${name}`));
+            if (!optional) throw e;
+            if (!json) this.logToStderr(`tw: note: probe '${name}' is not available (${(e as Error).message.split('\n')[0]}); using the static events instead`);
+          }
+        }
+        const filters: Record<string, string> = watch.filter ? { ...watch.filter(watchArgs as never) } : {};
+        for (const p of probes) if (p.filter) filters[`tw:${p.spec.name}`] = p.filter;
         const live = await traceLive(
           run.options({
-            events: declaredEvents(watch, watchArgs),
-            filters: watch.filter ? watch.filter(watchArgs as never) : {},
+            events,
+            filters,
             ...(recorder ? { onSubBuffer: recorder.onSubBuffer } : {}),
             onReady: async (info) => {
               if (info.fallbackReason && !json) this.logToStderr(`tw: note: using the ${info.backend} reader (${info.fallbackReason})`);
@@ -84,6 +102,13 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
         throw e;
       } finally {
         run.dispose();
+        for (const p of probes.reverse()) {
+          try {
+            await p.unload();
+          } catch (e) {
+            this.logToStderr(`tw: could not unload probe '${p.spec.name}': ${(e as Error).message}`);
+          }
+        }
       }
     }
     const result = report.outcomes[0]?.result;

@@ -1,0 +1,62 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Args, Flags } from '@oclif/core';
+import { TwError } from '@tw/core';
+import { renderProbe, type ProbeSpec } from '@tw/kprobe-gen';
+import { TwCommand } from '../../lib/base.js';
+import { findProbe, loadProbeSpecs, probeUp, type ProbeBackend } from '../../lib/probes.js';
+
+export default class ProbeGen extends TwCommand {
+  static override summary = 'Generate, build and load a probe from its spec.';
+  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition and its TypeScript unpacker (<name>.unpack.ts) into --out; then, unless --no-load, builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>.`;
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> unlink',
+    '<%= config.bin %> <%= command.id %> --all --out ./probes --no-load',
+    '<%= config.bin %> <%= command.id %> kill --backend kprobe-events',
+    '<%= config.bin %> <%= command.id %> unlink --kdir /lib/modules/6.12.117+deb12-amd64/build --no-load',
+  ];
+  static override enableJsonFlag = true;
+  static override args = { name: Args.string({ description: 'the probe spec (see: tw probe list)' }) };
+  static override flags = {
+    all: Flags.boolean({ summary: 'Every installed probe spec.' }),
+    out: Flags.string({ char: 'o', summary: 'Write the generated files here (one directory per probe).', helpValue: 'DIR' }),
+    kdir: Flags.string({ summary: 'Kernel build tree to build the module against.', helpValue: 'DIR' }),
+    backend: Flags.string({ summary: 'module, kprobe-events, or auto (module, else kprobe events).', default: 'auto', options: ['auto', 'module', 'kprobe-events'] }),
+    'no-load': Flags.boolean({ summary: 'Only generate (and with --kdir, build); do not load.' }),
+  };
+
+  async run(): Promise<unknown> {
+    const { args, flags } = await this.parse(ProbeGen);
+    if (!args.name && !flags.all) throw new TwError('BAD_ARGUMENT', 'name a probe (see: tw probe list) or use --all');
+    const specs: ProbeSpec[] = flags.all ? (await loadProbeSpecs(this.config)).map((p) => p.spec) : [(await findProbe(this.config, args.name!)).spec];
+    const results = [];
+    for (const spec of specs) {
+      const r = renderProbe(spec);
+      let dir: string | undefined;
+      if (flags.out) {
+        dir = resolve(flags.out, spec.name);
+        mkdirSync(dir, { recursive: true });
+        for (const [file, text] of Object.entries(r.files)) writeFileSync(join(dir, file), text);
+        if ('line' in r.kprobeEvent) writeFileSync(join(dir, 'kprobe_events'), `${r.kprobeEvent.line}\n`);
+      }
+      let loaded: { backend: ProbeBackend; notes: string[] } | undefined;
+      if (!flags['no-load']) {
+        const p = await probeUp(spec, {
+          backend: flags.backend as ProbeBackend | 'auto',
+          ...(flags.kdir ? { kdir: flags.kdir } : {}),
+        });
+        loaded = { backend: p.backend, notes: p.notes };
+      } else if (flags.kdir && flags.backend !== 'kprobe-events') {
+        const { buildModule } = await import('@tw/kprobe-gen');
+        const b = await buildModule(spec, { kdir: flags.kdir });
+        if (!this.jsonEnabled()) this.log(`${spec.name}: built ${b.ko}${b.cached ? ' (cached)' : ''} for ${b.release}`);
+      }
+      if (!this.jsonEnabled()) {
+        if (dir) this.log(`${spec.name}: wrote ${Object.keys(r.files).length + ('line' in r.kprobeEvent ? 1 : 0)} files to ${dir}`);
+        if (loaded) this.log(`${spec.name}: loaded as ${loaded.backend === 'module' ? `module ${r.module}` : 'kprobe event'}; events arrive as ${r.event}${loaded.notes.length ? ` (${loaded.notes.join('; ')})` : ''}`);
+      }
+      results.push({ name: spec.name, hash: r.hash, event: r.event, dir, loaded: loaded?.backend ?? false });
+    }
+    return { probes: results };
+  }
+}

@@ -1,0 +1,42 @@
+import { findTracefs } from '@tw/core';
+import { eventName, isLoaded, tryRenderKprobeEvent } from '@tw/kprobe-gen';
+import { TwCommand } from '../../lib/base.js';
+import { loadProbeSpecs } from '../../lib/probes.js';
+
+export default class ProbeList extends TwCommand {
+  static override summary = 'List the probe specs of installed plugins, and which are loaded.';
+  static override description = 'A probe spec (from a plugin) describes a dynamic probe: where it attaches, which fields it records. "tw probe gen <name>" builds and loads it; its events then arrive as tw:<name>.';
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+  static override enableJsonFlag = true;
+
+  async run(): Promise<unknown> {
+    let root: string | undefined;
+    try {
+      root = findTracefs({ mount: false });
+    } catch {
+      root = undefined;
+    }
+    const rows = [];
+    for (const { spec, plugin } of await loadProbeSpecs(this.config)) {
+      const attach = Object.entries(spec.attach).map(([k, v]) => `${k}:${String(v)}`).join(' ');
+      const loaded = root ? await isLoaded(spec, { tracefsRoot: root }) : false;
+      const kprobe = tryRenderKprobeEvent(spec);
+      rows.push({
+        name: spec.name,
+        event: eventName(spec),
+        attach,
+        plugin,
+        loaded: loaded || 'no',
+        kprobeEvents: 'unsupported' in kprobe ? `no: ${String(kprobe.unsupported)}` : 'yes',
+        fields: spec.fields.map((f) => f.name),
+      });
+    }
+    if (!this.jsonEnabled()) {
+      const w = Math.max(4, ...rows.map((r) => r.name.length));
+      const a = Math.max(6, ...rows.map((r) => r.attach.length));
+      this.log(`${'NAME'.padEnd(w)}  ${'ATTACH'.padEnd(a)}  LOADED         PLUGIN`);
+      for (const r of rows) this.log(`${r.name.padEnd(w)}  ${r.attach.padEnd(a)}  ${String(r.loaded).padEnd(13)}  ${r.plugin}`);
+    }
+    return { probes: rows };
+  }
+}
