@@ -33,7 +33,12 @@ function tracing(pid: number): boolean {
   const inst = readdirSync(`${T}/instances`).find((n) => n.startsWith(`tw-${pid}-`));
   if (!inst) return false;
   try {
-    return readFileSync(`${T}/instances/${inst}/tracing_on`, 'utf8').trim() === '1';
+    // a new instance starts with tracing_on = 1 before tw turns it off and enables its events:
+    // tracing means on *and* events enabled
+    return (
+      readFileSync(`${T}/instances/${inst}/tracing_on`, 'utf8').trim() === '1' &&
+      readFileSync(`${T}/instances/${inst}/set_event`, 'utf8').trim() !== ''
+    );
   } catch {
     return false;
   }
