@@ -91,7 +91,7 @@ export async function buildModule(spec: ProbeSpec, opts: BuildOptions = {}): Pro
   const module = `tw_${m.name}`;
   const files = renderModuleFiles(spec);
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
-  const key = buildKey(spec, tree.release);
+  const key = buildKey(spec, tree.utsRelease === tree.release ? tree.release : `${tree.release}-${tree.utsRelease}`); // Debian 6.1 flavours share kernel.release
   const entry = join(cacheDir, key);
   const cachedKo = join(entry, `${module}.ko`);
 

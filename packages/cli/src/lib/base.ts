@@ -24,6 +24,15 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   TRACEFS: 8,
   READER: 8,
   WRITE_FAILED: 2,
+  PROBE_SPEC: 5,
+  PROBE_UNSUPPORTED: 9,
+  PROBE_REJECTED: 9,
+  LAYOUT_MISMATCH: 9,
+  MODULE_BUILD: 9,
+  MODULE_LOAD: 9,
+  MISSING_SYMBOL: 9,
+  KERNEL_HEADERS: 9,
+  TOOL_START: 9,
 };
 
 export abstract class TwCommand extends Command {

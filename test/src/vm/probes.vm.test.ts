@@ -1,0 +1,448 @@
+// Dynamic probes (packages/kprobe-gen, `tw probe …`) on real Debian kernels, in the qemu guest
+// (test/vm/vmtest.sh), for every installed guest kernel:
+//
+//   host   `tw probe gen --all --no-load --kdir /lib/modules/<rel>/build` builds every probe module
+//          for the guest's kernel into a private module cache (XDG_CACHE_HOME); the guest sees the
+//          host's filesystem, so it finds them there: every build inside the guest must be a
+//          cache hit (a fake `make` first on the guest's PATH records any attempt to compile).
+//          The cache key must tell kernels apart by uname -r, not only kernel.release (Debian's
+//          6.1 flavours share "6.1.192"): checked on the host with a fake build tree.
+//   guest  ONE boot per kernel runs every step below; each writes `ok <step>` or
+//          `FAIL <step>: <why>` to $TW_OUT/out.txt, and the tests assert their steps are all ok.
+//     (a) `tw probe gen unlink --backend module` loads tw_unlink; `tw dump -e tw:unlink` decodes the
+//         rm of a known path by a known pid (pathname, pid, comm, dfd)
+//     (b) `tw probe unload unlink`: no module, no tw dynamic event, no events/tw/unlink
+//         ((a)+(b) are load/unload cycle 1 of (d))
+//     (d) cycles 2..19 through kprobe-gen's API (test/vm/probe-api.mjs: buildModule from the
+//         cache, loadModule, checkLayout, the event fires, unloadModule, nothing left), cycle 20
+//         through `tw probe load` / `tw probe unload` again
+//     (c) the kprobe_events backend: `tw watch who-deleted --probe-backend kprobe-events` defines
+//         p:tw/unlink (struct offsets from the guest's BTF via pahole), decodes the rm, and
+//         removes the event when it ends
+//     (e) layout mismatch: a hand-written tw/unlink kprobe event with dfd and pathname swapped
+//         makes `tw probe load unlink` fail naming dfd with the expected/actual offsets (and tw
+//         leaves that event, which it did not create, alone until `tw probe unload`); one with an
+//         8-byte dfd makes checkLayout() throw LayoutMismatchError(dfd, 16/4 vs 16/8)
+//   The guest runs with oops=panic panic_on_warn=1: a crashing or WARNing module ends the run
+//   with code 100, which fails every test of that kernel.
+//
+// `tw` costs ~5-12 s per invocation under TCG (Node's startup), so the guest script runs it 8 times
+// and does the repetitive work (cycles 2..19 and the checkLayout() case of (e)) in one Node
+// process. Kernels run side by side (1 vCPU each); a guest run takes ~75 s.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BuildResult } from '@tw/kprobe-gen';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTwDumpLine } from '../support/tw.js';
+import { GUEST_CRASHED, guestKernels, runInGuest, vmSkipReason, type GuestRun } from '../support/vm.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(REPO, 'packages/cli/bin/run.js');
+const API = fileURLToPath(new URL('../../vm/probe-api.mjs', import.meta.url));
+/** every probe spec the shipped plugins declare (plugin-fswatch, plugin-kill) */
+const SPECS = ['kill', 'open_write', 'unlink', 'unlinkat'];
+
+const reason = vmSkipReason();
+const kernels = reason === undefined ? guestKernels() : [];
+if (reason !== undefined) console.warn(`[probes.vm] skipped: ${reason}`);
+
+interface HostBuild {
+  code: number | null;
+  output: string;
+  ms: number;
+}
+
+interface ProbeRun {
+  kver: string;
+  build: HostBuild;
+  run: GuestRun;
+  runMs: number;
+  /** step → 'ok' (plus detail) or the failure reason */
+  steps: Map<string, { ok: boolean; text: string }>;
+  /** `data <key> <text>` lines */
+  data: Map<string, string[]>;
+  /** `time <label> <guest uptime>` lines */
+  times: Map<string, string>;
+}
+
+/**
+ * The guest side. Runs as root in the guest with the host's filesystem underneath (read-only, a
+ * tmpfs overlay on top): $CACHE is the host-built module cache, the repo is at its host path.
+ */
+function guestScript(cacheHome: string): string {
+  return String.raw`#!/bin/bash
+set -u
+O=$TW_OUT/out.txt; : > "$O"
+T=/sys/kernel/tracing
+W=/tmp/tw-vm-probes-guest; rm -rf $W; mkdir -p $W/logs $W/bin
+L=$W/logs
+export XDG_CACHE_HOME='${cacheHome}'
+CACHE=$XDG_CACHE_HOME/tw/modules
+# foreground commands are bounded (a hang is a FAIL with rc=124, not a guest timeout);
+# tw dump / tw watch run in the background as plain node: their pid names their tracefs instance
+TW="timeout 90 node ${CLI}"
+TWBG="node ${CLI}"
+API="timeout 120 node ${API}"
+
+ok() { echo "ok $*" >> "$O"; }
+fail() { local s=$1; shift; echo "FAIL $s: $(echo "$*" | tr '\n' ' ' | cut -c1-900)" >> "$O"; }
+data() { local k=$1; shift; echo "data $k $(echo "$*" | tr '\n' ' ')" >> "$O"; }
+stamp() { echo "time $1 $(cut -d' ' -f1 /proc/uptime)" >> "$O"; }
+flat() { tr '\n' ' ' < "$1" | cut -c1-600; }
+# what of tw:unlink is left: a module, a dynamic event, the event dir
+tw_module() { grep '^tw_unlink ' /proc/modules; }
+tw_dynamic() { grep 'tw/' $T/dynamic_events; }
+# wait until tw process $1 traces: its instance tw-$1-* is on and has tw:unlink enabled
+# (bash builtins only but sleep: forks are slow under TCG and would steal the CPU from Node)
+wait_tracing() {
+  local i d on en
+  for i in $(seq 1 600); do
+    kill -0 $1 2>/dev/null || return 1
+    for d in $T/instances/tw-$1-*; do
+      on=0; en=0
+      [ -d "$d" ] && read -r on < $d/tracing_on && read -r en < $d/events/tw/unlink/enable
+      case "$on/$en" in 1/1*) return 0;; esac
+    done 2>/dev/null
+    sleep 0.1
+  done
+  return 1
+}
+# stop_bg PID: SIGINT (tw ends gracefully and prints), SIGKILL after 40 s; sets rc to its exit status
+stop_bg() {
+  local i
+  kill -INT $1 2>/dev/null
+  for i in $(seq 1 400); do kill -0 $1 2>/dev/null || break; sleep 0.1; done
+  kill -0 $1 2>/dev/null && kill -KILL $1
+  wait $1; rc=$?
+}
+# rm_as PIDFILE PATH: rm PATH from a fresh process whose pid is written to PIDFILE first
+rm_as() { bash -c 'echo $$ > "$1"; exec rm "$2"' rm-as "$1" "$2"; }
+no_left() {  # no_left STEP-PREFIX: the three "nothing left" checks
+  [ -z "$(tw_module)" ] && ok $1.no_module || fail $1.no_module "$(tw_module)"
+  [ -z "$(tw_dynamic)" ] && ok $1.no_dynamic_events || fail $1.no_dynamic_events "$(tw_dynamic)"
+  [ ! -e $T/events/tw/unlink ] && ok $1.no_event_dir || fail $1.no_event_dir "$(ls $T/events/tw 2>&1)"
+}
+
+stamp start
+[ "$(cat /proc/sys/kernel/panic_on_warn)" = 1 ] && ok panic_on_warn || fail panic_on_warn "panic_on_warn=$(cat /proc/sys/kernel/panic_on_warn)"
+
+# ---- the cache: the host's build for this kernel is there; any make in the guest is recorded
+REL=$(cat /lib/modules/$(uname -r)/build/include/config/kernel.release)
+data release "$REL"
+ls -d $CACHE/unlink-*-$REL-*/ >/dev/null 2>&1 && ls $CACHE/unlink-*-$REL-*/tw_unlink.ko >/dev/null 2>&1 \
+  && ok cache.present || fail cache.present "no unlink-*-$REL-*/tw_unlink.ko in $CACHE: $(ls $CACHE 2>&1)"
+# (only this kernel's entries: the host may still be building the other kernel's into the same cache)
+mine() { ls -a $CACHE 2>&1 | grep -F -- "-$REL-"; }
+mine > $W/cache-before
+printf '#!/bin/sh\necho "make $*" >> %s/make-called\nexit 2\n' $W > $W/bin/make; chmod +x $W/bin/make
+export PATH=$W/bin:$PATH
+
+# ---- (a) module backend: load, decode
+stamp a
+$TW probe gen unlink --backend module --json > $L/gen.out 2> $L/gen.err; rc=$?
+[ $rc = 0 ] && grep -q '"loaded": "module"' $L/gen.out && ok a.gen || fail a.gen "rc=$rc $(flat $L/gen.out) $(flat $L/gen.err)"
+[ -n "$(tw_module)" ] && ok a.proc_modules || fail a.proc_modules "no tw_unlink in /proc/modules"
+[ -e $T/events/tw/unlink/format ] && ok a.event_format || fail a.event_format "no events/tw/unlink/format"
+stamp a.loaded
+P1=$W/victim-module; touch $P1
+$TWBG dump -e tw:unlink --duration 90s > $L/dump.out 2> $L/dump.err &
+D=$!
+if wait_tracing $D; then
+  ok a.dump_ready
+  stamp a.dump_ready
+  rm_as $W/rm1.pid $P1; R1=$(cat $W/rm1.pid)
+  data a.rm_pid $R1
+  for i in $(seq 1 50); do grep -qF "$P1" $L/dump.out && break; sleep 0.1; done
+else
+  fail a.dump_ready "tw dump never traced: $(flat $L/dump.err)"; R1=none
+fi
+stop_bg $D
+[ $rc = 0 ] && ok a.dump_rc || fail a.dump_rc "tw dump exit $rc: $(flat $L/dump.err)"
+grep -F "$P1" $L/dump.out | while read -r l; do data a.dump "$l"; done
+grep -F "\"pathname\":\"$P1\"" $L/dump.out | grep -F "\"pid\":$R1," | grep -F '"dfd":-100,' | grep -qF '"comm":"rm"}}' \
+  && ok a.decoded || fail a.decoded "no tw:unlink line with pid $R1, dfd -100, pathname $P1, comm rm in: $(flat $L/dump.out)"
+
+# ---- (b) unload (load/unload cycle 1)
+stamp b
+$TW probe unload unlink > $L/unload.out 2>&1; rc=$?
+[ $rc = 0 ] && grep -q 'unloaded (module)' $L/unload.out && ok b.unload || fail b.unload "rc=$rc $(flat $L/unload.out)"
+no_left b
+
+# ---- (d) cycles 2..19 through the API, 20 through tw; the API's Node start also does (e)'s
+# checkLayout() of an 8-byte dfd first (a kprobe event added and removed by hand)
+stamp d
+$API layout-size cycles 2 19 $W/cycles >> "$O" 2> $L/api.err; rc=$?
+[ $rc = 0 ] || fail d.api_rc "probe-api.mjs exit $rc: $(flat $L/api.err)"
+stamp d.api_done
+$TW probe load unlink --backend module > $L/load20.out 2>&1; rc=$?
+[ $rc = 0 ] && grep -q 'unlink: loaded (module)' $L/load20.out && [ -n "$(tw_module)" ] && ok d.tw_load_20 || fail d.tw_load_20 "rc=$rc $(flat $L/load20.out)"
+I=$T/instances/vmtest-20
+mkdir $I && echo 1 > $I/events/tw/unlink/enable && touch $W/cycle-20 && rm $W/cycle-20
+grep -q " unlink: .* pathname=$W/cycle-20 comm=rm$" $I/trace && ok d.fires_20 || fail d.fires_20 "$(grep -v '^#' $I/trace 2>&1 | tail -3)"
+echo 0 > $I/events/tw/unlink/enable; rmdir $I
+$TW probe unload unlink > $L/unload20.out 2>&1; rc=$?
+[ $rc = 0 ] && grep -q 'unloaded (module)' $L/unload20.out && ok d.tw_unload_20 || fail d.tw_unload_20 "rc=$rc $(flat $L/unload20.out)"
+no_left d
+
+# ---- (c) kprobe_events backend, through the who-deleted watch (loads the probe, unloads it at the end)
+stamp c
+P2=$W/victim-kprobe; touch $P2
+$TWBG watch who-deleted victim-kprobe --probe-backend kprobe-events --json --duration 90s > $L/watch.out 2> $L/watch.err &
+D=$!
+if wait_tracing $D; then
+  ok c.watch_ready
+  stamp c.watch_ready
+  data c.kprobe_event "$(grep 'tw/unlink' $T/dynamic_events)"
+  grep -q '^p:tw/unlink do_unlinkat ' $T/dynamic_events && ok c.kprobe_event || fail c.kprobe_event "dynamic_events: $(flat $T/dynamic_events)"
+  [ -z "$(tw_module)" ] && ok c.not_module || fail c.not_module "tw_unlink is a module"
+  rm_as $W/rm2.pid $P2; R2=$(cat $W/rm2.pid)
+  data c.rm_pid $R2
+  sleep 0.2
+else
+  fail c.watch_ready "tw watch never traced: $(flat $L/watch.err)"; R2=none
+fi
+stop_bg $D
+[ $rc = 0 ] && ok c.watch_rc || fail c.watch_rc "tw watch exit $rc: $(flat $L/watch.err)"
+tr -d ' \n' < $L/watch.out > $L/watch.flat
+data c.watch "$(cat $L/watch.flat)"
+grep -qF "\"pid\":$R2,\"tgid\":$R2,\"comm\":\"rm\",\"dfd\":-100,\"pathname\":\"$P2\"}" $L/watch.flat \
+  && ok c.decoded || fail c.decoded "no deletion of $P2 by rm[$R2] in: $(cut -c1-600 $L/watch.flat)"
+no_left c
+
+# ---- (e) layout mismatch: a tw/unlink kprobe event by hand, dfd and pathname swapped
+stamp e
+echo 'p:tw/unlink do_unlinkat pathname=+0(+0(%si)):string dfd=%di:s32 comm=$comm:string' >> $T/kprobe_events \
+  && ok e.handmade_added || fail e.handmade_added "$(tail -3 $T/error_log)"
+$TW probe load unlink > $L/e.out 2> $L/e.err; rc=$?
+data e.tw_load "rc=$rc $(flat $L/e.err)"
+[ $rc != 0 ] && grep -q "field 'dfd': expected offset 16 size 4 .*format has offset 20 size 4" $L/e.err \
+  && ok e.tw_load_rejects || fail e.tw_load_rejects "rc=$rc out: $(flat $L/e.out) err: $(flat $L/e.err)"
+grep -q '^p:tw/unlink do_unlinkat pathname=' $T/dynamic_events && ok e.foreign_kept || fail e.foreign_kept "dynamic_events: $(flat $T/dynamic_events)"
+$TW probe unload unlink > $L/e-unload.out 2>&1; rc=$?
+[ $rc = 0 ] && grep -q 'unloaded (kprobe-events)' $L/e-unload.out && ok e.tw_unload || fail e.tw_unload "rc=$rc $(flat $L/e-unload.out)"
+no_left e
+
+# ---- every build in the guest was a cache hit
+[ ! -e $W/make-called ] && ok cache.no_make || fail cache.no_make "make ran in the guest: $(flat $W/make-called)"
+mine > $W/cache-after
+cmp -s $W/cache-before $W/cache-after && ok cache.unchanged || fail cache.unchanged "$(diff $W/cache-before $W/cache-after | tr '\n' ' ')"
+stamp end
+`;
+}
+
+function parse(kver: string, build: HostBuild, run: GuestRun, runMs: number): ProbeRun {
+  const steps = new Map<string, { ok: boolean; text: string }>();
+  const data = new Map<string, string[]>();
+  const times = new Map<string, string>();
+  for (const line of run.out.split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = /^ok (\S+) ?(.*)$/.exec(line))) {
+      // a step that failed once stays failed
+      if (!steps.has(m[1]!)) steps.set(m[1]!, { ok: true, text: m[2]! });
+    } else if ((m = /^FAIL (\S+?): ?(.*)$/.exec(line))) steps.set(m[1]!, { ok: false, text: m[2]! });
+    else if ((m = /^data (\S+) ?(.*)$/.exec(line))) data.set(m[1]!, [...(data.get(m[1]!) ?? []), m[2]!.trimEnd()]);
+    else if ((m = /^time (\S+) (\S+)$/.exec(line))) times.set(m[1]!, m[2]!);
+  }
+  return { kver, build, run, runMs, steps, data, times };
+}
+
+/** Build every probe module on the host for `kver` into the cache under `cacheHome`. */
+function hostBuild(kver: string, cacheHome: string): Promise<HostBuild> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'probe', 'gen', '--all', '--no-load', '--kdir', `/lib/modules/${kver}/build`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+    });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => chunks.push(b));
+    child.stderr.on('data', (b: Buffer) => chunks.push(b));
+    child.on('error', (e) => resolve({ code: null, output: `cannot run tw: ${e.message}`, ms: Date.now() - t0 }));
+    child.on('close', (code) => resolve({ code, output: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }));
+  });
+}
+
+/** The cache entries (dir, stamp) built for `kver`: <cacheHome>/tw/modules/<name>-<hash>-<release>-<src>/ */
+function cacheEntries(cacheHome: string, kver: string): Array<{ dir: string; stamp: Record<string, string> }> {
+  const root = join(cacheHome, 'tw', 'modules');
+  const out: Array<{ dir: string; stamp: Record<string, string> }> = [];
+  for (const d of existsSync(root) ? readdirSync(root) : []) {
+    try {
+      const stamp = JSON.parse(readFileSync(join(root, d, '.tw-build.json'), 'utf8')) as Record<string, string>;
+      if (stamp['utsRelease'] === kver) out.push({ dir: join(root, d), stamp });
+    } catch {
+      // not a finished entry
+    }
+  }
+  return out;
+}
+
+function ctx(s: ProbeRun): string {
+  return (
+    `kernel ${s.kver}, guest exit ${s.run.code}${s.run.code === GUEST_CRASHED ? ' (the guest crashed, panicked/WARNed with panic_on_warn, or timed out)' : ''}\n` +
+    `--- out.txt\n${s.run.out.slice(0, 6000)}\n--- console (tail)\n${s.run.log.split('\n').slice(-40).join('\n')}`
+  );
+}
+
+/** Every named step must have reported ok; the failures (and missing ones) with their reasons otherwise. */
+function expectSteps(s: ProbeRun, names: readonly string[]): void {
+  const bad = names.flatMap((n) => {
+    const st = s.steps.get(n);
+    if (!st) return [`${n}: never reported (the guest script stopped before it?)`];
+    return st.ok ? [] : [`${n}: ${st.text}`];
+  });
+  expect(bad, `failed steps on ${s.kver}:\n  ${bad.join('\n  ')}\n\n${ctx(s)}`).toEqual([]);
+}
+
+describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason !== undefined ? ` (skipped: ${reason})` : ''}`, () => {
+  const runs = new Map<string, Promise<ProbeRun>>();
+  const t0 = Date.now();
+  let cacheHome = '';
+
+  beforeAll(() => {
+    if (!existsSync(join(REPO, 'packages/cli/dist/index.js')) || !existsSync(join(REPO, 'packages/kprobe-gen/dist/index.js'))) {
+      const b = spawnSync('npx', ['turbo', 'run', 'build'], { cwd: REPO, encoding: 'utf8' });
+      if (b.status !== 0) throw new Error(`npx turbo run build failed: ${b.stderr}`);
+    }
+    // no whitespace: the guest script quotes it, but keep it plain; /tmp is visible in the guest
+    cacheHome = mkdtempSync('/tmp/tw-probes-cache-');
+    for (const k of kernels) {
+      const p = (async () => {
+        const build = await hostBuild(k, cacheHome);
+        const r0 = Date.now();
+        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 170 });
+        return parse(k, build, run, Date.now() - r0);
+      })();
+      p.catch(() => undefined); // awaited (and reported) by the tests
+      runs.set(k, p);
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    const done = await Promise.allSettled(runs.values());
+    const lines = done.map((d) => {
+      if (d.status !== 'fulfilled') return `failed: ${String(d.reason)}`;
+      const s = d.value;
+      const t = (k: string) => s.times.get(k) ?? '?';
+      return (
+        `${s.kver}: host build ${(s.build.ms / 1000).toFixed(1)} s, guest run ${(s.runMs / 1000).toFixed(1)} s ` +
+        `(guest uptime: start ${t('start')}, a ${t('a')}, loaded ${t('a.loaded')}, dump ready ${t('a.dump_ready')}, b ${t('b')}, d ${t('d')}, ` +
+        `api done ${t('d.api_done')}, c ${t('c')}, watch ready ${t('c.watch_ready')}, e ${t('e')}, end ${t('end')})`
+      );
+    });
+    console.log(`[probes.vm] ${lines.join('; ')}; all ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (cacheHome !== '') rmSync(cacheHome, { recursive: true, force: true });
+  });
+
+  if (kernels.length === 0) it('has a guest kernel', () => undefined);
+
+  for (const kver of kernels) {
+    const get = async (): Promise<ProbeRun> => {
+      const p = runs.get(kver);
+      if (!p) throw new Error(`no run for ${kver}`);
+      return p;
+    };
+
+    describe(kver, () => {
+      it('builds every probe module on the host (tw probe gen --all --no-load --kdir) into the cache', async () => {
+        const s = await get();
+        expect(s.build.code, s.build.output).toBe(0);
+        const entries = cacheEntries(cacheHome, kver);
+        expect(entries.map((e) => e.stamp['spec']).sort(), s.build.output).toEqual(SPECS);
+        for (const e of entries) {
+          expect(existsSync(join(e.dir, `tw_${e.stamp['spec']!}.ko`)), e.dir).toBe(true);
+          expect(e.stamp['kdir'], e.dir).toBe(`/lib/modules/${kver}/build`);
+        }
+      }, 300_000);
+
+      it('keys the cache by the UTS release too: a kernel with the same kernel.release but another uname -r (a Debian 6.1 flavour) gets no cache hit', async () => {
+        const s = await get();
+        expect(s.build.code, s.build.output).toBe(0);
+        const kdir = `/lib/modules/${kver}/build`;
+        // imported here: the packages' dist may only exist after beforeAll's build
+        const { buildModule } = await import('@tw/kprobe-gen');
+        const { unlink } = await import('@tw/plugin-fswatch/probes');
+        // a copy of the cache (the other kernel's guest may still be reading the real one)
+        const tmp = mkdtempSync('/tmp/tw-probes-flavour-');
+        try {
+          const cacheDir = join(tmp, 'modules');
+          cpSync(join(cacheHome, 'tw', 'modules'), cacheDir, { recursive: true });
+          const hit = await buildModule(unlink, { kdir, cacheDir, make: '/nonexistent/make' });
+          expect(hit.cached, 'control: the real tree hits the host-built module').toBe(true);
+          // what Debian bookworm ships: linux-headers-6.1.0-56-amd64 and -cloud-amd64 both say 6.1.192
+          // in include/config/kernel.release; only UTS_RELEASE (the modules' vermagic) tells them apart
+          const fake = join(tmp, 'kdir');
+          mkdirSync(join(fake, 'include', 'config'), { recursive: true });
+          mkdirSync(join(fake, 'include', 'generated'), { recursive: true });
+          copyFileSync(join(kdir, 'include/config/kernel.release'), join(fake, 'include/config/kernel.release'));
+          copyFileSync(join(kdir, '.config'), join(fake, '.config'));
+          symlinkSync(join(kdir, 'Module.symvers'), join(fake, 'Module.symvers'));
+          writeFileSync(join(fake, 'include/generated/utsrelease.h'), `#define UTS_RELEASE "${kver}-otherflavour"\n`);
+          let reused: BuildResult | undefined;
+          let err: unknown;
+          try {
+            reused = await buildModule(unlink, { kdir: fake, cacheDir, make: '/nonexistent/make' });
+          } catch (e) {
+            err = e;
+          }
+          expect(reused, `buildModule for UTS ${kver}-otherflavour reused ${reused?.ko} (vermagic ${kver})`).toBeUndefined();
+          // it had to build (and could not: make does not exist)
+          expect((err as { code?: string }).code, String(err)).toBe('TOOL_START');
+        } finally {
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }, 300_000);
+
+      it(`runs the guest to the end without a crash (panic_on_warn; a crash is ${GUEST_CRASHED})`, async () => {
+        const s = await get();
+        expect(s.run.code, ctx(s)).not.toBe(GUEST_CRASHED);
+        expect(s.run.code, ctx(s)).toBe(0);
+        expectSteps(s, ['panic_on_warn']);
+        expect(s.times.get('end'), ctx(s)).toBeDefined();
+      }, 300_000);
+
+      it('reuses the host-built modules in the guest: every build there is a cache hit (make never runs)', async () => {
+        const s = await get();
+        expectSteps(s, ['cache.present', 'cache.no_make', 'cache.unchanged']);
+      }, 300_000);
+
+      it('(a) tw probe gen unlink loads tw_unlink; tw dump decodes an rm (pathname, pid, comm, dfd)', async () => {
+        const s = await get();
+        expectSteps(s, ['a.gen', 'a.proc_modules', 'a.event_format', 'a.dump_ready', 'a.dump_rc', 'a.decoded']);
+        const pid = Number(s.data.get('a.rm_pid')?.[0]);
+        const events = (s.data.get('a.dump') ?? []).map((l, i) => parseTwDumpLine(l, i + 1));
+        expect(events.map((e) => ({ event: e.event, pid: e.pid, fields: { ...e.fields, __probe_ip: undefined } })), ctx(s)).toEqual([
+          { event: 'tw:unlink', pid, fields: { __probe_ip: undefined, dfd: -100, pathname: '/tmp/tw-vm-probes-guest/victim-module', comm: 'rm' } },
+        ]);
+      }, 300_000);
+
+      it('(b) tw probe unload unlink leaves no module, no tw dynamic event, no events/tw/unlink', async () => {
+        const s = await get();
+        expectSteps(s, ['b.unload', 'b.no_module', 'b.no_dynamic_events', 'b.no_event_dir']);
+      }, 300_000);
+
+      it('(c) the kprobe_events backend: tw watch who-deleted defines p:tw/unlink, decodes the rm, removes the event', async () => {
+        const s = await get();
+        expectSteps(s, ['c.watch_ready', 'c.kprobe_event', 'c.not_module', 'c.watch_rc', 'c.decoded', 'c.no_module', 'c.no_dynamic_events', 'c.no_event_dir']);
+        // struct filename's name member at offset 0, read from the guest's BTF
+        expect(s.data.get('c.kprobe_event')?.[0], ctx(s)).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
+      }, 300_000);
+
+      it('(d) loads and unloads tw_unlink 20 times in a row (1 and 20 via tw, 2-19 via the API), the event firing each time', async () => {
+        const s = await get();
+        expectSteps(s, ['a.gen', 'b.unload', 'd.api_cycles', 'd.tw_load_20', 'd.fires_20', 'd.tw_unload_20', 'd.no_module', 'd.no_dynamic_events', 'd.no_event_dir']);
+        expect(s.steps.get('d.api_cycles')?.text, ctx(s)).toMatch(/^cycles 2\.\.19 /);
+      }, 300_000);
+
+      it('(e) detects a layout mismatch: tw probe load names the field and both placements; checkLayout throws LayoutMismatchError', async () => {
+        const s = await get();
+        expectSteps(s, ['e.handmade_added', 'e.tw_load_rejects', 'e.foreign_kept', 'e.tw_unload', 'e.no_module', 'e.no_dynamic_events', 'e.no_event_dir', 'e.layout_size', 'e.layout_size_removed']);
+        expect(s.data.get('e.tw_load')?.[0], ctx(s)).toBe(
+          "rc=1 tw: event tw:unlink, field 'dfd': expected offset 16 size 4 (s32), the kernel's format has offset 20 size 4 (s32 (signed))",
+        );
+      }, 300_000);
+    });
+  }
+});
