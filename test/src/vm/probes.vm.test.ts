@@ -440,7 +440,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         const s = await get();
         expectSteps(s, ['e.handmade_added', 'e.tw_load_rejects', 'e.foreign_kept', 'e.tw_unload', 'e.no_module', 'e.no_dynamic_events', 'e.no_event_dir', 'e.layout_size', 'e.layout_size_removed']);
         expect(s.data.get('e.tw_load')?.[0], ctx(s)).toBe(
-          "rc=1 tw: event tw:unlink, field 'dfd': expected offset 16 size 4 (s32), the kernel's format has offset 20 size 4 (s32 (signed))",
+          "rc=9 tw: event tw:unlink, field 'dfd': expected offset 16 size 4 (s32), the kernel's format has offset 20 size 4 (s32 (signed))",
         );
       }, 300_000);
     });
