@@ -6,7 +6,7 @@
  */
 import { TwError, WatchError, isTwError } from '../errors.js';
 import { globToRegExp } from '../format/registry.js';
-import type { Alert, AnyWatch, WatchContext, WatchEvent } from '../watch/define-watch.js';
+import type { Alert, AnyWatch, CustomProbeEvent, WatchContext, WatchEvent } from '../watch/define-watch.js';
 import { Engine, type EngineStats, type EventView, type TraceSource } from './engine.js';
 
 export interface WatchRun {
@@ -44,6 +44,14 @@ export interface RunReport {
 /** The event patterns a watch declares, for these args. */
 export function declaredEvents(watch: AnyWatch, args: Record<string, unknown>): readonly string[] {
   return typeof watch.events === 'function' ? watch.events(args as Loose) : watch.events;
+}
+
+/** A copy of a probe event with its raw payload and unpacked fields (for custom_event). */
+function customEvent(e: EventView): CustomProbeEvent {
+  const rec = e.toJSON();
+  const c = e.c;
+  const raw = c.buf.slice(c.recOffset + 8, c.recOffset + c.recLength); // copy: the view moves on
+  return { ts: e.ts, cpu: e.cpu, pid: e.pid, comm: e.comm, event: e.event, id: e.id, buffer: e.buffer, fields: rec.fields as CustomProbeEvent['fields'], toJSON: () => rec, raw, data: rec.fields };
 }
 
 export class WatchSession {
@@ -94,10 +102,12 @@ export class WatchSession {
     runs.forEach(({ watch }, wi) => {
       const ctx = this.contexts[wi]!;
       for (const [pattern, handler] of Object.entries(watch.on)) {
-        const re = pattern === '*' ? undefined : globToRegExp(pattern);
+        // custom_event: every dynamic-probe event (system tw), as a copy with its raw payload
+        const custom = pattern === 'custom_event';
+        const re = pattern === '*' ? undefined : custom ? /^tw:/ : globToRegExp(pattern);
         const bound = (e: WatchEvent) => {
           try {
-            handler(e, ctx);
+            handler(custom ? customEvent(e as EventView) : e, ctx);
           } catch (err) {
             if (isTwError(err)) throw err;
             throw new WatchError(watch.name, `'${pattern}'`, err, `event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid}`);
@@ -108,7 +118,7 @@ export class WatchSession {
           (this.table[f.id] ??= []).push(bound);
         }
         // '*' handlers must also see records of ids with no format in the trace
-        if (!re) this.wildcard.push(bound);
+        if (!re && !custom) this.wildcard.push(bound);
       }
     });
   }

@@ -96,6 +96,18 @@ export interface WatchContext<A, S> {
 
 export type Handler<A, S> = (e: WatchEvent, ctx: WatchContext<A, S>) => void;
 
+/**
+ * What the generic `custom_event` handler receives for every dynamic-probe event (system
+ * "tw"): a copy (not a view) of the event with the probe's raw payload bytes (the record after
+ * the common header) and the unpacked fields.
+ */
+export interface CustomProbeEvent extends WatchEvent {
+  /** the payload: the record bytes after the 8-byte common header (a copy) */
+  readonly raw: Uint8Array;
+  /** the unpacked fields, JSON-safe (as in tw dump) */
+  readonly data: Record<string, unknown>;
+}
+
 export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R = unknown> {
   /** kebab-case name: `tw watch <name>` */
   name: string;
@@ -123,7 +135,10 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
   /** makes the per-run state (ctx.state) */
   state?: (args: ArgValues<A>) => S;
   start?: (ctx: WatchContext<ArgValues<A>, S>) => void;
-  /** handlers by event pattern; '*' receives every event */
+  /**
+   * handlers by event pattern; '*' receives every event; 'custom_event' receives every
+   * dynamic-probe event (tw:*) as a CustomProbeEvent (raw payload + unpacked object)
+   */
   on: Record<string, Handler<ArgValues<A>, S>>;
   /** the result: printed as text (see `format`) or as JSON with --json */
   end?: (ctx: WatchContext<ArgValues<A>, S>) => R;
@@ -149,8 +164,8 @@ export function defineWatch<A extends ArgSpecs = Record<never, ArgSpec>, S = und
     }
   }
   for (const k of Object.keys(def.on)) {
-    if (k !== '*' && !/^[a-zA-Z0-9_*?]+:[a-zA-Z0-9_.*?-]+$/.test(k)) {
-      throw new TwError('INVALID_WATCH', `watch '${def.name}': handler key '${k}' must be 'system:event' (globs allowed) or '*'`);
+    if (k !== '*' && k !== 'custom_event' && !/^[a-zA-Z0-9_*?]+:[a-zA-Z0-9_.*?-]+$/.test(k)) {
+      throw new TwError('INVALID_WATCH', `watch '${def.name}': handler key '${k}' must be 'system:event' (globs allowed), '*' or 'custom_event'`);
     }
   }
   return def;
