@@ -28,7 +28,17 @@ export function parseDuration(text: string | undefined): number | undefined {
 }
 
 export function readerFactory(backend: string): ReaderFactory {
-  return (o) => openRingReader({ instance: o.instance, cpus: o.cpus, subbufSize: o.subbufSize, latencyMs: o.latencyMs, backend: backend as Backend | 'auto' });
+  // The pool must outlast the time tw holds sub-buffers (until the merge watermark passes
+  // them): one ring's worth plus headroom, or the readers stall and the kernel drops events.
+  return (o) =>
+    openRingReader({
+      instance: o.instance,
+      cpus: o.cpus,
+      subbufSize: o.subbufSize,
+      latencyMs: o.latencyMs,
+      backend: backend as Backend | 'auto',
+      poolSize: Math.max(64, o.ringSubbufs + 64),
+    });
 }
 
 /**

@@ -26,7 +26,11 @@ export interface SubBufferReader {
   stop(): Promise<void>;
 }
 
-export type ReaderFactory = (o: { instance: string; cpus: readonly number[]; subbufSize: number; latencyMs: number }) => SubBufferReader;
+/**
+ * `ringSubbufs` is how many sub-buffers each CPU's kernel ring holds: a reader's pool should hold
+ * at least that many, since tw keeps sub-buffers until the merge watermark has passed them.
+ */
+export type ReaderFactory = (o: { instance: string; cpus: readonly number[]; subbufSize: number; latencyMs: number; ringSubbufs: number }) => SubBufferReader;
 
 export interface LiveInfo {
   root: string;
@@ -101,6 +105,7 @@ function ownThreads(): number[] {
   }
 }
 const TWO32 = 4294967296n;
+const NO_RELEASE = (): void => undefined;
 
 export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Engine, info: LiveInfo) => LiveConsumer<T>): Promise<LiveResult<T>> {
   const root = findTracefs();
@@ -140,7 +145,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     const subbufSize = inst.subbufSize(headerPage.dataOffset + headerPage.dataSize);
     // Latency budget: the reader hands data over within half of it, the watermark waits the
     // whole of it (so a CPU's late sub-buffer is still merged in order), the pump runs often.
-    reader = opts.reader({ instance: inst.dir, cpus, subbufSize, latencyMs: Math.max(1, Math.floor(latencyMs / 2)) });
+    const ringSubbufs = Math.max(1, Math.floor((Number(inst.read('buffer_size_kb').trim().split(/\s+/)[0]) * 1024) / subbufSize) || 1);
+    reader = opts.reader({ instance: inst.dir, cpus, subbufSize, latencyMs: Math.max(1, Math.floor(latencyMs / 2)), ringSubbufs });
     const info: LiveInfo = {
       root, instance: inst, cpus, subbufSize, clock: inst.clocks().current, events,
       backend: reader.backend, fallbackReason: reader.fallbackReason, formats,
@@ -176,8 +182,11 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       (cpu, data, release) => {
         opts.onSubBuffer?.(cpu, data);
         const q = byCpu.get(cpu);
-        if (q) q.push(data, release);
-        else release();
+        // Copy and give the reader its buffer back at once: tw holds sub-buffers until the
+        // merge watermark passes them, and a reader waiting for its pool lets the kernel drop
+        // events. The copies are bounded by rate x latency.
+        if (q) q.push(data.slice(), NO_RELEASE);
+        release();
       },
       (e) => {
         readerError ??= e;
