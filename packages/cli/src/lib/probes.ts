@@ -109,19 +109,12 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
       try {
         const built = await buildModule(spec, { kdir, ...(opts.outDir ? { outDir: opts.outDir } : {}) });
         await loadModule(built.ko, opts.params ?? {}, { spec });
-        const active: ActiveProbe = {
+        return await verified(root, {
           spec, backend: 'module', ours: true, filter: undefined, notes,
           unload: async () => {
             await unloadModule(moduleName(spec), { tracefsRoot: root });
           },
-        };
-        try {
-          checkLayout(spec, formatOf(root, spec));
-        } catch (e) {
-          await active.unload();
-          throw e;
-        }
-        return active;
+        });
       } catch (e) {
         if (want === 'module' || (isTwError(e) && e.code === 'LAYOUT_MISMATCH')) throw e;
         notes.push(`module: ${(e as Error).message.split('\n')[0]}`);
@@ -138,14 +131,18 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
     );
   }
   const def = await addKprobeEvent(root, spec, opts.params ? { params: opts.params } : {});
-  const active: ActiveProbe = {
+  return verified(root, {
     spec, backend: 'kprobe-events', ours: true, filter: def.filter, notes,
     unload: async () => {
       await removeKprobeEvent(root, spec);
     },
-  };
+  });
+}
+
+/** The kernel's format of the probe's event must match the spec's layout; else undo and throw. */
+async function verified(root: string, active: ActiveProbe): Promise<ActiveProbe> {
   try {
-    checkLayout(spec, formatOf(root, spec));
+    checkLayout(active.spec, formatOf(root, active.spec));
   } catch (e) {
     await active.unload();
     throw e;
