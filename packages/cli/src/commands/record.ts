@@ -36,6 +36,8 @@ The process names tw saw become the file's saved cmdlines.`;
           filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
           onSubBuffer: recorder.onSubBuffer,
           onReady: (info) => recorder.onReady(info),
+          // a recorder needs the sub-buffers, not decoded events: counting them is enough
+          decode: false,
         }),
         (e) => {
           engine = e;
@@ -48,6 +50,10 @@ The process names tw saw become the file's saved cmdlines.`;
           };
         },
       );
+      for (const [id, n] of live.counts) {
+        const name = live.info.formats.get(id)?.fullName ?? `unknown:${id}`;
+        counts.set(name, (counts.get(name) ?? 0) + n);
+      }
       await recorder.finish(engine);
       const total = [...counts.values()].reduce((a, b) => a + b, 0);
       const result = { output: flags.output, version, events: total, lost: live.lost, counts: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])) };

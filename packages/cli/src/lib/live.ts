@@ -75,7 +75,7 @@ export function removeAfterExit(dir: string): void {
 /** A one-line status on stderr, redrawn in place, when stderr is a terminal. */
 export class StatusLine {
   private shown = false;
-  constructor(private readonly enabled = process.stderr.isTTY === true) {}
+  constructor(readonly enabled = process.stderr.isTTY === true) {}
 
   update(s: LiveStatus): void {
     if (!this.enabled) return;
@@ -120,7 +120,7 @@ export class LiveRun {
     });
   }
 
-  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady'>): LiveOptions {
+  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady' | 'decode'>): LiveOptions {
     const durationMs = parseDuration(this.flags.duration);
     return {
       ...o,
@@ -130,7 +130,8 @@ export class LiveRun {
       ...(durationMs !== undefined ? { durationMs } : {}),
       reader: readerFactory(this.flags.backend),
       signal: this.signals.signal,
-      onStatus: (st) => this.status.update(st),
+      // no status line, no timer: a session without one wakes only for events
+      ...(this.status.enabled ? { onStatus: (st: LiveStatus) => this.status.update(st) } : {}),
       onReady: async (info) => {
         this.instanceDir = info.instance.dir;
         await o.onReady?.(info);

@@ -92,6 +92,15 @@ export class Merger {
   }
 
   /**
+   * The stream holding the earliest record not yet handed out by next(), or undefined when no
+   * record is pending (live: the watermark held it back, or no pages have arrived). Call after
+   * next() has returned undefined; it does not move anything.
+   */
+  pending(): CpuStream | undefined {
+    return this.current === undefined ? this.heap[0] : undefined;
+  }
+
+  /**
    * The stream holding the earliest pending record, or undefined when none is pending — or,
    * with a limit (live watermark, as 32-bit halves), when the earliest is not before the limit.
    */

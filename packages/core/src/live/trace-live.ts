@@ -75,6 +75,14 @@ export interface LiveOptions {
   onReady?: (info: LiveInfo) => void | Promise<void>;
   /** seconds an exited process stays resolvable (default 60) */
   graceSeconds?: number;
+  /**
+   * false (a recorder): records are not merged across CPUs, decoded or handed to the consumer;
+   * each sub-buffer goes to onSubBuffer and its records are only counted per event id
+   * (LiveResult.counts), which costs a fraction of decoding. Ignored when a traced event keeps
+   * the process table current (sched_switch, sched_process_fork/exec, task_newtask/rename …):
+   * those are decoded in order as usual. Default true.
+   */
+  decode?: boolean;
 }
 
 export interface LiveConsumer<T> {
@@ -93,6 +101,10 @@ export interface LiveResult<T> {
   /** events lost: the larger of the sub-buffer flags' count and the kernel's per-CPU stats */
   lost: number;
   reason: 'end' | 'stop' | 'duration' | 'signal';
+  /** whether records were decoded and given to the consumer (see LiveOptions.decode) */
+  decoded: boolean;
+  /** records per event id when they were not decoded (empty when they were: the consumer saw each) */
+  counts: Map<number, number>;
 }
 
 const ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
@@ -105,6 +117,22 @@ function ownThreads(): number[] {
   }
 }
 const TWO32 = 4294967296n;
+
+/** The kernel's saved cmdlines (pid → comm), from the top-level buffer's file (read only). */
+function savedCmdlines(root: string): Map<number, string> {
+  const out = new Map<number, string>();
+  let text = '';
+  try {
+    text = readText(`${root}/saved_cmdlines`);
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^(\d+) (.*)$/.exec(line);
+    if (m && m[2] !== '<...>') out.set(Number(m[1]), m[2]!);
+  }
+  return out;
+}
 const NO_RELEASE = (): void => undefined;
 
 export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Engine, info: LiveInfo) => LiveConsumer<T>): Promise<LiveResult<T>> {
@@ -159,6 +187,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       streams.push({ pages, stream: new CpuStream(cpu, '', pages, layout) });
     }
     const byCpu = new Map(streams.map((s) => [s.stream.cpu, s.pages]));
+    const streamOf = new Map(streams.map((s) => [s.stream.cpu, s]));
     const source: TraceSource = {
       littleEndian: layout.littleEndian,
       formats,
@@ -170,111 +199,195 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     };
     const engine = new Engine(source);
     seedFromProc(engine.procs);
+    // records are only counted when nothing needs them decoded in order (see LiveOptions.decode)
+    const light = opts.decode === false && formats.all().every((f) => engine.type(f.id).tracker === undefined);
+    const idCounts: number[] = [];
     const consumer = makeConsumer(engine, info);
     consumer.start?.();
     await opts.onReady?.(info);
 
     // --- read, merge to a watermark, feed the consumer
-    let readerError: Error | undefined;
+    //
+    // Nothing polls: a sub-buffer arriving arms a timer, the timer drains every CPU up to the
+    // watermark (now - delay: a CPU's sub-buffer may reach us up to the reader's latency late,
+    // so an earlier event may still be on its way), and re-arms itself for the moment the
+    // earliest held-back event becomes due. With no events, tw does not wake at all.
+    const delayMs = Math.max(5, latencyMs);
+    const delayNs = BigInt(delayMs) * 1_000_000n;
+    const monotonic = clock === 'mono' || clock === 'mono_raw';
+    // the shortest re-arm: events arriving continuously are delivered in batches this often
+    const tick = Math.max(2, Math.min(10, Math.floor(latencyMs / 5)));
+    let lostFromStats = 0;
+    const lostNow = () => Math.max(engine.stats.lost, lostFromStats);
     let maxHi = 0, maxLo = 0;
     let maxSeenAt = process.hrtime.bigint();
+    let keepGoing = consumer.stopped !== true;
+    // non-monotonic clocks: the watermark extrapolates from the newest timestamp delivered
+    const visit = monotonic
+      ? (e: EventView) => consumer.visit(e)
+      : (e: EventView) => {
+        const c = e.c;
+        maxHi = c.tsHi;
+        maxLo = c.tsLo;
+        return consumer.visit(e);
+      };
+    const pump = (final: boolean): void => {
+      engine.refill();
+      let hi = Infinity, lo = 0;
+      const now = process.hrtime.bigint();
+      if (!final) {
+        let wm: bigint;
+        if (monotonic) {
+          wm = now - delayNs;
+        } else {
+          wm = ((BigInt(maxHi) << 32n) | BigInt(maxLo)) + (now - maxSeenAt) - delayNs;
+        }
+        if (wm < 0n) wm = 0n;
+        hi = Number(wm / TWO32);
+        lo = Number(wm % TWO32);
+      }
+      const beforeHi = maxHi, beforeLo = maxLo;
+      if (!engine.drain(visit, hi, lo)) keepGoing = false;
+      if (maxHi !== beforeHi || maxLo !== beforeLo) maxSeenAt = now;
+    };
+
+    let reason = 'end' as LiveResult<T>['reason'];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let lastPrune = 0;
+    let t0 = 0n;
+    let finish: (why: LiveResult<T>['reason'] | Error) => void = () => undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      finish = (why) => {
+        if (settled) return;
+        settled = true;
+        if (why instanceof Error) reject(why);
+        else {
+          reason = why;
+          resolve();
+        }
+      };
+    });
+    const onTimer = (): void => {
+      timer = undefined;
+      try {
+        pump(false);
+        if (!keepGoing || consumer.stopped === true) return finish('stop');
+        const elapsedMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
+        if (elapsedMs - lastPrune > 5000) {
+          const grace = BigInt(opts.graceSeconds ?? 60) * 1_000_000_000n;
+          const newest = (BigInt(maxHi) << 32n) | BigInt(maxLo);
+          const mono = monotonic ? process.hrtime.bigint() : newest;
+          if (mono > grace) engine.procs.prune(mono - grace);
+          lastPrune = elapsedMs;
+        }
+        // held-back events: come back when the earliest is due (never sooner than a tick)
+        const next = engine.pendingTs();
+        if (next !== undefined) {
+          let waitMs = tick;
+          if (monotonic) {
+            const due = ((BigInt(next.hi) << 32n) | BigInt(next.lo)) + delayNs;
+            waitMs = Math.max(tick, Math.min(delayMs, Math.ceil(Number(due - process.hrtime.bigint()) / 1e6)));
+          }
+          arm(waitMs);
+        }
+      } catch (e) {
+        finish(e as Error);
+      }
+    };
+    let arm = (ms: number): void => {
+      if (timer === undefined) timer = setTimeout(onTimer, ms);
+    };
     reader.start(
       (cpu, data, release) => {
         opts.onSubBuffer?.(cpu, data);
+        if (light) {
+          // count the records now, in place; the reader gets its buffer back at once
+          const st = streamOf.get(cpu);
+          if (st) {
+            st.pages.push(data, NO_RELEASE);
+            const stream = st.stream;
+            const c = stream.cursor;
+            let n = 0;
+            while (stream.advance()) {
+              const id = c.dv.getUint16(c.recOffset, c.littleEndian);
+              idCounts[id] = (idCounts[id] ?? 0) + 1;
+              n++;
+            }
+            engine.events += n;
+          }
+          release();
+          return;
+        }
         const q = byCpu.get(cpu);
         // Copy and give the reader its buffer back at once: tw holds sub-buffers until the
         // merge watermark passes them, and a reader waiting for its pool lets the kernel drop
         // events. The copies are bounded by rate x latency.
         if (q) q.push(data.slice(), NO_RELEASE);
         release();
+        arm(tick);
+
       },
       (e) => {
-        readerError ??= e;
+        finish(new TwError('READER', `the ${reader!.backend} ring-buffer reader failed: ${e.message}`, { cause: e }));
       },
     );
     // Never trace ourselves (our reads would be traced, and feed back): every thread of this
     // process, the reader's threads included, goes into the instance's notrace pid list.
     inst.excludePids(ownThreads());
     inst.tracing(true);
-    const t0 = process.hrtime.bigint();
-    const delayNs = BigInt(Math.max(5, latencyMs)) * 1_000_000n;
-    const monotonic = clock === 'mono' || clock === 'mono_raw';
-    let lostFromStats = 0;
-    const lostNow = () => Math.max(engine.stats.lost, lostFromStats);
-    let keepGoing = true;
-    const pump = (final: boolean): void => {
-      engine.refill();
-      let hi = Infinity, lo = 0;
-      if (!final) {
-        let wm: bigint;
-        if (monotonic) {
-          wm = process.hrtime.bigint() - delayNs;
-        } else {
-          // other ns clocks: extrapolate from the newest timestamp seen
-          wm = ((BigInt(maxHi) << 32n) | BigInt(maxLo)) + (process.hrtime.bigint() - maxSeenAt) - delayNs;
-        }
-        if (wm < 0n) wm = 0n;
-        hi = Number(wm / TWO32);
-        lo = Number(wm % TWO32);
-      }
-      const more = engine.drain((e) => {
-        const c = (e as EventView).c;
-        if (c.tsHi > maxHi || (c.tsHi === maxHi && c.tsLo > maxLo)) {
-          maxHi = c.tsHi;
-          maxLo = c.tsLo;
-          maxSeenAt = process.hrtime.bigint();
-        }
-        return consumer.visit(e);
-      }, hi, lo);
-      if (!more) keepGoing = false;
-    };
+    t0 = process.hrtime.bigint();
 
-    let reason = 'end' as LiveResult<T>['reason'];
-    const tick = Math.max(2, Math.min(10, Math.floor(latencyMs / 5)));
-    const statusEvery = opts.statusEveryMs ?? 1000;
-    let lastStatus = 0;
-    let lastEvents = 0;
-    let lastPrune = 0;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
+    const timers: Array<ReturnType<typeof setTimeout>> = [];
+    const onAbort = () => finish('signal');
+    if (!keepGoing) finish('stop');
+    if (opts.durationMs !== undefined) timers.push(setTimeout(() => finish('duration'), opts.durationMs));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) finish('signal');
+    if (opts.onStatus) {
+      const statusEvery = opts.statusEveryMs ?? 1000;
+      let lastStatus = 0;
+      let lastEvents = 0;
+      timers.push(setInterval(() => {
         try {
-          if (readerError) throw new TwError('READER', `the ${reader!.backend} ring-buffer reader failed: ${readerError.message}`, { cause: readerError });
-          pump(false);
           const elapsedMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
-          if (elapsedMs - lastStatus >= statusEvery) {
-            lostFromStats = inst.lostEvents(cpus);
-            const events = engine.events;
-            opts.onStatus?.({ elapsedMs, events, eventsPerSec: ((events - lastEvents) * 1000) / Math.max(1, elapsedMs - lastStatus), lost: lostNow() });
-            lastStatus = elapsedMs;
-            lastEvents = events;
-          }
-          if (elapsedMs - lastPrune > 5000) {
-            const grace = BigInt(opts.graceSeconds ?? 60) * 1_000_000_000n;
-            const now = (BigInt(maxHi) << 32n) | BigInt(maxLo);
-            if (now > grace) engine.procs.prune(now - grace);
-            lastPrune = elapsedMs;
-          }
-          if (!keepGoing) reason = 'stop';
-          else if (opts.durationMs !== undefined && elapsedMs >= opts.durationMs) reason = 'duration';
-          else if (opts.signal?.aborted) reason = 'signal';
-          else return;
-          clearInterval(timer);
-          resolve();
+          lostFromStats = inst.lostEvents(cpus);
+          const events = engine.events;
+          opts.onStatus?.({ elapsedMs, events, eventsPerSec: ((events - lastEvents) * 1000) / Math.max(1, elapsedMs - lastStatus), lost: lostNow() });
+          lastStatus = elapsedMs;
+          lastEvents = events;
         } catch (e) {
-          clearInterval(timer);
-          reject(e);
+          finish(e as Error);
         }
-      }, tick);
-    });
+      }, statusEvery));
+    }
+    try {
+      await done;
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    // no more pumps from the reader's late sub-buffers
+    arm = () => undefined;
 
     // --- stop: no new events, hand over what the kernel still holds, drain everything
     inst.tracing(false);
     await reader.stop();
     // after ctx.stop() the consumer wants nothing more
-    if (reason !== 'stop') pump(true);
+    if (reason !== 'stop' && !light) pump(true);
+    if (light) {
+      // no events told us about processes that started meanwhile: ask /proc again, and the
+      // kernel's saved cmdlines for those already gone
+      seedFromProc(engine.procs);
+      for (const [pid, comm] of savedCmdlines(root)) if (engine.procs.comm(pid) === '<...>') engine.procs.set(pid, { comm });
+    }
     lostFromStats = inst.lostEvents(cpus);
     const result = consumer.finish();
-    return { result, info, stats: engine.stats, lost: lostNow(), reason };
+    const counts = new Map<number, number>();
+    if (light) idCounts.forEach((n, id) => counts.set(id, n));
+    return { result, info, stats: engine.stats, lost: lostNow(), reason, decoded: !light, counts };
   } finally {
     try {
       await reader?.stop();

@@ -288,6 +288,15 @@ export class Engine {
     return this.stats;
   }
 
+  /**
+   * Live: the timestamp (ns, as unsigned 32-bit halves) of the earliest record the last drain()
+   * held back at its limit, or undefined when none is waiting.
+   */
+  pendingTs(): { hi: number; lo: number } | undefined {
+    const s = this.merger.pending();
+    return s === undefined ? undefined : { hi: s.cursor.tsHi, lo: s.cursor.tsLo };
+  }
+
   /** Live: let streams that were waiting for pages join the merge again. */
   refill(): void {
     this.merger.refill();
