@@ -14,6 +14,9 @@
 #                    (BACKEND: auto, mmap, read or js; MS defaults to tw's default, 50).
 #                    Captured = the watch's count; lost = ctx.lost (sub-buffer flags and the
 #                    instance's per-CPU stats).
+#   twrec-BACKEND[:MS] tw record -o FILE -e raw_syscalls:sys_enter --backend BACKEND: what
+#                    trace-cmd record does (sub-buffers to a trace.dat on tmpfs, nothing decoded
+#                    but a count per event). Captured / lost from its --json summary.
 #   splice           the floor `trace-cmd record` is built on: a private instance, one process
 #                    per CPU splice()-ing whole sub-buffers of per_cpu/cpuN/trace_pipe_raw to
 #                    /dev/null (live-helpers.c), woken by poll() like tw's reader (buffer_percent,
@@ -40,9 +43,10 @@
 # (CPU per event; target <= 2x) with the rates where tw lost events and the peer did not
 # (target: none).
 #
-# --quick: rates 100k, 400k and unlimited, 1.5 s each, consumers splice, perf, tw-auto.
+# --quick: rates 100k, 400k and unlimited, 1.5 s each, consumers splice, perf, tw-auto,
+# twrec-auto.
 # Default (full): rates 50k 100k 200k 400k 800k 1.6M unlimited, 2 s each, consumers splice,
-# perf, tw-mmap, tw-read, tw-js and tw-mmap:10 (2.5 to 4.5 minutes).
+# perf, tw-mmap, tw-read, tw-js, tw-mmap:10 and twrec-mmap (3 to 5 minutes).
 # A disturbed run is repeated up to --retries times (default 2; 1 with --quick) while the whole
 # run stays within its time budget, and the least disturbed attempt kept. --save FILE writes the
 # per-run results as tab-separated values.
@@ -78,9 +82,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 if [[ $quick -eq 1 ]]; then
-  : "${seconds:=1.5}" "${rates:=100000 400000 0}" "${consumers:=splice perf tw-auto}" "${retries:=1}"
+  : "${seconds:=1.5}" "${rates:=100000 400000 0}" "${consumers:=splice perf tw-auto twrec-auto}" "${retries:=1}"
 else
-  : "${seconds:=2}" "${rates:=50000 100000 200000 400000 800000 1600000 0}" "${consumers:=splice perf tw-mmap tw-read tw-js tw-mmap:10}" "${retries:=2}"
+  : "${seconds:=2}" "${rates:=50000 100000 200000 400000 800000 1600000 0}" "${consumers:=splice perf tw-mmap tw-read tw-js tw-mmap:10 twrec-mmap}" "${retries:=2}"
 fi
 rates=${rates//,/ }
 consumers=${consumers//,/ }
@@ -89,7 +93,7 @@ consumers=${consumers//,/ }
 [[ $retries =~ ^[0-9]+$ ]] || { echo "$0: --retries must be a non-negative integer" >&2; exit 2; }
 for r in $rates; do [[ $r =~ ^[0-9]+$ ]] || { echo "$0: rate '$r' is not an integer (calls/s; 0 = unlimited)" >&2; exit 2; }; done
 for c in $consumers; do
-  [[ $c =~ ^(splice|perf|tw-(auto|mmap|read|js)(:[0-9]+)?)$ ]] || { echo "$0: unknown consumer '$c'" >&2; exit 2; }
+  [[ $c =~ ^(splice|perf|tw(rec)?-(auto|mmap|read|js)(:[0-9]+)?)$ ]] || { echo "$0: unknown consumer '$c'" >&2; exit 2; }
 done
 
 STORM_CPU=${STORM_CPU:-1}
@@ -246,12 +250,18 @@ storm() { # RATE: runs the storm on STORM_CPU; sets CALLS, CALL_RATE and STORM_N
 
 # --- the consumers. Each sets CAPTURED, LOST, CPU_NS (or SKIP=reason).
 
-run_tw() { # BACKEND LATENCY_MS RATE
-  local backend=$1 latency=$2 rate=$3 out=$tmp/tw.$RANDOM pid wrapper i c0 c1 ready=0 d
-  local lat_args=()
-  [[ -n $latency ]] && lat_args=(--latency "$latency")
-  launch "$out" "$out.json" taskset -c "$CONSUMER_CPU" node "$cli" watch "$bench/count-storm.mjs" \
-    --json --buffer-kb "$buffer_kb" --backend "$backend" "${lat_args[@]}"
+run_tw() { # watch|record BACKEND LATENCY_MS RATE
+  local kind=$1 backend=$2 latency=$3 rate=$4 out=$tmp/tw.$RANDOM pid wrapper i c0 c1 ready=0 d
+  local args=()
+  if [[ $kind == record ]]; then
+    rm -f "$shm/tw.dat"
+    args=(record -o "$shm/tw.dat" -e raw_syscalls:sys_enter)
+  else
+    args=(watch "$bench/count-storm.mjs")
+  fi
+  [[ -n $latency ]] && args+=(--latency "$latency")
+  launch "$out" "$out.json" taskset -c "$CONSUMER_CPU" node "$cli" "${args[@]}" \
+    --json --buffer-kb "$buffer_kb" --backend "$backend"
   wrapper=$WRAPPER pid=$PID
   if [[ -z $pid ]]; then
     wait_exit "$wrapper" 5
@@ -286,9 +296,11 @@ run_tw() { # BACKEND LATENCY_MS RATE
   if [[ $code -ne 0 ]]; then SKIP="tw exited with $code: $(tail -2 "$out.err" | tr '\n' ' ')"; return; fi
   CPU_NS=$(((u + s) * 1000 - c0))
   TAIL_NS=$(((u + s) * 1000 - c1))
+  # (watch: count-storm's result; record: tw record's summary)
   read -r CAPTURED LOST < <(node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    console.log(r.total, r.lost);' "$out.json")
+    console.log(r.total ?? r.events, r.lost);' "$out.json")
+  rm -f "$shm/tw.dat"
 }
 
 run_splice() { # RATE
@@ -448,9 +460,9 @@ run_once() { # CONSUMER RATE: one run; sets the result variables and DISTURBED
   case $c in
     splice) run_splice "$rate" ;;
     perf) run_perf "$rate" ;;
-    tw-*)
-      spec=${c#tw-}
-      run_tw "${spec%%:*}" "$([[ $spec == *:* ]] && echo "${spec#*:}")" "$rate"
+    tw-* | twrec-*)
+      spec=${c#*-}
+      run_tw "$([[ $c == twrec-* ]] && echo record || echo watch)" "${spec%%:*}" "$([[ $spec == *:* ]] && echo "${spec#*:}")" "$rate"
       ;;
   esac
   # someone else tracing at the start or the end of the run, or other processes using more
@@ -531,8 +543,8 @@ for (const c of consumers) {
   }
   console.log(`${c.padEnd(13)} ${(best ? label(best.rate) : 'none').padEnd(21)} ${(best ? `${best.callRate}` : '-').padEnd(18)} ${total(c).toFixed(3)}`);
 }
-const peers = consumers.filter((c) => !c.startsWith('tw-'));
-const tws = consumers.filter((c) => c.startsWith('tw-'));
+const peers = consumers.filter((c) => !c.startsWith('tw'));
+const tws = consumers.filter((c) => c.startsWith('tw'));
 if (peers.length && tws.length) {
   console.log('\nratios, tw ÷ peer, of CPU per captured event (target: <= 2x at every rate where neither lost an event):');
   console.log('per rate (! = tw lost events where the peer lost none; target: never); the worst of the like-for-like rates;');

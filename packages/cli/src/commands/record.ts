@@ -19,6 +19,14 @@ The process names tw saw become the file's saved cmdlines.`;
     filter: Flags.string({ char: 'f', summary: 'Kernel filter expression applied to every -e event.', helpValue: 'EXPR' }),
     'file-version': Flags.integer({ summary: 'trace.dat version to write (6 or 7; uncompressed).', default: 7, options: ['6', '7'] as never }),
     ...liveFlags,
+    // a recording has no handler waiting: read whole sub-buffers, a partly filled one only this often
+    latency: Flags.integer({
+      summary: 'How long (ms) a partly filled sub-buffer may stay in the kernel before it is written. Smaller means more, emptier pages in the file.',
+      default: 1000,
+      min: 1,
+      max: 10_000,
+      helpValue: 'MS',
+    }),
   };
 
   async run(): Promise<unknown> {

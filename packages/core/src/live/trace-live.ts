@@ -201,7 +201,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     seedFromProc(engine.procs);
     // records are only counted when nothing needs them decoded in order (see LiveOptions.decode)
     const light = opts.decode === false && formats.all().every((f) => engine.type(f.id).tracker === undefined);
-    const idCounts: number[] = [];
+    const idCounts = new Float64Array(65536); // by event id (a u16)
     const consumer = makeConsumer(engine, info);
     consumer.start?.();
     await opts.onReady?.(info);
@@ -311,7 +311,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
             let n = 0;
             while (stream.advance()) {
               const id = c.dv.getUint16(c.recOffset, c.littleEndian);
-              idCounts[id] = (idCounts[id] ?? 0) + 1;
+              idCounts[id]!++;
               n++;
             }
             engine.events += n;
@@ -378,15 +378,14 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     // after ctx.stop() the consumer wants nothing more
     if (reason !== 'stop' && !light) pump(true);
     if (light) {
-      // no events told us about processes that started meanwhile: ask /proc again, and the
-      // kernel's saved cmdlines for those already gone
-      seedFromProc(engine.procs);
+      // no event told us the names of processes that started meanwhile: the kernel's saved
+      // cmdlines have them (as trace-cmd record takes them)
       for (const [pid, comm] of savedCmdlines(root)) if (engine.procs.comm(pid) === '<...>') engine.procs.set(pid, { comm });
     }
     lostFromStats = inst.lostEvents(cpus);
     const result = consumer.finish();
     const counts = new Map<number, number>();
-    if (light) idCounts.forEach((n, id) => counts.set(id, n));
+    if (light) idCounts.forEach((n, id) => n > 0 && counts.set(id, n));
     return { result, info, stats: engine.stats, lost: lostNow(), reason, decoded: !light, counts };
   } finally {
     try {
