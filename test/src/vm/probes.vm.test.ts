@@ -38,7 +38,7 @@
 //
 // `tw` costs ~5-12 s per invocation under TCG (Node's startup), so the guest script runs it 10
 // times and does the repetitive work (cycles 2..19 and the checkLayout() case of (e)) in one Node
-// process. Kernels run side by side (1 vCPU each); a guest run takes ~100 s.
+// process. Kernels run side by side (1 vCPU each); a guest run takes ~105 s (timeout 210 s).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -411,7 +411,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
       const p = (async () => {
         const build = await hostBuild(k, cacheHome);
         const r0 = Date.now();
-        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 170, collect: ['f.dat'] });
+        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 210, collect: ['f.dat'] });
         return parse(k, build, run, Date.now() - r0);
       })();
       p.catch(() => undefined); // awaited (and reported) by the tests
