@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   TOOL_START: 'a program tw runs (make, insmod, rmmod, pahole) could not be started',
   PROBE_REJECTED: 'the kernel rejected a dynamic (kprobe) event definition or filter',
   LAYOUT_MISMATCH: "a probe's record layout differs from the kernel's event format",
+  UNPACKER: "a probe's generated unpacker could not be compiled, stored or loaded, or does not match its spec",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,12 +1,12 @@
 /**
  * @tw/kprobe-gen: typed dynamic probe specs → a kprobe kernel module whose events land in the
  * ftrace ring buffer as tw:<name> (TRACE_EVENT), a tracefs kprobe_events definition for kernels
- * where no module can be built, and a typed TS unpacker; plus building (real Kbuild), loading
- * and layout checks against the kernel's format file.
+ * where no module can be built, and a typed TS unpacker (and its compiled JS, which tw imports
+ * and runs); plus building (real Kbuild), loading and layout checks against the kernel's format file.
  */
 export * from './spec-entry.js';
 export { analyzeProbeSpec, modelOf, paramValueProblem, type ProbeModel, type FieldInfo, type ArgInfo, type ParamInfo } from './spec.js';
-export { renderProbe, renderModuleFiles, renderUnpacker, generatorId, GENERATOR, type RenderedProbe, type RenderOptions } from './render.js';
+export { renderProbe, renderModuleFiles, renderUnpacker, renderUnpackerJs, generatorId, GENERATOR, type RenderedProbe, type RenderOptions } from './render.js';
 export {
   renderKprobeEvent,
   tryRenderKprobeEvent,
@@ -38,3 +38,13 @@ export {
   type IsLoadedOptions,
 } from './load.js';
 export { readDataLocString } from './layout.js';
+export { transpileUnpacker, typescriptVersion } from './transpile.js';
+export {
+  storeUnpacker,
+  importUnpacker,
+  unpackerKey,
+  defaultUnpackerCacheDir,
+  type StoredUnpacker,
+  type GeneratedUnpacker,
+  type UnpackerStoreOptions,
+} from './unpacker.js';

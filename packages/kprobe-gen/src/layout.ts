@@ -93,6 +93,15 @@ function placement(f: Field): { offset: number; size: number; type: string } {
  */
 export function checkLayout(spec: ProbeSpec, formatText: string, path = `events/tw/${spec.name}/format`): EventFormat {
   const fmt = parseEventFormat(formatText, path, 'tw');
+  checkFormatLayout(spec, fmt);
+  return fmt;
+}
+
+/**
+ * The same check against an already parsed format (e.g. the one a trace.dat recording carries,
+ * or a live session's registry). Throws LayoutMismatchError; returns nothing when it matches.
+ */
+export function checkFormatLayout(spec: ProbeSpec, fmt: EventFormat): void {
   const event = `tw:${spec.name}`;
   if (fmt.name !== spec.name) {
     throw new LayoutMismatchError(event, 'name', { offset: 0, size: 0, type: spec.name }, { offset: 0, size: 0, type: fmt.name });
@@ -112,7 +121,6 @@ export function checkLayout(spec: ProbeSpec, formatText: string, path = `events/
     else ok &&= (actual.kind === 'int' || actual.kind === 'pointer') && (kname !== e.field || e.field.startsWith('__probe') || actual.signed === SIGNED.has(e.type));
     if (!ok) throw new LayoutMismatchError(event, e.field, expected, placement(actual));
   }
-  return fmt;
 }
 
 export type UnpackedValue = number | bigint | boolean | string | Uint8Array;

@@ -17,7 +17,7 @@ describe.each(ALL.map((spec) => ({ name: spec.name, spec })))('generated files o
   it('match the snapshots (all files)', async () => {
     const names = Object.keys(r.files).sort();
     expect(names).toEqual(
-      expect.arrayContaining([`tw_${spec.name}.c`, `tw_${spec.name}_trace.h`, 'Kbuild', 'Makefile', `${spec.name}.unpack.ts`]),
+      expect.arrayContaining([`tw_${spec.name}.c`, `tw_${spec.name}_trace.h`, 'Kbuild', 'Makefile', `${spec.name}.unpack.ts`, `${spec.name}.unpack.js`]),
     );
     for (const n of names) await expect(r.files[n]).toMatchFileSnapshot(`./__snapshots__/${spec.name}/${n}`);
   });

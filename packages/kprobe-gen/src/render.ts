@@ -4,10 +4,12 @@
  *   tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile   the kernel module
  *   tw_<name>.kprobe_events                           the tracefs definition (when expressible)
  *   <name>.unpack.ts                                  the typed unpacker and layout table
+ *   <name>.unpack.js                                  the same, compiled to an ES module (what tw runs)
  *
  * Templates are compiled with strict, noEscape and knownHelpersOnly; all code fragments are
  * computed in TS (render-c.ts, kprobe-events.ts) from the validated spec, so templates only lay
- * them out. Every file starts with a header naming the generator, the spec and its hash.
+ * them out. Every file starts with a header naming the generator, the spec and its hash. The JS
+ * unpacker is compiled from the TS one (transpile.ts), so the two cannot disagree.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,6 +19,7 @@ import { pascalCase } from './names.js';
 import { cModuleView, sourceText, traceHeaderView } from './render-c.js';
 import { modelOf, type FieldInfo, type ProbeModel, type ProbeSpec } from './spec.js';
 import { sha256Hex } from './hash.js';
+import { transpileUnpacker } from './transpile.js';
 
 // handlebars is CommonJS (module.exports = instance): load it with require, typed by its own d.ts
 const Handlebars = createRequire(import.meta.url)('handlebars') as typeof import('handlebars');
@@ -143,6 +146,13 @@ function typeDoc(f: FieldInfo): string {
 
 /** Render every generated file of a spec (validates it first). */
 export function renderProbe(spec: ProbeSpec, opts: RenderOptions = {}): RenderedProbe {
+  const r = renderSources(spec, opts);
+  const unpackFile = `${r.name}.unpack.ts`;
+  return { ...r, files: { ...r.files, [`${r.name}.unpack.js`]: transpileUnpacker(r.files[unpackFile]!, unpackFile) } };
+}
+
+/** Every generated file but the compiled <name>.unpack.js (which needs the TypeScript compiler). */
+function renderSources(spec: ProbeSpec, opts: RenderOptions = {}): RenderedProbe {
   const m = modelOf(spec);
   const t = templates();
   const hdr = header(m);
@@ -226,7 +236,7 @@ export function renderProbe(spec: ProbeSpec, opts: RenderOptions = {}): Rendered
 
 /** Only the module's files (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile). */
 export function renderModuleFiles(spec: ProbeSpec): Record<string, string> {
-  const { files, module } = renderProbe(spec);
+  const { files, module } = renderSources(spec);
   return {
     [`${module}.c`]: files[`${module}.c`]!,
     [`${module}_trace.h`]: files[`${module}_trace.h`]!,
@@ -237,5 +247,10 @@ export function renderModuleFiles(spec: ProbeSpec): Record<string, string> {
 
 /** Only the TS unpacker (<name>.unpack.ts). */
 export function renderUnpacker(spec: ProbeSpec): string {
-  return renderProbe(spec).files[`${spec.name}.unpack.ts`]!;
+  return renderSources(spec).files[`${spec.name}.unpack.ts`]!;
+}
+
+/** Only the unpacker compiled to an ES module (<name>.unpack.js); loads the TypeScript compiler. */
+export function renderUnpackerJs(spec: ProbeSpec): string {
+  return transpileUnpacker(renderUnpacker(spec), `${spec.name}.unpack.ts`);
 }

@@ -20,5 +20,5 @@ export {
   type FieldValueOf,
 } from './spec.js';
 export { specHash, canonicalJson } from './hash.js';
-export { layoutFor, checkLayout, makeUnpacker, type LayoutEntry, type LayoutType, type UnpackedValue } from './layout.js';
+export { layoutFor, checkLayout, checkFormatLayout, makeUnpacker, type LayoutEntry, type LayoutType, type UnpackedValue } from './layout.js';
 export { decodeKernelDev, encodeKernelDev, decodeUserDev, userDevToKernel, kernelDevToUser, type DevNumber } from './dev.js';

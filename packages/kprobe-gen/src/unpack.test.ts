@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layoutFor, makeUnpacker } from './layout.js';
 import { pascalCase } from './names.js';
-import { renderUnpacker } from './render.js';
-import type { ProbeSpec } from './spec.js';
+import { renderProbe, renderUnpacker, renderUnpackerJs } from './render.js';
+import { modelOf, type ProbeSpec } from './spec.js';
 import { buildRecord, sampleValues } from './test-records.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';
@@ -21,6 +21,9 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tw-unpack-'));
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   for (const s of ALL) writeFileSync(join(dir, `${s.name}.unpack.ts`), renderUnpacker(s));
+  // the shipped JS (ts.transpileModule), beside the tsc-compiled out/
+  mkdirSync(join(dir, 'js'));
+  for (const s of ALL) writeFileSync(join(dir, 'js', `${s.name}.unpack.js`), renderProbe(s).files[`${s.name}.unpack.js`]!);
   // no DOM or Node typings: the generated files must stand on their own
   writeFileSync(
     join(dir, 'tsconfig.json'),
@@ -67,6 +70,35 @@ describe('generated unpackers', () => {
         // the runtime unpacker agrees with the generated one
         expect(makeUnpacker(spec)(view, offset, le)).toEqual(got);
         // refilling an object keeps its identity
+        const into = unpack(view, offset, le);
+        expect(unpack(view, offset, le, into)).toBe(into);
+      }
+    }
+  });
+
+  it('the generated <name>.unpack.js, imported for real, unpacks the same records to the same values', async () => {
+    for (const spec of ALL) {
+      const file = join(dir, 'js', `${spec.name}.unpack.js`);
+      expect(renderUnpackerJs(spec)).toBe(readFileSync(file, 'utf8'));
+      const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      const Name = pascalCase(spec.name);
+      const PREFIX = spec.name.toUpperCase();
+      const unpack = mod[`unpack${Name}`] as (v: DataView, o: number, le: boolean, into?: object) => Record<string, unknown>;
+      expect(mod[`${PREFIX}_LAYOUT`]).toEqual(layoutFor(spec));
+      expect(mod[`${PREFIX}_EVENT`]).toBe(`tw:${spec.name}`);
+      expect(mod[`${PREFIX}_SPEC_HASH`]).toBe(modelOf(spec).hash);
+      const compiled = (await import(pathToFileURL(join(dir, 'out', `${spec.name}.unpack.js`)).href)) as Record<string, unknown>;
+      const byTsc = compiled[`unpack${Name}`] as typeof unpack;
+      for (const le of [true, false]) {
+        const values = sampleValues(spec, le ? 3 : 11);
+        const { view, offset } = buildRecord(spec, values, le, 40);
+        const got = unpack(view, offset, le);
+        for (const f of spec.fields) {
+          const want = f.from.trim() === 'pid' ? view.getInt32(offset + 4, le) : values[f.name];
+          expect(got[f.name], `${spec.name}.${f.name}`).toEqual(want);
+        }
+        expect(makeUnpacker(spec)(view, offset, le)).toEqual(got);
+        expect(byTsc(view, offset, le)).toEqual(got);
         const into = unpack(view, offset, le);
         expect(unpack(view, offset, le, into)).toBe(into);
       }

@@ -25,6 +25,8 @@ export interface GuestRun {
   out: string;
   /** The guest's console (kernel messages, the script's stdout and stderr) then vmtest.sh's own notes; '\r\n' -> '\n'. */
   log: string;
+  /** The files named in `GuestOptions.collect` that the script left in `$TW_OUT` (by name). */
+  files: Map<string, Buffer>;
 }
 
 export interface GuestOptions {
@@ -36,6 +38,8 @@ export interface GuestOptions {
    * TCG vCPUs are much slower than waiting: 2 parallel 2-vCPU guests took 22 s, 1-vCPU ones 10.6 s.)
    */
   smp?: number;
+  /** Files the script writes to `$TW_OUT` (plain names) to hand back in `GuestRun.files`. */
+  collect?: readonly string[];
 }
 
 function isRoot(): boolean {
@@ -170,7 +174,16 @@ export async function runInGuest(kver: string, script: string, opts: GuestOption
     } catch {
       // the script wrote no out.txt
     }
-    return { code, out, log: process.env['TW_VM_KEEP'] ? `${log}runInGuest: kept ${dir}\n` : log };
+    const files = new Map<string, Buffer>();
+    for (const name of opts.collect ?? []) {
+      if (name.includes('/')) throw new Error(`runInGuest: collect takes plain file names, got ${name}`);
+      try {
+        files.set(name, readFileSync(join(dir, name)));
+      } catch {
+        // the script did not write it
+      }
+    }
+    return { code, out, log: process.env['TW_VM_KEEP'] ? `${log}runInGuest: kept ${dir}\n` : log, files };
   } finally {
     release();
     if (!process.env['TW_VM_KEEP']) rmSync(dir, { recursive: true, force: true });

@@ -23,12 +23,22 @@
 //         makes `tw probe load unlink` fail naming dfd with the expected/actual offsets (and tw
 //         leaves that event, which it did not create, alone until `tw probe unload`); one with an
 //         8-byte dfd makes checkLayout() throw LayoutMismatchError(dfd, 16/4 vs 16/8)
+//     (f) the generic custom_event handler gets the payload from the GENERATED unpacker:
+//         `tw watch test/fixtures/unlink-payload-watch.mjs <path> --probe-backend module` (a watch
+//         declaring plugin-fswatch's unlink probe) loads tw_unlink, imports unlink.unpack.js and
+//         keeps e.data / e.unpacker / e.specHash for the rm of a known path by a known pid; it
+//         records the trace (--record), which the host then replays through the same watch
+//         (offline, the generated unpacker is used after checking the recording's format)
+//     (g) the same with --probe-backend kprobe-events
+//   The host's `tw probe gen --all` also stores every compiled unpacker in the unpacker cache
+//   ($XDG_CACHE_HOME/tw/unpackers); the guest must find them there (no TypeScript compile in the
+//   guest: the cache directory is unchanged at the end).
 //   The guest runs with oops=panic panic_on_warn=1: a crashing or WARNing module ends the run
 //   with code 100, which fails every test of that kernel.
 //
-// `tw` costs ~5-12 s per invocation under TCG (Node's startup), so the guest script runs it 8 times
-// and does the repetitive work (cycles 2..19 and the checkLayout() case of (e)) in one Node
-// process. Kernels run side by side (1 vCPU each); a guest run takes ~75 s.
+// `tw` costs ~5-12 s per invocation under TCG (Node's startup), so the guest script runs it 10
+// times and does the repetitive work (cycles 2..19 and the checkLayout() case of (e)) in one Node
+// process. Kernels run side by side (1 vCPU each); a guest run takes ~105 s (timeout 210 s).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +51,10 @@ import { GUEST_CRASHED, guestKernels, runInGuest, vmSkipReason, type GuestRun } 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(REPO, 'packages/cli/bin/run.js');
 const API = fileURLToPath(new URL('../../vm/probe-api.mjs', import.meta.url));
+/** the watch of steps (f)/(g): records what custom_event got for the unlink of <path> */
+const PAYLOAD_WATCH = fileURLToPath(new URL('../../fixtures/unlink-payload-watch.mjs', import.meta.url));
+/** where the guest script works (and so where its victims are) */
+const GUEST_W = '/tmp/tw-vm-probes-guest';
 /** every probe spec the shipped plugins declare (plugin-fswatch, plugin-kill) */
 const SPECS = ['kill', 'open_write', 'unlink', 'unlinkat'];
 
@@ -76,15 +90,17 @@ function guestScript(cacheHome: string): string {
 set -u
 O=$TW_OUT/out.txt; : > "$O"
 T=/sys/kernel/tracing
-W=/tmp/tw-vm-probes-guest; rm -rf $W; mkdir -p $W/logs $W/bin
+W=${GUEST_W}; rm -rf $W; mkdir -p $W/logs $W/bin
 L=$W/logs
 export XDG_CACHE_HOME='${cacheHome}'
 CACHE=$XDG_CACHE_HOME/tw/modules
+UNPACKERS=$XDG_CACHE_HOME/tw/unpackers
 # foreground commands are bounded (a hang is a FAIL with rc=124, not a guest timeout);
 # tw dump / tw watch run in the background as plain node: their pid names their tracefs instance
 TW="timeout 90 node ${CLI}"
 TWBG="node ${CLI}"
 API="timeout 120 node ${API}"
+PAYLOAD_WATCH='${PAYLOAD_WATCH}'
 
 ok() { echo "ok $*" >> "$O"; }
 fail() { local s=$1; shift; echo "FAIL $s: $(echo "$*" | tr '\n' ' ' | cut -c1-900)" >> "$O"; }
@@ -136,6 +152,11 @@ ls -d $CACHE/unlink-*-$REL-*/ >/dev/null 2>&1 && ls $CACHE/unlink-*-$REL-*/tw_un
 # (only this kernel's entries: the host may still be building the other kernel's into the same cache)
 mine() { ls -a $CACHE 2>&1 | grep -F -- "-$REL-"; }
 mine > $W/cache-before
+# the compiled unpackers the host stored (entries being renamed into place by the other kernel's
+# host build, *.tmp-*, are not entries)
+unpackers() { ls -a $UNPACKERS 2>&1 | grep -v '\.tmp-'; }
+ls $UNPACKERS/unlink-*/unlink.unpack.js >/dev/null 2>&1 && ok cache.unpackers_present || fail cache.unpackers_present "no unlink-*/unlink.unpack.js in $UNPACKERS: $(ls $UNPACKERS 2>&1)"
+unpackers > $W/unpackers-before
 printf '#!/bin/sh\necho "make $*" >> %s/make-called\nexit 2\n' $W > $W/bin/make; chmod +x $W/bin/make
 export PATH=$W/bin:$PATH
 
@@ -224,10 +245,44 @@ $TW probe unload unlink > $L/e-unload.out 2>&1; rc=$?
 [ $rc = 0 ] && grep -q 'unloaded (kprobe-events)' $L/e-unload.out && ok e.tw_unload || fail e.tw_unload "rc=$rc $(flat $L/e-unload.out)"
 no_left e
 
+# ---- (f), (g) custom_event through the generated unpacker: the fixture watch declares the unlink
+# probe, keeps what custom_event got for the rm of its <path> and stops itself there
+# payload_run STEP PATH BACKEND [tw args...]: one run; sets R to the rm's pid
+payload_run() {
+  local step=$1 path=$2 backend=$3; shift 3
+  touch $path
+  $TWBG watch $PAYLOAD_WATCH $path --probe-backend $backend --json --duration 90s "$@" > $L/$step.out 2> $L/$step.err &
+  D=$!
+  R=none
+  if wait_tracing $D; then
+    ok $step.watch_ready
+    stamp $step.watch_ready
+    data $step.dynamic_events "$(grep 'tw/' $T/dynamic_events)"
+    [ -n "$(tw_module)" ] && data $step.backend module || data $step.backend kprobe-events
+    rm_as $W/$step.pid $path; R=$(cat $W/$step.pid)
+    data $step.rm_pid $R
+    for i in $(seq 1 150); do kill -0 $D 2>/dev/null || break; sleep 0.1; done
+  else
+    fail $step.watch_ready "tw watch never traced: $(flat $L/$step.err)"
+  fi
+  stop_bg $D
+  [ $rc = 0 ] && ok $step.watch_rc || fail $step.watch_rc "tw watch exit $rc: $(flat $L/$step.err)"
+  data $step.watch "$(tr -d '\n' < $L/$step.out)"
+  data $step.stderr "$(flat $L/$step.err)"
+  grep -q '"unpacker": "generated"' $L/$step.out && ok $step.generated || fail $step.generated "custom_event data not from the generated unpacker: $(flat $L/$step.out) $(flat $L/$step.err)"
+  no_left $step
+}
+stamp f
+payload_run f $W/victim-payload-module module --record $TW_OUT/f.dat
+stamp g
+payload_run g $W/victim-payload-kprobe kprobe-events
+
 # ---- every build in the guest was a cache hit
 [ ! -e $W/make-called ] && ok cache.no_make || fail cache.no_make "make ran in the guest: $(flat $W/make-called)"
 mine > $W/cache-after
 cmp -s $W/cache-before $W/cache-after && ok cache.unchanged || fail cache.unchanged "$(diff $W/cache-before $W/cache-after | tr '\n' ' ')"
+unpackers > $W/unpackers-after
+cmp -s $W/unpackers-before $W/unpackers-after && ok cache.unpackers_unchanged || fail cache.unpackers_unchanged "$(diff $W/unpackers-before $W/unpackers-after | tr '\n' ' ')"
 stamp end
 `;
 }
@@ -279,6 +334,50 @@ function cacheEntries(cacheHome: string, kver: string): Array<{ dir: string; sta
   return out;
 }
 
+/** What the payload fixture's end() returns: the custom_event copies it kept for its <path>. */
+interface PayloadResult {
+  seen: Array<{ event: string; pid: number; unpacker: string; specHash: string | null; data: Record<string, unknown>; fields: Record<string, unknown>; rawBytes: number }>;
+  others: number;
+}
+
+/** The spec hash of plugin-fswatch's unlink probe (what the generated unlink.unpack.js carries). */
+async function unlinkSpecHash(): Promise<string> {
+  // imported here: the packages' dist may only exist after beforeAll's build
+  const { modelOf } = await import('@tw/kprobe-gen');
+  const { unlink } = await import('@tw/plugin-fswatch/probes');
+  return modelOf(unlink).hash;
+}
+
+/** The payload fixture saw exactly the rm of `path` by `pid`, unpacked by the generated unpacker. */
+async function expectGeneratedPayload(result: PayloadResult | undefined, path: string, pid: number, why: string): Promise<void> {
+  const hash = await unlinkSpecHash();
+  expect(result, why).toEqual({
+    seen: [
+      {
+        event: 'tw:unlink',
+        pid,
+        unpacker: 'generated',
+        specHash: hash,
+        // the generated unpackUnlink(): the spec's fields, pid (common_pid) included
+        data: { dfd: -100, pathname: path, pid, comm: 'rm' },
+        // the format-decoded fields, for comparison (the probe header's __probe_ip included)
+        fields: { __probe_ip: expect.any(String), dfd: -100, pathname: path, comm: 'rm' },
+        rawBytes: expect.any(Number),
+      },
+    ],
+    others: expect.any(Number),
+  });
+}
+
+function payloadOf(s: ProbeRun, step: string): PayloadResult | undefined {
+  const text = s.data.get(`${step}.watch`)?.[0];
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as PayloadResult);
+  } catch {
+    return undefined;
+  }
+}
+
 function ctx(s: ProbeRun): string {
   return (
     `kernel ${s.kver}, guest exit ${s.run.code}${s.run.code === GUEST_CRASHED ? ' (the guest crashed, panicked/WARNed with panic_on_warn, or timed out)' : ''}\n` +
@@ -312,7 +411,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
       const p = (async () => {
         const build = await hostBuild(k, cacheHome);
         const r0 = Date.now();
-        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 170 });
+        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 210, collect: ['f.dat'] });
         return parse(k, build, run, Date.now() - r0);
       })();
       p.catch(() => undefined); // awaited (and reported) by the tests
@@ -329,7 +428,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
       return (
         `${s.kver}: host build ${(s.build.ms / 1000).toFixed(1)} s, guest run ${(s.runMs / 1000).toFixed(1)} s ` +
         `(guest uptime: start ${t('start')}, a ${t('a')}, loaded ${t('a.loaded')}, dump ready ${t('a.dump_ready')}, b ${t('b')}, d ${t('d')}, ` +
-        `api done ${t('d.api_done')}, c ${t('c')}, watch ready ${t('c.watch_ready')}, e ${t('e')}, end ${t('end')})`
+        `api done ${t('d.api_done')}, c ${t('c')}, watch ready ${t('c.watch_ready')}, e ${t('e')}, f ${t('f')}, ready ${t('f.watch_ready')}, g ${t('g')}, ready ${t('g.watch_ready')}, end ${t('end')})`
       );
     });
     console.log(`[probes.vm] ${lines.join('; ')}; all ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -442,6 +541,49 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.data.get('e.tw_load')?.[0], ctx(s)).toBe(
           "rc=9 tw: event tw:unlink, field 'dfd': expected offset 16 size 4 (s32), the kernel's format has offset 20 size 4 (s32 (signed))",
         );
+      }, 300_000);
+
+      it('(f) custom_event gets the payload from the generated unpacker (module backend): pathname, pid, comm, dfd, unpacker and spec hash', async () => {
+        const s = await get();
+        expectSteps(s, ['f.watch_ready', 'f.watch_rc', 'f.generated', 'f.no_module', 'f.no_dynamic_events', 'f.no_event_dir']);
+        expect(s.data.get('f.backend')?.[0], ctx(s)).toBe('module');
+        const pid = Number(s.data.get('f.rm_pid')?.[0]);
+        await expectGeneratedPayload(payloadOf(s, 'f'), `${GUEST_W}/victim-payload-module`, pid, ctx(s));
+      }, 300_000);
+
+      it('(f) the recording of that run, replayed on the host: the generated unpacker again, after checking the recording\'s format', async () => {
+        const s = await get();
+        const rec = s.run.files.get('f.dat');
+        expect(rec, `no f.dat from the guest\n${ctx(s)}`).toBeDefined();
+        const pid = Number(s.data.get('f.rm_pid')?.[0]);
+        const tmp = mkdtempSync('/tmp/tw-probes-replay-');
+        try {
+          writeFileSync(join(tmp, 'f.dat'), rec!);
+          // a cold unpacker cache: the host compiles unlink.unpack.js for the replay
+          const r = spawnSync(process.execPath, [CLI, 'watch', PAYLOAD_WATCH, `${GUEST_W}/victim-payload-module`, '--input', join(tmp, 'f.dat'), '--json'], {
+            encoding: 'utf8',
+            env: { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache') },
+          });
+          expect(r.status, r.stderr).toBe(0);
+          await expectGeneratedPayload(JSON.parse(r.stdout) as PayloadResult, `${GUEST_W}/victim-payload-module`, pid, `${r.stdout}\n${r.stderr}`);
+          expect(existsSync(join(tmp, 'cache', 'tw', 'unpackers')), 'the replay stored the unpacker it compiled').toBe(true);
+        } finally {
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }, 300_000);
+
+      it('(g) custom_event gets the payload from the generated unpacker (kprobe_events backend)', async () => {
+        const s = await get();
+        expectSteps(s, ['g.watch_ready', 'g.watch_rc', 'g.generated', 'g.no_module', 'g.no_dynamic_events', 'g.no_event_dir']);
+        expect(s.data.get('g.backend')?.[0], ctx(s)).toBe('kprobe-events');
+        expect(s.data.get('g.dynamic_events')?.[0], ctx(s)).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
+        const pid = Number(s.data.get('g.rm_pid')?.[0]);
+        await expectGeneratedPayload(payloadOf(s, 'g'), `${GUEST_W}/victim-payload-kprobe`, pid, ctx(s));
+      }, 300_000);
+
+      it('finds every compiled unpacker in the cache the host filled (the guest compiles none)', async () => {
+        const s = await get();
+        expectSteps(s, ['cache.unpackers_present', 'cache.unpackers_unchanged']);
       }, 300_000);
     });
   }

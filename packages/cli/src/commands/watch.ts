@@ -1,11 +1,17 @@
 import { Args, Flags } from '@oclif/core';
-import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type Engine, type RunReport } from '@tw/core';
+import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type AnyWatch, type Engine, type ProbeUnpacker, type RunReport } from '@tw/core';
+import type { ProbeSpec } from '@tw/kprobe-gen';
 import { Recorder } from '../lib/recorder.js';
-import { findProbe, probeUp, type ActiveProbe, type ProbeBackend } from '../lib/probes.js';
+import { findProbe, probeUnpacker, probeUp, type ActiveProbe, type ProbeBackend } from '../lib/probes.js';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags } from '../lib/live.js';
 import { findWatch } from '../lib/watches.js';
+
+/** Only custom_event handlers see unpacked payloads: without one there is nothing to import. */
+function wantsPayloads(watch: AnyWatch): boolean {
+  return Object.prototype.hasOwnProperty.call(watch.on, 'custom_event');
+}
 
 export default class Watch extends TwCommand {
   static override summary = 'Run a watch on the live kernel or on a recording, and print its result.';
@@ -36,6 +42,24 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
     ...liveFlags,
   };
 
+  /**
+   * The generated unpackers of these probes, by event; a probe whose unpacker cannot be had is
+   * left out (its events reach custom_event decoded from their format) with a note saying why.
+   */
+  private async unpackers(specs: readonly ProbeSpec[], note: (m: string) => void): Promise<Map<string, ProbeUnpacker>> {
+    const out = new Map<string, ProbeUnpacker>();
+    for (const spec of specs) {
+      const event = `tw:${spec.name}`;
+      try {
+        const u = await probeUnpacker(spec, (why) => note(`${event}: not using the generated unpacker (${why}); custom_event gets data decoded from the format`));
+        out.set(u.event, u.unpacker);
+      } catch (e) {
+        note(`${event}: no generated unpacker (${(e as Error).message.split('\n')[0]}); custom_event gets data decoded from the format`);
+      }
+    }
+    return out;
+  }
+
   async run(): Promise<unknown> {
     const { args, argv, flags } = await this.parse(Watch);
     const { watch } = await findWatch(this.config, args.name);
@@ -46,10 +70,27 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
     };
     let report: RunReport;
     if (flags.input && flags.record) throw new TwError('BAD_ARGUMENT', '--record applies to live tracing; a recording given with --input is already a file');
+    const note = (m: string) => {
+      if (!json) this.logToStderr(`tw: note: ${m}`);
+    };
     if (flags.input) {
+      // the recording's tw:* events get the generated unpackers of the probes the watch declares
+      // where the recording's format of the event fits the spec's layout (checked per file)
+      const specs: ProbeSpec[] = [];
+      if (wantsPayloads(watch)) {
+        for (const name of watch.probes ?? []) {
+          try {
+            specs.push((await findProbe(this.config, name)).spec);
+          } catch (e) {
+            note(`probe '${name}': ${(e as Error).message.split('\n')[0]}; its events reach custom_event decoded from the recording's format`);
+          }
+        }
+      }
+      const unpackers = await this.unpackers(specs, note);
       report = await replayFile(flags.input, [{ watch, args: watchArgs }], {
         onAlert,
         ...(flags.buffer ? { buffers: flags.buffer } : {}),
+        ...(unpackers.size > 0 ? { unpackers } : {}),
       });
     } else {
       const recorder = flags.record ? new Recorder(flags.record, 7) : undefined;
@@ -70,6 +111,8 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
             if (!json) this.logToStderr(`tw: note: probe '${name}' is not available (${(e as Error).message.split('\n')[0]}); using the static events instead`);
           }
         }
+        // the probes are up and their layout checked: custom_event gets their generated unpackers
+        const unpackers = wantsPayloads(watch) ? await this.unpackers(probes.map((p) => p.spec), note) : new Map<string, ProbeUnpacker>();
         const filters: Record<string, string> = watch.filter ? { ...watch.filter(watchArgs as never) } : {};
         for (const p of probes) if (p.filter) filters[`tw:${p.spec.name}`] = p.filter;
         const live = await traceLive(
@@ -91,6 +134,7 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
                 onAlert(a);
               },
               extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost),
+              ...(unpackers.size > 0 ? { unpackers } : {}),
             });
             return { start: () => session.start(), visit: session.visit, finish: () => session.finish() };
           },

@@ -28,6 +28,7 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   PROBE_UNSUPPORTED: 9,
   PROBE_REJECTED: 9,
   LAYOUT_MISMATCH: 9,
+  UNPACKER: 9,
   MODULE_BUILD: 9,
   MODULE_LOAD: 9,
   MISSING_SYMBOL: 9,

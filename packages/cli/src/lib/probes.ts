@@ -2,18 +2,20 @@
  * Probe specs from installed plugins ("tw": { "probes": "<module>" } in their package.json),
  * and bringing a probe up for a session: a kernel module where one can be built and loaded,
  * else a tracefs kprobe event, else a clear error saying why neither works here. The layout the
- * kernel reports is checked against the spec's before any event is trusted.
+ * kernel reports is checked against the spec's before any event is trusted. And the probe's
+ * generated unpacker (<name>.unpack.js), which a watch session runs for its events.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
-import { TwError, findTracefs, isTwError } from '@tw/core';
+import { TwError, findTracefs, isTwError, type ProbeUnpacker } from '@tw/core';
 import {
   addKprobeEvent,
   buildModule,
   checkLayout,
+  importUnpacker,
   isLoaded,
   loadModule,
   moduleName,
@@ -148,4 +150,37 @@ async function verified(root: string, active: ActiveProbe): Promise<ActiveProbe>
     throw e;
   }
   return active;
+}
+
+export interface SessionUnpacker {
+  /** tw:<name> */
+  event: string;
+  /** the imported <name>.unpack.js */
+  file: string;
+  /** what the session runs (RunOptions.unpackers) */
+  unpacker: ProbeUnpacker;
+}
+
+/**
+ * The probe's generated unpacker for a watch session: `<name>.unpack.js` from the unpacker cache
+ * (compiled and stored first when missing), imported and checked against the spec. The session
+ * asks it once whether the event's format in the trace (live: the kernel's, already checked by
+ * probeUp; offline: the recording's) fits the spec's layout; when not, `onReject` hears why and
+ * that event is decoded from its format instead.
+ */
+export async function probeUnpacker(spec: ProbeSpec, onReject: (why: string) => void): Promise<SessionUnpacker> {
+  const u = await importUnpacker(spec);
+  return {
+    event: u.event,
+    file: u.file,
+    unpacker: {
+      specHash: u.specHash,
+      unpack: u.unpack,
+      accepts(format) {
+        const why = u.layoutProblem(format);
+        if (why !== undefined) onReject(why);
+        return why === undefined;
+      },
+    },
+  };
 }

@@ -1,14 +1,16 @@
 // The watch runner over an in-memory trace: dispatch by pattern, '*', and the generic
-// custom_event handler that every dynamic-probe (tw:*) event reaches with its raw payload.
+// custom_event handler that every dynamic-probe (tw:*) event reaches with its raw payload and
+// the unpacked object (from a registered generated unpacker, else from the format).
 import { describe, expect, it } from 'vitest';
 import { CpuStream } from '../decode/cpu-stream.js';
 import { LE64, RecordBuilder, SubBufferBuilder, commonFields, formatText, layoutFor } from '../decode/test-bytes.js';
 import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
 import type { PageSource } from '../tracedat/cpu-pages.js';
-import { defineWatch, type CustomProbeEvent } from '../watch/define-watch.js';
+import { isTwError } from '../errors.js';
+import { defineWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
 import type { TraceSource } from './engine.js';
-import { runWatches } from './run-watches.js';
+import { runWatches, type RunOptions } from './run-watches.js';
 
 /** tw:unlink as kprobe-gen's module defines it: __probe_ip, then dfd, pathname, comm. */
 const TW_UNLINK = formatText(
@@ -53,6 +55,58 @@ function source(records: Uint8Array[]): TraceSource {
   };
 }
 
+/** A watch whose custom_event handler keeps every CustomProbeEvent it gets (they are copies). */
+function collector(): { watch: ReturnType<typeof defineWatch>; seen: CustomProbeEvent[] } {
+  const seen: CustomProbeEvent[] = [];
+  const watch = defineWatch({
+    name: 'collect',
+    summary: 'keeps the probe events',
+    events: ['tw:*'],
+    on: {
+      custom_event(e) {
+        seen.push(e as CustomProbeEvent);
+      },
+    },
+  });
+  return { watch, seen };
+}
+
+interface UnpackCall {
+  byteLength: number;
+  offset: number;
+  commonType: number;
+}
+
+/**
+ * Stands in for a generated unpack<Name>() of the TW_UNLINK layout above (kprobe-gen's own tests
+ * run the real generated files): reads the record from `offset`, its common_type first, and
+ * returns bytes as a view into the caller's buffer, as generated unpackers do.
+ */
+function fakeUnpacker(calls: UnpackCall[], specHash = '0123456789abcdef'): ProbeUnpacker {
+  const utf8 = new TextDecoder();
+  return {
+    specHash,
+    unpack(view, offset, le) {
+      calls.push({ byteLength: view.byteLength, offset, commonType: view.getUint16(offset, le) });
+      const loc = view.getUint32(offset + 20, le);
+      const start = view.byteOffset + offset + (loc & 0xffff);
+      return {
+        dfd: view.getInt32(offset + 16, le),
+        pathname: utf8.decode(new Uint8Array(view.buffer, start, (loc >>> 16) - 1)),
+        pid: view.getInt32(offset + 4, le),
+        ip: view.getBigUint64(offset + 8, le),
+        comm: new Uint8Array(view.buffer, view.byteOffset + offset + 24, 2),
+      };
+    },
+  };
+}
+
+const run = (records: Uint8Array[], opts: RunOptions = {}) => {
+  const c = collector();
+  const report = runWatches(source(records), [{ watch: c.watch, args: {} }], opts);
+  return { ...c, report };
+};
+
 describe('runWatches', () => {
   it('hands every tw:* event to custom_event with its raw payload and unpacked fields', () => {
     const seen: Array<{ event: string; raw: number[]; data: Record<string, unknown>; ts: bigint }> = [];
@@ -76,6 +130,77 @@ describe('runWatches', () => {
     // raw is the record after the 8-byte common header: __probe_ip first, little-endian
     expect(seen[0]!.raw).toEqual([0x00, 0x00, 0x00, 0x81, 0xff, 0xff, 0xff, 0xff]);
     expect(seen.map((s) => s.ts)).toEqual([1000n, 1020n]);
+  });
+
+  it('says the format-driven decoder unpacked data when no generated unpacker is registered', () => {
+    const { seen } = run([unlinkRecord(42, '/tmp/victim')]);
+    expect(seen.map((e) => [e.unpacker, e.specHash])).toEqual([['format', undefined]]);
+    expect(seen[0]!.data).toBe(seen[0]!.fields);
+  });
+
+  it('custom_event data comes from the registered generated unpacker, reading the record from its start', () => {
+    const calls: UnpackCall[] = [];
+    const victim = unlinkRecord(42, '/tmp/victim');
+    const { seen } = run([victim, unlinkRecord(43, 'x')], { unpackers: new Map([['tw:unlink', fakeUnpacker(calls)]]) });
+    expect(seen.map((e) => [e.event, e.unpacker, e.specHash])).toEqual([
+      ['tw:unlink', 'generated', '0123456789abcdef'],
+      ['tw:unlink', 'generated', '0123456789abcdef'],
+    ]);
+    // a view of exactly the record, the unpacker's offset at its common_type (1500)
+    expect(calls).toEqual([
+      { byteLength: victim.length, offset: 0, commonType: 1500 },
+      { byteLength: unlinkRecord(43, 'x').length, offset: 0, commonType: 1500 },
+    ]);
+    expect(seen[0]!.data).toEqual({ dfd: -100, pathname: '/tmp/victim', pid: 42, ip: 0xffffffff81000000n, comm: new Uint8Array([0x72, 0x6d]) });
+    expect(seen[1]!.data).toMatchObject({ pathname: 'x', pid: 43 });
+    // bytes the unpacker returned as views into the sub-buffer are copies in the event
+    const comm = seen[0]!.data['comm'] as Uint8Array;
+    expect([comm.byteOffset, comm.buffer.byteLength]).toEqual([0, 2]);
+    // the rest of the event is as before: raw is the payload after the common header, fields from the format
+    expect([...seen[0]!.raw]).toEqual([...victim.subarray(8)]);
+    expect(seen[0]!.fields['comm']).toBe('rm');
+    expect(seen[0]!.toJSON().fields['pathname']).toBe('/tmp/victim');
+  });
+
+  it('asks accepts() once per session and falls back to the format when it says no', () => {
+    const calls: UnpackCall[] = [];
+    const asked: string[] = [];
+    const u: ProbeUnpacker = {
+      ...fakeUnpacker(calls),
+      accepts(format) {
+        asked.push(`${format.fullName} ${format.fields.find((f) => f.name === 'dfd')?.offset}`);
+        return false;
+      },
+    };
+    const { seen } = run([unlinkRecord(42, '/a'), unlinkRecord(42, '/b')], { unpackers: new Map([['tw:unlink', u]]) });
+    expect(asked).toEqual(['tw:unlink 16']);
+    expect(calls).toEqual([]);
+    expect(seen.map((e) => [e.unpacker, e.specHash, e.data['pathname']])).toEqual([
+      ['format', undefined, '/a'],
+      ['format', undefined, '/b'],
+    ]);
+  });
+
+  it('an unpacker registered for another event is not used for tw:unlink', () => {
+    const calls: UnpackCall[] = [];
+    const { seen } = run([unlinkRecord(42, '/a')], { unpackers: new Map([['tw:unlinkat', fakeUnpacker(calls)]]) });
+    expect(calls).toEqual([]);
+    expect(seen[0]!.unpacker).toBe('format');
+  });
+
+  it('a generated unpacker that reads past its record is a DecodeError naming the event, not a watch failure', () => {
+    const u: ProbeUnpacker = {
+      specHash: 'fedcba9876543210',
+      unpack: (view, offset, le) => ({ beyond: view.getUint32(offset + view.byteLength, le) }),
+    };
+    let err: unknown;
+    try {
+      run([unlinkRecord(42, '/a')], { unpackers: new Map([['tw:unlink', u]]) });
+    } catch (e) {
+      err = e;
+    }
+    expect(isTwError(err) && err.code).toBe('DECODE');
+    expect((err as Error).message).toMatch(/^cpu 0, offset \d+: tw:unlink: the generated unpacker \(spec fedcba9876543210\) failed on a 44-byte record: .*bounds/);
   });
 
   it('dispatches by pattern and stops at ctx.stop()', () => {

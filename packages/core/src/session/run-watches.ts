@@ -4,9 +4,10 @@
  * (args, state, process table, alerts, stop). The same WatchSession serves a file replay
  * (one engine.run) and a live trace (engine.drain per watermark).
  */
-import { TwError, WatchError, isTwError } from '../errors.js';
+import { DecodeError, TwError, WatchError, isTwError } from '../errors.js';
+import type { EventFormat } from '../format/parse-format.js';
 import { globToRegExp } from '../format/registry.js';
-import type { Alert, AnyWatch, CustomProbeEvent, WatchContext, WatchEvent } from '../watch/define-watch.js';
+import type { Alert, AnyWatch, CustomProbeEvent, ProbeUnpacker, WatchContext, WatchEvent } from '../watch/define-watch.js';
 import { Engine, type EngineStats, type EventView, type TraceSource } from './engine.js';
 
 export interface WatchRun {
@@ -27,6 +28,12 @@ export interface RunOptions {
   onAlert?: (a: Alert) => void;
   /** live: extra lost-event count (from the instance's per-CPU stats), added to ctx.lost */
   extraLost?: () => number;
+  /**
+   * Generated unpackers by event ("tw:<name>"): custom_event handlers get `data` from them
+   * (`unpacker: 'generated'`) for the events they accept; other tw:* events are unpacked from
+   * their format (`unpacker: 'format'`).
+   */
+  unpackers?: ReadonlyMap<string, ProbeUnpacker>;
 }
 
 export interface WatchOutcome {
@@ -46,12 +53,32 @@ export function declaredEvents(watch: AnyWatch, args: Record<string, unknown>): 
   return typeof watch.events === 'function' ? watch.events(args as Loose) : watch.events;
 }
 
-/** A copy of a probe event with its raw payload and unpacked fields (for custom_event). */
-function customEvent(e: EventView): CustomProbeEvent {
+/**
+ * A copy of a probe event with its raw payload and unpacked fields (for custom_event): from the
+ * generated unpacker when one is registered for the event, else from the event's format.
+ */
+function customEvent(e: EventView, u: ProbeUnpacker | undefined): CustomProbeEvent {
   const rec = e.toJSON();
   const c = e.c;
   const raw = c.buf.slice(c.recOffset + 8, c.recOffset + c.recLength); // copy: the view moves on
-  return { ts: e.ts, cpu: e.cpu, pid: e.pid, comm: e.comm, event: e.event, id: e.id, buffer: e.buffer, fields: rec.fields as CustomProbeEvent['fields'], toJSON: () => rec, raw, data: rec.fields };
+  const base = { ts: e.ts, cpu: e.cpu, pid: e.pid, comm: e.comm, event: e.event, id: e.id, buffer: e.buffer, fields: rec.fields as CustomProbeEvent['fields'], toJSON: () => rec, raw };
+  if (u === undefined) return { ...base, data: rec.fields, unpacker: 'format' };
+  // The generated unpacker reads the record where it lies in the sub-buffer, through a view of
+  // exactly that record (offset 0 = its common_type, where raw's payload starts 8 bytes later):
+  // a bad length or __data_loc cannot make it read the next record.
+  const view = new DataView(c.buf.buffer, c.buf.byteOffset + c.recOffset, c.recLength);
+  let data: Record<string, unknown>;
+  try {
+    data = u.unpack(view, 0, c.littleEndian);
+  } catch (err) {
+    throw new DecodeError(e.cpu, c.recOffset, `${e.event}: the generated unpacker (spec ${u.specHash}) failed on a ${c.recLength}-byte record: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  // bytes fields come back as views into the sub-buffer, which the reader reuses: copy them
+  for (const k of Object.keys(data)) {
+    const v = data[k];
+    if (v instanceof Uint8Array) data[k] = v.slice();
+  }
+  return { ...base, data, unpacker: 'generated', specHash: u.specHash };
 }
 
 export class WatchSession {
@@ -61,6 +88,7 @@ export class WatchSession {
   private readonly contexts: WatchContext<Loose, Loose>[];
   private readonly table: Array<Array<(e: WatchEvent) => void> | undefined> = [];
   private readonly wildcard: Array<(e: WatchEvent) => void> = [];
+  private readonly unpackerChoice = new Map<number, ProbeUnpacker | undefined>();
 
   constructor(
     readonly engine: Engine,
@@ -102,15 +130,33 @@ export class WatchSession {
     runs.forEach(({ watch }, wi) => {
       const ctx = this.contexts[wi]!;
       for (const [pattern, handler] of Object.entries(watch.on)) {
-        // custom_event: every dynamic-probe event (system tw), as a copy with its raw payload
-        const custom = pattern === 'custom_event';
-        const re = pattern === '*' ? undefined : custom ? /^tw:/ : globToRegExp(pattern);
+        const fail = (err: unknown, e: WatchEvent): never => {
+          if (isTwError(err)) throw err;
+          throw new WatchError(watch.name, `'${pattern}'`, err, `event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid}`);
+        };
+        if (pattern === 'custom_event') {
+          // every dynamic-probe event (system tw), as a copy with its raw payload and the
+          // unpacked object: one bound handler per event, with that event's unpacker
+          for (const f of engine.formats.all()) {
+            if (!/^tw:/.test(f.fullName)) continue;
+            const u = this.unpackerFor(f);
+            (this.table[f.id] ??= []).push((e) => {
+              const c = customEvent(e as EventView, u);
+              try {
+                handler(c, ctx);
+              } catch (err) {
+                fail(err, e);
+              }
+            });
+          }
+          continue;
+        }
+        const re = pattern === '*' ? undefined : globToRegExp(pattern);
         const bound = (e: WatchEvent) => {
           try {
-            handler(custom ? customEvent(e as EventView) : e, ctx);
+            handler(e, ctx);
           } catch (err) {
-            if (isTwError(err)) throw err;
-            throw new WatchError(watch.name, `'${pattern}'`, err, `event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid}`);
+            fail(err, e);
           }
         };
         for (const f of engine.formats.all()) {
@@ -118,9 +164,18 @@ export class WatchSession {
           (this.table[f.id] ??= []).push(bound);
         }
         // '*' handlers must also see records of ids with no format in the trace
-        if (!re && !custom) this.wildcard.push(bound);
+        if (!re) this.wildcard.push(bound);
       }
     });
+  }
+
+  /** The generated unpacker registered for an event, if it accepts this trace's format (asked once). */
+  private unpackerFor(f: EventFormat): ProbeUnpacker | undefined {
+    if (!this.unpackerChoice.has(f.id)) {
+      const u = this.opts.unpackers?.get(f.fullName);
+      this.unpackerChoice.set(f.id, u !== undefined && (u.accepts === undefined || u.accepts(f)) ? u : undefined);
+    }
+    return this.unpackerChoice.get(f.id);
   }
 
   get lost(): number {

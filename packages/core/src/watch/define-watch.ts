@@ -5,6 +5,7 @@
  */
 import { TwError } from '../errors.js';
 import type { FieldValue } from '../decode/read-field.js';
+import type { EventFormat } from '../format/parse-format.js';
 import type { ProcessInfo } from '../session/process-table.js';
 
 export type ArgType = 'integer' | 'string' | 'boolean';
@@ -99,13 +100,50 @@ export type Handler<A, S> = (e: WatchEvent, ctx: WatchContext<A, S>) => void;
 /**
  * What the generic `custom_event` handler receives for every dynamic-probe event (system
  * "tw"): a copy (not a view) of the event with the probe's raw payload bytes (the record after
- * the common header) and the unpacked fields.
+ * the common header) and the unpacked object, saying which unpacker made it.
  */
 export interface CustomProbeEvent extends WatchEvent {
   /** the payload: the record bytes after the 8-byte common header (a copy) */
   readonly raw: Uint8Array;
-  /** the unpacked fields, JSON-safe (as in tw dump) */
+  /**
+   * The unpacked payload. With `unpacker: 'generated'`: the object the probe's generated
+   * unpack<Name>() returned, typed by its spec (numbers; bigint for 64-bit fields; strings;
+   * booleans; Uint8Array copies for bytes fields), `pid` included when the spec has it. With
+   * `unpacker: 'format'`: the event's own fields decoded from the kernel's format, JSON-safe
+   * (as in tw dump, so `__probe_ip` included and 64-bit values above 2^53 as strings).
+   */
   readonly data: Record<string, unknown>;
+  /**
+   * Who unpacked `data`: 'generated' — the probe's generated `<name>.unpack.js`, registered for
+   * this event by the session (tw watch does so for the probes the watch declares, after the
+   * layout check); 'format' — the format-driven decoder (no generated unpacker registered, or
+   * its layout does not match this trace's format of the event).
+   */
+  readonly unpacker: 'generated' | 'format';
+  /** With `unpacker: 'generated'`: the spec hash of the generated file (its <NAME>_SPEC_HASH). */
+  readonly specHash?: string;
+}
+
+/**
+ * A probe's generated unpacker as a session runs it for one event (`RunOptions.unpackers`,
+ * keyed by "tw:<name>"). core never generates or imports one: the caller does (tw watch: the
+ * probe's `<name>.unpack.js` from @tw/kprobe-gen).
+ */
+export interface ProbeUnpacker {
+  /** the spec hash the generated file carries */
+  readonly specHash: string;
+  /**
+   * Unpack the record that starts (at its common_type) at `offset` in `view`. The session
+   * passes a view bounded to the one record, so reading past it throws (reported as a
+   * DecodeError) instead of reading the next record.
+   */
+  unpack(view: DataView, offset: number, littleEndian: boolean): Record<string, unknown>;
+  /**
+   * Called once per session with the trace's format of the event: false makes the session use
+   * the format-driven decoder for it instead (e.g. a recording made with another layout).
+   * Absent: accepted.
+   */
+  accepts?(format: EventFormat): boolean;
 }
 
 export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R = unknown> {
@@ -137,7 +175,8 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
   start?: (ctx: WatchContext<ArgValues<A>, S>) => void;
   /**
    * handlers by event pattern; '*' receives every event; 'custom_event' receives every
-   * dynamic-probe event (tw:*) as a CustomProbeEvent (raw payload + unpacked object)
+   * dynamic-probe event (tw:*) as a CustomProbeEvent (raw payload + unpacked object, and which
+   * unpacker made it)
    */
   on: Record<string, Handler<ArgValues<A>, S>>;
   /** the result: printed as text (see `format`) or as JSON with --json */

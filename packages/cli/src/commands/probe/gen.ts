@@ -2,13 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { TwError } from '@tw/core';
-import { renderProbe, type ProbeSpec } from '@tw/kprobe-gen';
+import { eventName, modelOf, moduleName, renderProbe, storeUnpacker, type ProbeSpec } from '@tw/kprobe-gen';
 import { TwCommand } from '../../lib/base.js';
 import { findProbe, loadProbeSpecs, probeUp, type ProbeBackend } from '../../lib/probes.js';
 
 export default class ProbeGen extends TwCommand {
   static override summary = 'Generate, build and load a probe from its spec.';
-  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition and its TypeScript unpacker (<name>.unpack.ts) into --out; then, unless --no-load, builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>.`;
+  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition (tw_<name>.kprobe_events and the bare line in kprobe_events, when kprobe events can express the spec), its TypeScript unpacker (<name>.unpack.ts: the payload's type, layout table and unpack function) and that unpacker compiled to an ES module (<name>.unpack.js) into --out (a directory per probe). It always stores <name>.unpack.ts/.js in the unpacker cache ($XDG_CACHE_HOME/tw/unpackers, by spec hash), where tw watch imports the unpacker for a watch's custom_event handler. Then, unless --no-load, it builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> unlink',
     '<%= config.bin %> <%= command.id %> --all --out ./probes --no-load',
@@ -31,14 +31,24 @@ export default class ProbeGen extends TwCommand {
     const specs: ProbeSpec[] = flags.all ? (await loadProbeSpecs(this.config)).map((p) => p.spec) : [(await findProbe(this.config, args.name!)).spec];
     const results = [];
     for (const spec of specs) {
-      const r = renderProbe(spec);
+      const m = modelOf(spec);
+      const event = eventName(spec);
       let dir: string | undefined;
+      let written = 0;
       if (flags.out) {
+        // rendering every file compiles the JS unpacker (loads TypeScript): only when writing them
+        const r = renderProbe(spec);
         dir = resolve(flags.out, spec.name);
         mkdirSync(dir, { recursive: true });
         for (const [file, text] of Object.entries(r.files)) writeFileSync(join(dir, file), text);
-        if ('line' in r.kprobeEvent) writeFileSync(join(dir, 'kprobe_events'), `${r.kprobeEvent.line}\n`);
+        written = Object.keys(r.files).length;
+        if ('line' in r.kprobeEvent) {
+          writeFileSync(join(dir, 'kprobe_events'), `${r.kprobeEvent.line}\n`);
+          written++;
+        }
       }
+      // where tw watch finds the unpacker (found without TypeScript when already there)
+      const unpacker = storeUnpacker(spec);
       let loaded: { backend: ProbeBackend; notes: string[] } | undefined;
       if (!flags['no-load']) {
         const p = await probeUp(spec, {
@@ -52,10 +62,11 @@ export default class ProbeGen extends TwCommand {
         if (!this.jsonEnabled()) this.log(`${spec.name}: built ${b.ko}${b.cached ? ' (cached)' : ''} for ${b.release}`);
       }
       if (!this.jsonEnabled()) {
-        if (dir) this.log(`${spec.name}: wrote ${Object.keys(r.files).length + ('line' in r.kprobeEvent ? 1 : 0)} files to ${dir}`);
-        if (loaded) this.log(`${spec.name}: loaded as ${loaded.backend === 'module' ? `module ${r.module}` : 'kprobe event'}; events arrive as ${r.event}${loaded.notes.length ? ` (${loaded.notes.join('; ')})` : ''}`);
+        if (dir) this.log(`${spec.name}: wrote ${written} files to ${dir}`);
+        this.log(`${spec.name}: unpacker ${unpacker.js}${unpacker.cached ? ' (cached)' : ''}`);
+        if (loaded) this.log(`${spec.name}: loaded as ${loaded.backend === 'module' ? `module ${moduleName(spec)}` : 'kprobe event'}; events arrive as ${event}${loaded.notes.length ? ` (${loaded.notes.join('; ')})` : ''}`);
       }
-      results.push({ name: spec.name, hash: r.hash, event: r.event, dir, loaded: loaded?.backend ?? false });
+      results.push({ name: spec.name, hash: m.hash, event, dir, unpacker: unpacker.js, loaded: loaded?.backend ?? false });
     }
     return { probes: results };
   }
