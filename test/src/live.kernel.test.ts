@@ -12,7 +12,8 @@ import { REPO_ROOT, twCliPath } from './support/tw.js';
 
 const T = '/sys/kernel/tracing';
 const reason = skipReason();
-const BACKENDS = (process.env['TW_BACKENDS'] ?? 'auto,read,js').split(',');
+// auto is the read() reader where the addon loads: mmap is covered by naming it
+const BACKENDS = (process.env['TW_BACKENDS'] ?? 'auto,mmap,js').split(',');
 const N = 3000;
 
 if (reason) console.warn(`[live.kernel] skipped: ${reason}`);

@@ -2,8 +2,11 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <poll.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -20,6 +23,7 @@ constexpr size_t kMaxSubbuf = size_t{1} << 27;  // the commit word keeps 27 bits
 constexpr size_t kMaxPool = 65536;
 constexpr size_t kMaxPoolBytes = size_t{1} << 30;
 constexpr int kMaxLatencyMs = 60000;
+constexpr int kReaderNiceBoost = 10;  // reader threads run this much less nice (more urgent) than the process
 constexpr uint32_t kMaxCpu = 1u << 16;
 
 [[noreturn]] void type_error(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
@@ -273,6 +277,27 @@ void NativeReader::PostError(size_t index, const std::exception& e, const SysErr
   Post(d);
 }
 
+// This thread's nice value, from /proc/thread-self/stat (field 19, after the comm's ')').
+static bool read_nice(int* out) {
+  std::string stat;
+  if (!read_small_file("/proc/thread-self/stat", &stat)) return false;
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return false;
+  size_t pos = paren + 1;
+  for (int field = 3; field <= 19; field++) {
+    while (pos < stat.size() && stat[pos] == ' ') pos++;
+    if (field == 19) {
+      char* end = nullptr;
+      const long v = std::strtol(stat.c_str() + pos, &end, 10);
+      if (end == stat.c_str() + pos) return false;
+      *out = static_cast<int>(v);
+      return true;
+    }
+    while (pos < stat.size() && stat[pos] != ' ') pos++;
+  }
+  return false;
+}
+
 // One CPU: drain what is there, then wait in poll() for data, the stop signal, or the
 // latency timeout (after which we drain again: poll only wakes on the instance's
 // buffer_percent, a partially filled sub-buffer must not wait for that).
@@ -282,6 +307,12 @@ void NativeReader::ThreadMain(size_t index) {
   {
     std::string name = "tw-rn-cpu" + std::to_string(cpus_[index]);
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    // A reader that wakes late lets the kernel overwrite events: run ahead of the JS thread
+    // (and other work on this CPU) when there is data. Best effort: without CAP_SYS_NICE the
+    // thread keeps the process's priority.
+    // (The nice value comes from /proc, not getpriority(): a syscall another tw may be counting.)
+    int nice_now = 0;
+    if (read_nice(&nice_now)) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::max(-20, nice_now - kReaderNiceBoost));
   }
   const size_t limit = src.drain_limit();
   size_t drained_after_stop = 0;

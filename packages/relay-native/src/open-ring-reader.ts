@@ -1,6 +1,10 @@
 /**
- * Picks the backend: the addon's mmap reader, else its read() reader, else the pure-JS
- * reader, and says in `fallbackReason` why a faster one was not used.
+ * Picks the backend: the addon's read() reader, else its mmap reader, else the pure-JS
+ * reader, and says in `fallbackReason` why a preferred one was not used.
+ *
+ * read() comes first because it measured cheaper: on kernel 6.18 (bench/live.sh, docs/
+ * performance.md) the mmap reader's TRACE_MMAP_IOCTL_GET_READER costs more per sub-buffer
+ * than read()'s copy of it, and at the highest rates it lost events where read() did not.
  */
 import { closeSync, constants, openSync } from 'node:fs';
 import { JsRingReader, errnoError } from './js-reader.js';
@@ -12,7 +16,7 @@ import { validateOptions } from './validate.js';
 
 /**
  * Opens a reader on the instance's per-CPU buffers (nothing is read before start()).
- * 'auto' (the default) tries mmap, then read, then the JS reader; naming a backend insists
+ * 'auto' (the default) tries read, then mmap, then the JS reader; naming a backend insists
  * on it. Errors that no backend can get around (a missing CPU, no permission) are thrown
  * as they are, naming the file and the errno.
  */
@@ -26,11 +30,11 @@ export function openRingReader(opts: OpenOptions): RingReader {
   }
   if (o.backend !== 'auto') return new NativeRingReader(native.binding, o, o.backend, undefined);
   try {
-    return new NativeRingReader(native.binding, o, 'mmap', undefined);
+    return new NativeRingReader(native.binding, o, 'read', undefined);
   } catch (e) {
     // the file itself cannot be opened: no other backend would do better
     if ((e as NodeJS.ErrnoException).syscall === 'open') throw e;
-    return new NativeRingReader(native.binding, o, 'read', `mmap: ${(e as Error).message}`);
+    return new NativeRingReader(native.binding, o, 'mmap', `read: ${(e as Error).message}`);
   }
 }
 

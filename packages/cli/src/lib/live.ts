@@ -28,8 +28,10 @@ export function parseDuration(text: string | undefined): number | undefined {
 }
 
 export function readerFactory(backend: string): ReaderFactory {
-  // The pool must outlast the time tw holds sub-buffers (until the merge watermark passes
-  // them): one ring's worth plus headroom, or the readers stall and the kernel drops events.
+  // tw copies each sub-buffer out and releases its slot when the JS thread takes it, so the pool
+  // only has to cover the JS thread being busy (a long drain, a GC pause): while the pool is
+  // full the reader cannot take sub-buffers and the kernel ring fills. Three rings' worth on top
+  // of one (4 MiB per CPU for a 1 MiB ring), at most 4096 extra slots.
   return (o) =>
     openRingReader({
       instance: o.instance,
@@ -37,7 +39,7 @@ export function readerFactory(backend: string): ReaderFactory {
       subbufSize: o.subbufSize,
       latencyMs: o.latencyMs,
       backend: backend as Backend | 'auto',
-      poolSize: Math.max(64, o.ringSubbufs + 64),
+      poolSize: o.ringSubbufs + Math.min(4096, Math.max(64, o.ringSubbufs * 3)),
     });
 }
 
