@@ -2,7 +2,7 @@
 # Live tracing: how fast a syscall storm can get before each consumer loses events, and the CPU
 # time each consumer spends per million events.
 #
-# usage: bash bench/live.sh [--quick] [--buffer-kb KB] [--seconds S] [--rates LIST]
+# usage: bash bench/live.sh [--quick] [--buffer-kb KB] [--seconds S] [--warmup W] [--rates LIST]
 #                           [--consumers LIST] [--retries N] [--save FILE]
 #
 # A storm of getppid() calls pinned to one CPU (STORM_CPU, default 1) at rising rates (calls/s;
@@ -34,7 +34,10 @@
 # CPU time of a consumer = its user+sys (rusage at exit, threads and child processes included)
 # minus what it had used when it was ready to trace (start-up, from /proc/PID/task/*/schedstat),
 # so start-up is not counted and the final drain and teardown are ("tail" column). The storm's
-# own CPU is not counted. A run is "disturbed" (*) when another tracefs instance existed at its
+# own CPU is not counted. "steady" is the consumer's CPU time from W seconds into the storm
+# (--warmup) until the storm ends, per million storm calls in that time: the cost once a
+# consumer has settled (tw's JIT compiler has done most of its work after a second or two at
+# these rates; perf and the splice reader have nothing to warm up). A run is "disturbed" (*) when another tracefs instance existed at its
 # start or end (someone else tracing) or other processes used more than 10% of a CPU while the
 # storm ran (all busy CPU time from /proc/stat, minus the storm's and the consumer's).
 #
@@ -43,10 +46,10 @@
 # (CPU per event; target <= 2x) with the rates where tw lost events and the peer did not
 # (target: none).
 #
-# --quick: rates 100k, 400k and unlimited, 1.5 s each, consumers splice, perf, tw-auto,
-# twrec-auto.
-# Default (full): rates 50k 100k 200k 400k 800k 1.6M unlimited, 2 s each, consumers splice,
-# perf, tw-mmap, tw-read, tw-js, tw-mmap:10 and twrec-mmap (3 to 5 minutes).
+# --quick: rates 100k, 400k and unlimited, 2.5 s each (warm-up 1 s), consumers splice, perf,
+# tw-auto, twrec-auto (about a minute).
+# Default (full): rates 50k 100k 200k 400k 800k 1.6M unlimited, 4 s each (warm-up 2 s),
+# consumers splice, perf, tw-read, tw-mmap, tw-js, tw-read:10 and twrec-read (6 to 8 minutes).
 # A disturbed run is repeated up to --retries times (default 2; 1 with --quick) while the whole
 # run stays within its time budget, and the least disturbed attempt kept. --save FILE writes the
 # per-run results as tab-separated values.
@@ -67,6 +70,7 @@ rates=
 consumers=
 save=
 retries=
+warmup=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1 ;;
@@ -76,20 +80,22 @@ while [[ $# -gt 0 ]]; do
     --consumers) consumers=${2:?}; shift ;;
     --save) save=${2:?}; shift ;;
     --retries) retries=${2:?}; shift ;;
+    --warmup) warmup=${2:?}; shift ;;
     -h | --help) usage ;;
     *) echo "$0: unknown argument '$1'" >&2; usage ;;
   esac
   shift
 done
 if [[ $quick -eq 1 ]]; then
-  : "${seconds:=1.5}" "${rates:=100000 400000 0}" "${consumers:=splice perf tw-auto twrec-auto}" "${retries:=1}"
+  : "${seconds:=2.5}" "${warmup:=1}" "${rates:=100000 400000 0}" "${consumers:=splice perf tw-auto twrec-auto}" "${retries:=1}"
 else
-  : "${seconds:=2}" "${rates:=50000 100000 200000 400000 800000 1600000 0}" "${consumers:=splice perf tw-mmap tw-read tw-js tw-mmap:10 twrec-mmap}" "${retries:=2}"
+  : "${seconds:=4}" "${warmup:=2}" "${rates:=50000 100000 200000 400000 800000 1600000 0}" "${consumers:=splice perf tw-read tw-mmap tw-js tw-read:10 twrec-read}" "${retries:=2}"
 fi
 rates=${rates//,/ }
 consumers=${consumers//,/ }
 [[ $buffer_kb =~ ^[0-9]+$ && $buffer_kb -ge 64 ]] || { echo "$0: --buffer-kb must be an integer >= 64" >&2; exit 2; }
 [[ $seconds =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "$0: --seconds must be a number" >&2; exit 2; }
+[[ $warmup =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v w="$warmup" -v s="$seconds" 'BEGIN { exit !(w < s) }' || { echo "$0: --warmup must be a number below --seconds" >&2; exit 2; }
 [[ $retries =~ ^[0-9]+$ ]] || { echo "$0: --retries must be a non-negative integer" >&2; exit 2; }
 for r in $rates; do [[ $r =~ ^[0-9]+$ ]] || { echo "$0: rate '$r' is not an integer (calls/s; 0 = unlimited)" >&2; exit 2; }; done
 for c in $consumers; do
@@ -237,15 +243,23 @@ launch() {
   done
 }
 
-storm() { # RATE: runs the storm on STORM_CPU; sets CALLS, CALL_RATE and STORM_NS (its CPU time)
-  local out
-  launch "$tmp/storm" "$tmp/storm.out" taskset -c "$STORM_CPU" "$helpers" storm "$1" "$seconds"
+storm() { # RATE PID...: runs the storm on STORM_CPU; sets CALLS, CALL_RATE and STORM_NS (its CPU
+  # time), and STEADY_NS: the CPU time PIDs (the consumer) used in the storm's steady part (after
+  # its first $warmup seconds, up to the storm's end)
+  local out rate=$1 c_mid c_end
+  shift
+  launch "$tmp/storm" "$tmp/storm.out" taskset -c "$STORM_CPU" "$helpers" storm "$rate" "$seconds"
+  nap "$warmup"
+  c_mid=$(cpu_ns_of "$@")
   wait "$WRAPPER"
+  c_end=$(cpu_ns_of "$@")
+  STEADY_NS=$((c_end - c_mid))
   out=$(cat "$tmp/storm.out")
   read -r su ss _ < "$tmp/storm.cpu"
   STORM_NS=$(((su + ss) * 1000))
   CALLS=$(sed -n 's/.*calls=\([0-9]*\).*/\1/p' <<< "$out")
   CALL_RATE=$(awk -v o="$out" 'BEGIN { split(o, a, /[= ]/); printf "%.0f", a[2] / a[4] }')
+  STEADY_CALLS=$(awk -v r="$CALL_RATE" -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%.0f", r * (s - w) }')
 }
 
 # --- the consumers. Each sets CAPTURED, LOST, CPU_NS (or SKIP=reason).
@@ -286,7 +300,7 @@ run_tw() { # watch|record BACKEND LATENCY_MS RATE
   fi
   c0=$(cpu_ns_of "$pid")
   window_start
-  storm "$rate"
+  storm "$rate" "$pid"
   nap "$(awk -v l="${latency:-50}" 'BEGIN { print (l + 300) / 1000 }')"
   c1=$(cpu_ns_of "$pid")
   window_end $((c1 - c0))
@@ -334,7 +348,8 @@ run_splice() { # RATE
   c0=$(cpu_ns_of "$pid" $kids)
   echo 1 > "$inst/tracing_on"
   window_start
-  storm "$rate"
+  # shellcheck disable=SC2086
+  storm "$rate" "$pid" $kids
   nap 0.35
   # shellcheck disable=SC2086
   c1=$(cpu_ns_of "$pid" $kids)
@@ -382,7 +397,7 @@ run_perf() { # RATE
   fi
   c0=$(cpu_ns_of "$pid")
   window_start
-  storm "$rate"
+  storm "$rate" "$pid"
   nap 0.35
   c1=$(cpu_ns_of "$pid")
   window_end $((c1 - c0))
@@ -447,15 +462,15 @@ window_end() { # CONSUMER_NS (its CPU time in the window); sets OTHERS_NS and WI
 others_now() { ls "$tracefs/instances" | grep -v -E "^twbench-$$-" | grep -v -E "^tw-($(IFS='|'; echo "${tw_pids[*]:-0}"))-" | paste -sd ' ' || true; }
 
 results=$tmp/results.tsv
-printf 'consumer\trate\tcall_rate\tcalls\tcaptured\tlost\tcpu_ns\ttail_ns\tdisturbed\tskip\tothers_ns\twindow_ns\n' > "$results"
-printf '%-12s %9s %10s %10s %10s %7s %8s %8s %9s\n' consumer rate 'calls/s' captured lost 'lost%' 'CPU ms' 'tail ms' 'CPU s/M'
+printf 'consumer\trate\tcall_rate\tcalls\tcaptured\tlost\tcpu_ns\ttail_ns\tdisturbed\tskip\tothers_ns\twindow_ns\tsteady_ns\tsteady_calls\n' > "$results"
+printf '%-12s %9s %10s %10s %10s %7s %8s %8s %9s %9s\n' consumer rate 'calls/s' captured lost 'lost%' 'CPU ms' 'tail ms' 'CPU s/M' 'steady'
 disturbed_any=0
 run_once() { # CONSUMER RATE: one run; sets the result variables and DISTURBED
   local c=$1 rate=$2 before spec
   # the previous run's processes have all exited and been waited for: forget their pids
   our_pids=()
   tw_pids=()
-  SKIP= CAPTURED=0 LOST=0 CPU_NS=0 TAIL_NS=0 STORM_NS=0 OTHERS_NS=0 WINDOW_NS=1 CALLS=0 CALL_RATE=0
+  SKIP= CAPTURED=0 LOST=0 CPU_NS=0 TAIL_NS=0 STORM_NS=0 OTHERS_NS=0 WINDOW_NS=1 CALLS=0 CALL_RATE=0 STEADY_NS=0 STEADY_CALLS=0
   before=$(others_now)
   case $c in
     splice) run_splice "$rate" ;;
@@ -473,8 +488,8 @@ run_once() { # CONSUMER RATE: one run; sets the result variables and DISTURBED
 }
 
 retried=0
-# a retry is made only while the whole run still fits its time budget (full 4.5 min, quick 1 min)
-budget=$((quick ? 60 : 270))
+# a retry is made only while the whole run still fits its time budget (full 9 min, quick 1.5 min)
+budget=$((quick ? 90 : 540))
 runs_left=$(($(wc -w <<< "$rates") * $(wc -w <<< "$consumers")))
 runs_done=0
 loop_start=$SECONDS
@@ -485,7 +500,7 @@ for rate in $rates; do
     for ((attempt = 0; attempt <= retries; attempt++)); do
       ((attempt == 0)) || retried=$((retried + 1))
       run_once "$c" "$rate"
-      row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$c" "$rate" "$CALL_RATE" "$CALLS" "$CAPTURED" "$LOST" "$CPU_NS" "$TAIL_NS" "$DISTURBED" "$SKIP" "$OTHERS_NS" "$WINDOW_NS")
+      row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$c" "$rate" "$CALL_RATE" "$CALLS" "$CAPTURED" "$LOST" "$CPU_NS" "$TAIL_NS" "$DISTURBED" "$SKIP" "$OTHERS_NS" "$WINDOW_NS" "$STEADY_NS" "$STEADY_CALLS")
       if [[ -z $best ]] || awk -v a="$OTHERS_NS" -v w="$WINDOW_NS" -v b="$best_share" 'BEGIN { exit !(a / w < b) }'; then
         best=$row
         best_share=$(awk -v a="$OTHERS_NS" -v w="$WINDOW_NS" 'BEGIN { print a / w }')
@@ -496,21 +511,22 @@ for rate in $rates; do
       (((SECONDS - loop_start) * (runs_done + runs_left) / runs_done + loop_start < budget)) || break
     done
     runs_left=$((runs_left - 1))
-    IFS='|' read -r _ _ CALL_RATE CALLS CAPTURED LOST CPU_NS TAIL_NS DISTURBED SKIP OTHERS_NS WINDOW_NS <<< "${best//$'\t'/|}"
+    IFS='|' read -r _ _ CALL_RATE CALLS CAPTURED LOST CPU_NS TAIL_NS DISTURBED SKIP OTHERS_NS WINDOW_NS STEADY_NS STEADY_CALLS <<< "${best//$'\t'/|}"
     [[ $DISTURBED -eq 0 ]] || disturbed_any=1
     label=$([[ $rate -eq 0 ]] && echo unlimited || echo "$rate")
     if [[ -n $SKIP ]]; then
       printf '%-12s %9s  skipped: %s\n' "$c" "$label" "$SKIP"
     else
-      awk -v c="$c" -v r="$label" -v cr="$CALL_RATE" -v cap="$CAPTURED" -v lost="$LOST" -v ns="$CPU_NS" -v tail="$TAIL_NS" -v d="$DISTURBED" 'BEGIN {
-        printf "%-12s %9s %10s %10d %10d %6.2f%% %8.1f %8.1f %9.3f%s\n", c, r, cr, cap, lost,
+      awk -v c="$c" -v r="$label" -v cr="$CALL_RATE" -v cap="$CAPTURED" -v lost="$LOST" -v ns="$CPU_NS" -v tail="$TAIL_NS" -v d="$DISTURBED" -v sn="$STEADY_NS" -v sc="$STEADY_CALLS" 'BEGIN {
+        printf "%-12s %9s %10s %10d %10d %6.2f%% %8.1f %8.1f %9.3f %9.3f%s\n", c, r, cr, cap, lost,
           (cap + lost > 0 ? 100 * lost / (cap + lost) : 0), ns / 1e6, tail / 1e6, (cap > 0 ? (ns / 1e9) / (cap / 1e6) : 0),
-          (d == 1 ? "  (*)" : "") }'
+          (sc > 0 ? (sn / 1e9) / (sc / 1e6) : 0), (d == 1 ? "  (*)" : "") }'
     fi
     printf '%s\n' "$best" >> "$results"
   done
 done
 echo "CPU ms: the consumer's user+sys from ready-to-trace to exit; tail ms: the part after it was told to stop (final drain, end, teardown); CPU s/M: CPU ms per million captured events"
+echo "steady: CPU s per million storm calls after the storm's first ${warmup}s, until it ends (no start-up, JIT warm-up or teardown)"
 [[ $retried -eq 0 ]] || echo "$retried disturbed run(s) were repeated (--retries $retries); the least disturbed run of each is shown"
 [[ $disturbed_any -eq 0 ]] || echo "(*) disturbed even so: another tracefs instance existed, or other processes used > 10% of a CPU during the run"
 [[ -z $save ]] || cp "$results" "$save"
@@ -518,14 +534,15 @@ echo "CPU ms: the consumer's user+sys from ready-to-trace to exit; tail ms: the 
 echo
 node - "$results" <<'EOF'
 const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [consumer, rate, callRate, calls, captured, lost, cpuNs, tailNs, disturbed, skip] = l.split('\t');
-  return { consumer, rate: +rate, callRate: +callRate, captured: +captured, lost: +lost, cpuNs: +cpuNs, skip };
+  const [consumer, rate, callRate, calls, captured, lost, cpuNs, tailNs, disturbed, skip, othersNs, windowNs, steadyNs, steadyCalls] = l.split('\t');
+  return { consumer, rate: +rate, callRate: +callRate, captured: +captured, lost: +lost, cpuNs: +cpuNs, steadyNs: +steadyNs, steadyCalls: +steadyCalls, skip };
 }).filter((r) => !r.skip);
 const label = (rate) => (rate === 0 ? 'unlimited' : rate >= 1e6 ? `${rate / 1e6}M` : `${rate / 1e3}k`);
 const consumers = [...new Set(rows.map((r) => r.consumer))];
 const rates = [...new Set(rows.map((r) => r.rate))];
 const get = (c, rate) => rows.find((r) => r.consumer === c && r.rate === rate);
 const perM = (r) => (r.captured > 0 ? r.cpuNs / 1e9 / (r.captured / 1e6) : NaN);
+const steadyPerM = (r) => (r.steadyCalls > 0 ? r.steadyNs / 1e9 / (r.steadyCalls / 1e6) : NaN);
 const of = (c) => rows.filter((r) => r.consumer === c);
 const total = (c, only = () => true) => {
   const rs = of(c).filter((r) => only(r.rate));
@@ -562,6 +579,9 @@ if (peers.length && tws.length) {
     const worst = Math.max(...cleanRates.map((rate) => perM(get(t, rate)) / perM(get(p, rate))));
     console.log(`${t} ÷ ${p}: ${per.join(', ')}`);
     console.log(`  like for like (${cleanRates.length ? cleanRates.map(label).join(', ') : 'no rate'}): ${cleanRates.length ? `worst ${worst.toFixed(2)}x ${worst <= 2 ? '(target met)' : '(over 2x)'}, summed ${like.toFixed(2)}x` : '-'}; all rates summed ${overall.toFixed(2)}x`);
+    const steady = cleanRates.map((rate) => `${label(rate)} ${(steadyPerM(get(t, rate)) / steadyPerM(get(p, rate))).toFixed(2)}x`);
+    const steadyWorst = Math.max(...cleanRates.map((rate) => steadyPerM(get(t, rate)) / steadyPerM(get(p, rate))));
+    console.log(`  steady state (after the warm-up), like for like: ${steady.length ? `${steady.join(', ')}; worst ${steadyWorst.toFixed(2)}x ${steadyWorst <= 2 ? '(target met)' : '(over 2x)'}` : '-'}`);
     console.log(`  lossless wherever ${p} is: ${bad.length ? `no: lost ${bad.map((rate) => { const a = get(t, rate); return `${(100 * a.lost / (a.lost + a.captured)).toFixed(1)}% at ${label(rate)}`; }).join(', ')}` : 'yes (target met)'}`);
   }
 }
