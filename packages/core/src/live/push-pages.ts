@@ -1,7 +1,7 @@
 /**
  * A page source fed by a live reader: sub-buffers are queued as they arrive and handed to the
- * CPU's cursor one at a time; each is released back to the reader's pool as soon as the
- * cursor moves past it (it is a view into the pool, never copied).
+ * CPU's cursor one at a time; each one's release() runs as soon as the cursor moves past it
+ * (traceLive gives its page back to the slab it was copied into).
  */
 import type { PageSource } from '../tracedat/cpu-pages.js';
 
@@ -10,7 +10,9 @@ export class PushPages implements PageSource {
   start = 0;
   size = 0;
   fileOffset = 0;
-  private readonly queue: Array<{ data: Uint8Array; release: () => void }> = [];
+  // a FIFO as an array and a head index (Array.shift() moves every element: O(n) per page)
+  private queue: Array<{ data: Uint8Array; release: () => void } | undefined> = [];
+  private head = 0;
   private release: (() => void) | undefined;
   private count = 0;
 
@@ -19,14 +21,22 @@ export class PushPages implements PageSource {
   }
 
   get pending(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
   next(): boolean {
     this.release?.();
     this.release = undefined;
-    const item = this.queue.shift();
-    if (!item) return false;
+    if (this.head === this.queue.length) return false;
+    const item = this.queue[this.head]!;
+    this.queue[this.head++] = undefined;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
     this.buf = item.data;
     this.start = 0;
     this.size = item.data.length;
@@ -39,6 +49,9 @@ export class PushPages implements PageSource {
   close(): void {
     this.release?.();
     this.release = undefined;
-    for (const q of this.queue.splice(0)) q.release();
+    const left = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const q of left) q?.release();
   }
 }
