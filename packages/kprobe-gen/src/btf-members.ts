@@ -2,7 +2,8 @@
  * Struct member offsets for the kprobe_events backend, read from the target kernel's BTF with
  * pahole (`pahole -F btf -C <struct> <btf>`). Only the structs the spec's expressions walk
  * through are looked up, one at a time, following member types (e.g. struct path → dentry →
- * inode → super_block for dev(path)).
+ * inode → super_block for dev(path)). structFromBtf reads any one struct (mount-offsets.ts reads
+ * struct mount with it).
  */
 import { TwError } from '@tw/core';
 import { missingStruct, type Arch, type MemberInfo, type MemberLayouts } from './kprobe-events.js';
@@ -38,21 +39,32 @@ export function parsePaholeStruct(text: string): { name: string; members: Record
   return { name: `${head[1]} ${head[2]}`, members };
 }
 
+/**
+ * The members of one struct/union (`struct mount`, `union foo`) as the BTF describes it, or why
+ * not: `missing` says what pahole reported (nothing printed: not in the BTF). Throws TwError
+ * TOOL_START when pahole cannot be started.
+ */
+export async function structFromBtf(
+  name: string,
+  opts: BtfOptions = {},
+): Promise<{ members: Record<string, MemberInfo> } | { missing: string }> {
+  const btf = opts.btf ?? '/sys/kernel/btf/vmlinux';
+  const tag = name.replace(/^(struct|union)\s+/, '');
+  const r = await run(opts.pahole ?? 'pahole', ['-F', 'btf', '-C', tag, btf]);
+  const parsed = r.exitCode === 0 ? parsePaholeStruct(r.stdout) : undefined;
+  if (parsed && parsed.name === name) return { members: parsed.members };
+  return { missing: `${name} is not in the BTF of ${btf}${r.exitCode !== 0 ? ` (pahole: ${r.stderr.trim().split('\n').at(-1) ?? ''})` : ''}` };
+}
+
 /** Member layouts for every struct the spec's kprobe event definition walks through. */
 export async function memberLayoutsFromBtf(spec: ProbeSpec, opts: BtfOptions = {}): Promise<MemberLayouts> {
-  const btf = opts.btf ?? '/sys/kernel/btf/vmlinux';
-  const pahole = opts.pahole ?? 'pahole';
   const members: Record<string, Record<string, MemberInfo>> = {};
   for (let round = 0; round < 32; round++) {
     const need = missingStruct(spec, { members, ...(opts.arch ? { arch: opts.arch } : {}) });
     if (need === undefined) return members;
-    const tag = need.replace(/^(struct|union)\s+/, '');
-    const r = await run(pahole, ['-F', 'btf', '-C', tag, btf]);
-    const parsed = r.exitCode === 0 ? parsePaholeStruct(r.stdout) : undefined;
-    if (!parsed || parsed.name !== need) {
-      throw new TwError('PROBE_UNSUPPORTED', `probe '${spec.name}': ${need} is not in the BTF of ${btf}${r.exitCode !== 0 ? ` (pahole: ${r.stderr.trim().split('\n')[0] ?? ''})` : ''}`);
-    }
-    members[need] = parsed.members;
+    const got = await structFromBtf(need, opts);
+    if ('missing' in got) throw new TwError('PROBE_UNSUPPORTED', `probe '${spec.name}': ${got.missing}`);
+    members[need] = got.members;
   }
   throw new TwError('PROBE_UNSUPPORTED', `probe '${spec.name}': too many nested structs to resolve`);
 }

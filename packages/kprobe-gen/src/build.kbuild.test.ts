@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTwError, type ModuleBuildError } from '@tw/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildModule, type BuildResult } from './build.js';
+import { buildModule } from './build.js';
 import { listKernelTrees } from './kernels.js';
+import { moduleTakesMountOffsets, specNeedsMountOffsets } from './mount-offsets.js';
 import { modelOf, type ProbeSpec } from './spec.js';
 import { shippedSpecs } from './test-shipped.js';
 import { broken, testSpecs } from './test-specs.js';
@@ -45,7 +46,7 @@ describe.skipIf(trees.length === 0)(`Kbuild ${reason || trees.map((t) => t.utsRe
         throw new Error(`${spec.name} on ${tree.utsRelease}: ${(e as Error).message}\n${(e as Partial<ModuleBuildError>).stderr ?? ''}`);
       }
     });
-    results.forEach((r: BuildResult, i) => {
+    for (const [i, r] of results.entries()) {
       const { tree, spec } = jobs[i]!;
       expect(r.cached).toBe(false);
       expect(r.release).toBe(tree.release);
@@ -56,7 +57,9 @@ describe.skipIf(trees.length === 0)(`Kbuild ${reason || trees.map((t) => t.utsRe
       expect(ko).toContain(`tw_spec=${spec.name} ${modelOf(spec).hash}`);
       expect(ko).toContain(`name=tw_${spec.name}`);
       expect(r.log).not.toMatch(/warning:/);
-    });
+      // loadModule finds the struct mount offset params in the modules whose path() crosses mounts
+      expect(await moduleTakesMountOffsets(r.ko), spec.name).toBe(specNeedsMountOffsets(spec));
+    }
   });
 
   it('reuses a cached build: second call is cached and runs no make', async () => {

@@ -19,7 +19,17 @@ export {
   type MemberLayouts,
   type ParamValues,
 } from './kprobe-events.js';
-export { memberLayoutsFromBtf, parsePaholeStruct, type BtfOptions } from './btf-members.js';
+export { memberLayoutsFromBtf, parsePaholeStruct, structFromBtf, type BtfOptions } from './btf-members.js';
+export {
+  mountOffsetsFromBtf,
+  mountOffsetsProblem,
+  mountParams,
+  moduleTakesMountOffsets,
+  specNeedsMountOffsets,
+  MOUNT_PARAMS,
+  MOUNT_SPAN,
+  type MountOffsets,
+} from './mount-offsets.js';
 export { requiredSymbols, checkSymbols, readSymvers, type RequiredSymbol } from './symbols.js';
 export { kernelTree, listKernelTrees, defaultKdir, type KernelTree } from './kernels.js';
 export { buildModule, buildKey, defaultCacheDir, compilerErrorLines, type BuildOptions, type BuildResult } from './build.js';

@@ -123,6 +123,60 @@ describe('modules', () => {
     expect(failed.message).toContain('already loaded');
   });
 
+  describe('struct mount offsets for path() across mounts', () => {
+    // a module that takes them: its .modinfo has parmtype=tw_mnt_parent:uint
+    const pathKo = join(tmp, 'tw_pathy.ko');
+    writeFileSync(pathKo, Buffer.from('\x7fELF\0parm=tw_mnt_parent:offsetof(struct mount, mnt_parent)\0parmtype=tw_mnt_parent:uint\0name=tw_pathy\0', 'latin1'));
+    const btf = join(tmp, 'fake-btf');
+    writeFileSync(btf, 'not BTF');
+    const mountText = 'struct mount {\n\tstruct hlist_node mnt_hash; /* 0 16 */\n\tstruct mount * mnt_parent; /* 16 8 */\n\tstruct dentry * mnt_mountpoint; /* 24 8 */\n\tstruct vfsmount mnt; /* 32 32 */\n};\n';
+    const paholeLog = join(tmp, 'pahole.log');
+    const pahole = script('fake-pahole', `echo "$@" >> ${paholeLog}\nprintf '${mountText.replace(/%/g, '%%')}'`);
+    const log = join(tmp, 'insmod-mnt.log');
+    const insmod = script('fake-insmod-mnt', `for a in "$@"; do echo "$a"; done > ${log}`);
+    const args = (): string[] => readFileSync(log, 'utf8').trim().split('\n').slice(1);
+
+    it('reads them from BTF with pahole and passes them after the spec params', async () => {
+      rmSync(paholeLog, { force: true });
+      const notes: string[] = [];
+      expect(await loadModule(pathKo, { watch_ino: 5 }, { insmod, btf, pahole, onNote: (n) => notes.push(n) })).toBe('tw_pathy');
+      expect(args()).toEqual(['watch_ino=5', 'tw_mnt_parent=16', 'tw_mnt_mountpoint=24', 'tw_mnt_vfsmount=32']);
+      expect(readFileSync(paholeLog, 'utf8')).toBe(`-F btf -C mount ${btf}\n`);
+      expect(notes).toEqual([]);
+    });
+
+    it('a module without the parameters gets none and pahole does not run', async () => {
+      rmSync(paholeLog, { force: true });
+      await loadModule(ko, {}, { insmod, btf, pahole });
+      expect(args()).toEqual([]);
+      expect(existsSync(paholeLog)).toBe(false);
+    });
+
+    it('no pahole, no BTF: loads without them and says so in one line', async () => {
+      const notes: string[] = [];
+      await loadModule(pathKo, {}, { insmod, btf, pahole: join(tmp, 'no-such-pahole'), onNote: (n) => notes.push(n) });
+      expect(args()).toEqual([]);
+      await loadModule(pathKo, {}, { insmod, btf: join(tmp, 'no-such-btf'), pahole, onNote: (n) => notes.push(n) });
+      expect(args()).toEqual([]);
+      expect(notes).toEqual([
+        `tw_pathy: path() stays inside each file's filesystem (mount points not crossed): no struct mount layout: ${join(tmp, 'no-such-pahole')} is not installed or cannot run`,
+        `tw_pathy: path() stays inside each file's filesystem (mount points not crossed): no struct mount layout: no BTF at ${join(tmp, 'no-such-btf')}`,
+      ]);
+      for (const n of notes) expect(n).not.toContain('\n');
+    });
+
+    it('given offsets are checked and passed; false passes none; tw_mnt_* are not user params', async () => {
+      await loadModule(pathKo, {}, { insmod, mountOffsets: { parent: 8, mountpoint: 48, vfsmount: 64 } });
+      expect(args()).toEqual(['tw_mnt_parent=8', 'tw_mnt_mountpoint=48', 'tw_mnt_vfsmount=64']);
+      await loadModule(pathKo, {}, { insmod, btf, pahole, mountOffsets: false });
+      expect(args()).toEqual([]);
+      const bad = await twError(loadModule(pathKo, {}, { insmod, mountOffsets: { parent: 16, mountpoint: 16, vfsmount: 32 } }));
+      expect(bad.code).toBe('BAD_ARGUMENT');
+      expect(bad.message).toContain('overlap');
+      expect((await twError(loadModule(pathKo, { tw_mnt_parent: 16 }, { insmod }))).message).toContain("tw's own");
+    });
+  });
+
   it('rmmod after removing the eprobes attached to the module event', async () => {
     writeFileSync(procModules, 'tw_unlink 16384 0 - Live 0x0000000000000000 (OE)\next4 1 2 - Live 0x0\n');
     const log = join(tmp, 'rmmod.log');

@@ -1,6 +1,7 @@
 /**
  * Attaching and detaching probes on the running kernel:
- *   module backend:        loadModule (insmod with params), unloadModule (rmmod)
+ *   module backend:        loadModule (insmod with params, plus struct mount offsets from BTF
+ *                          for path() across mounts), unloadModule (rmmod)
  *   kprobe_events backend: addKprobeEvent, removeKprobeEvent (tracefs kprobe_events)
  * plus isLoaded. Writes to kprobe_events/dynamic_events always append (a truncating write would
  * delete every dynamic event on the system); a rejected write is reported with the kernel's
@@ -10,8 +11,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { TwError } from '@tw/core';
+import { isTwError, TwError } from '@tw/core';
 import { memberLayoutsFromBtf } from './btf-members.js';
+import { MOUNT_PARAMS, mountOffsetsFromBtf, mountOffsetsProblem, mountParams, moduleTakesMountOffsets, type MountOffsets } from './mount-offsets.js';
 import { missingStruct, renderKprobeEvent, type KprobeEventDefinition, type KprobeEventOptions } from './kprobe-events.js';
 import { run } from './run.js';
 import { modelOf, paramValueProblem, type ProbeSpec } from './spec.js';
@@ -23,6 +25,40 @@ export interface LoadOptions {
   insmod?: string;
   /** validate `params` against this spec's params (names and types) */
   spec?: ProbeSpec;
+  /**
+   * For a module whose path() crosses mounts (it takes the tw_mnt_* parameters, see
+   * mount-offsets.ts): the struct mount offsets to pass. Default: read from `btf` with pahole,
+   * and when that fails, load without them (its paths then stay inside each file's filesystem)
+   * and tell `onNote` why. false: pass none, say nothing.
+   */
+  mountOffsets?: MountOffsets | false;
+  /** BTF of the kernel the module is loaded into (default /sys/kernel/btf/vmlinux) */
+  btf?: string;
+  /** the pahole program (default "pahole") */
+  pahole?: string;
+  /** hears one line when the module is loaded without struct mount offsets, and why */
+  onNote?: (note: string) => void;
+}
+
+/**
+ * The tw_mnt_* parameters for a module that takes them: the given offsets, else those read
+ * from BTF; none (and a note) when they cannot be read.
+ */
+async function mountParamsFor(ko: string, opts: LoadOptions): Promise<Record<string, number>> {
+  if (opts.mountOffsets === false || !(await moduleTakesMountOffsets(ko))) return {};
+  if (opts.mountOffsets !== undefined) {
+    const problem = mountOffsetsProblem(opts.mountOffsets);
+    if (problem) throw new TwError('BAD_ARGUMENT', `struct mount offsets for ${basename(ko)}: ${problem}`);
+    return mountParams(opts.mountOffsets);
+  }
+  try {
+    return mountParams(await mountOffsetsFromBtf({ ...(opts.btf !== undefined ? { btf: opts.btf } : {}), ...(opts.pahole !== undefined ? { pahole: opts.pahole } : {}) }));
+  } catch (e) {
+    if (!isTwError(e)) throw e;
+    const why = e.code === 'TOOL_START' ? `${opts.pahole ?? 'pahole'} is not installed or cannot run` : e.message.split('\n')[0]!;
+    opts.onNote?.(`${moduleNameOfKo(ko)}: path() stays inside each file's filesystem (mount points not crossed): no struct mount layout: ${why}`);
+    return {};
+  }
 }
 
 const PARAM_NAME = /^[a-z][a-z0-9_]{0,31}$/;
@@ -42,9 +78,11 @@ export function moduleNameOfKo(ko: string): string {
 }
 
 /**
- * insmod a module with parameters. Returns the module's name. Throws TOOL_START (insmod could
- * not be started) or MODULE_LOAD (insmod failed: the kernel's reason, e.g. a missing symbol,
- * a kprobe that could not be placed, the module already loaded).
+ * insmod a module with parameters (and, for a module whose path() crosses mounts, the struct
+ * mount offsets: see LoadOptions.mountOffsets). Returns the module's name. Throws TOOL_START
+ * (insmod could not be started) or MODULE_LOAD (insmod failed: the kernel's reason, e.g. a
+ * missing symbol, a kprobe that could not be placed, the module already loaded, impossible
+ * struct mount offsets).
  */
 export async function loadModule(ko: string, params: Readonly<Record<string, ParamValue>> = {}, opts: LoadOptions = {}): Promise<string> {
   if (!existsSync(ko)) throw new TwError('FILE_NOT_FOUND', `module ${ko} does not exist`);
@@ -57,8 +95,12 @@ export async function loadModule(ko: string, params: Readonly<Record<string, Par
       if (problem) throw new TwError('BAD_ARGUMENT', `probe '${m.name}', parameter ${k}: ${problem}`);
     }
   }
+  for (const k of Object.keys(params)) {
+    if (Object.values(MOUNT_PARAMS).includes(k as never)) throw new TwError('BAD_ARGUMENT', `module parameter ${k} is tw's own: give struct mount offsets as mountOffsets`);
+  }
   const name = moduleNameOfKo(ko);
-  const args = [ko, ...Object.entries(params).map(([k, v]) => paramArg(k, v))];
+  const mount = await mountParamsFor(ko, opts);
+  const args = [ko, ...Object.entries({ ...params, ...mount }).map(([k, v]) => paramArg(k, v))];
   const r = await run(opts.insmod ?? 'insmod', args);
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.stdout).trim();

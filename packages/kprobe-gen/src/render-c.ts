@@ -5,7 +5,7 @@
  * the code.
  */
 import type { CType } from './c-type.js';
-import { dentryOf, devOf, inoOf } from './desugar.js';
+import { crossesMounts, dentryOf, devOf, inoOf, mntOf } from './desugar.js';
 import type { BinOp, Expr } from './expr.js';
 import { fieldSize, payloadOrder, probeHeader } from './layout.js';
 import type { ArgInfo, FieldInfo, ParamInfo, ParamType, ProbeModel, ScalarFieldType } from './spec.js';
@@ -173,6 +173,8 @@ export interface CModuleView {
   needsStr: boolean;
   needsBytes: boolean;
   needsPath: boolean;
+  /** a path() of a struct path/file: the mount walk and its struct mount offset params */
+  needsMount: boolean;
   needsUserStr: boolean;
   hasParams: boolean;
   params: Array<{ decl: string; cVar: string; name: string; def: string; kind: string; perm: string; desc: string }>;
@@ -228,6 +230,8 @@ export function cModuleView(m: ProbeModel): CModuleView {
   let needsBytes = false;
   let needsPath = false;
   let needsUserStr = false;
+  // decided before any field is compiled: it changes tw_path()'s signature for every path() field
+  const needsMount = crossesMounts(m);
 
   const fieldBlock = (f: FieldInfo): CBlock => {
     const cc = new CCompiler(argIdent);
@@ -261,10 +265,15 @@ export function cModuleView(m: ProbeModel): CModuleView {
         needsLoad = true;
       } else if (s.fn === 'path') {
         const arg = s.arg as Extract<Expr, { k: 'ident' }>;
-        const d = cc.value(dentryOf(arg.name, identType(arg.name)));
-        stmts.push(`tw_dentry_path(${dst}, sizeof(${dst}), ${d});`);
+        const t = identType(arg.name);
+        const mnt = mntOf(arg.name, t);
+        const mv = mnt ? cc.value(mnt) : 'NULL';
+        const d = cc.value(dentryOf(arg.name, t));
+        stmts.push(needsMount ? `tw_path(${dst}, sizeof(${dst}), ${mv}, ${d});` : `tw_path(${dst}, sizeof(${dst}), ${d});`);
         needsLoad = needsPath = true;
-        comment += ' (dentry walk up to the filesystem root, non-faulting)';
+        comment += mnt
+          ? " (dentry and mount walk up to the task's root, non-faulting; see tw_path)"
+          : ' (dentry walk up to the filesystem root, non-faulting)';
       } else {
         const user = s.fn === 'user_string';
         const v = cc.value(s.arg);
@@ -321,6 +330,7 @@ export function cModuleView(m: ProbeModel): CModuleView {
   if (m.fields.some((f) => f.source.k === 'call' && (f.source.fn === 'ino' || f.source.fn === 'dev' || f.source.fn === 'path'))) {
     includes.push('linux/fs.h', 'linux/dcache.h', 'linux/path.h');
   }
+  if (needsMount) includes.push('linux/mount.h', 'linux/fs_struct.h');
   if (m.params.length > 0) includes.push('linux/moduleparam.h');
 
   // _Static_asserts: the TRACE_EVENT struct has exactly the layout layoutFor() computes
@@ -354,6 +364,7 @@ export function cModuleView(m: ProbeModel): CModuleView {
     needsStr,
     needsBytes,
     needsPath,
+    needsMount,
     needsUserStr,
     hasParams: params.length > 0,
     params,
@@ -474,7 +485,7 @@ export function requiredSymbolsOf(m: ProbeModel): RequiredSymbol[] {
   if (v.needsLoad || v.needsStr || v.needsBytes) req('copy_from_kernel_nofault', 'non-faulting kernel reads (TW_LOAD, strings)');
   if (v.needsUserStr) req('copy_from_user_nofault', 'non-faulting user string reads (strncpy_from_user_nofault is not exported on 6.1)');
   if (v.needsStr) req('memchr', 'finds the NUL of a copied string');
-  if (v.needsPath) req('memmove', 'dentry path assembly');
+  if (v.needsPath) req('memmove', 'path assembly (path())');
   if (m.fields.some((f) => f.source.k === 'builtin' && f.source.name === 'comm')) {
     req('strscpy_pad', 'copies current->comm without taking task_lock', ['strscpy_pad', 'sized_strscpy']);
   }

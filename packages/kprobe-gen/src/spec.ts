@@ -23,8 +23,9 @@ export interface ProbeField {
   /**
    * where the value comes from: an argument name, an expression over arguments and `current`
    * (`->`, `.`, integer literals, `&`, `|`, `+`, `-`, casts), or a built-in: `comm`, `pid`,
-   * `tgid`, `uid`, `gid`, `ino(arg)`, `dev(arg)`, `path(arg)`, `user_string(expr)`,
-   * `kernel_string(expr)`. A kretprobe can also read `retval`.
+   * `tgid`, `uid`, `gid`, `ino(arg)`, `dev(arg)`, `path(arg)` (the full path for a struct
+   * path * or struct file *, across mounts; inside its filesystem for a struct dentry *),
+   * `user_string(expr)`, `kernel_string(expr)`. A kretprobe can also read `retval`.
    */
   readonly from: string;
   readonly description?: string;

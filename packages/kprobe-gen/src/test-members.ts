@@ -99,6 +99,31 @@ export const PAHOLE_6_12: Record<string, string> = {
 `,
 };
 
+/** struct mount as `pahole -F btf -C mount` prints it for Debian's 6.12 (trimmed after mnt_mp). */
+export const PAHOLE_6_12_MOUNT = `struct mount {
+	struct hlist_node          mnt_hash;             /*     0    16 */
+	struct mount *             mnt_parent;           /*    16     8 */
+	struct dentry *            mnt_mountpoint;       /*    24     8 */
+	struct vfsmount            mnt;                  /*    32    32 */
+	/* --- cacheline 1 boundary (64 bytes) --- */
+	union {
+		struct rb_node     mnt_node;             /*    64    24 */
+		struct callback_head mnt_rcu;            /*    64    16 */
+		struct llist_node  mnt_llist;            /*    64     8 */
+	};                                               /*    64    24 */
+	struct mnt_pcp *           mnt_pcp;              /*    88     8 */
+	struct list_head           mnt_mounts;           /*    96    16 */
+	struct list_head           mnt_child;            /*   112    16 */
+	/* --- cacheline 2 boundary (128 bytes) --- */
+	struct mount *             mnt_next_for_sb;      /*   128     8 */
+	struct mount * *           mnt_pprev_for_sb;     /*   136     8 */
+	const char  *              mnt_devname;          /*   144     8 */
+	struct list_head           mnt_list;             /*   152    16 */
+	struct mnt_namespace *     mnt_ns;               /*   232     8 */
+	struct mountpoint *        mnt_mp;               /*   240     8 */
+};
+`;
+
 export const PAHOLE_6_1_FILE = `struct file {
 	union {
 		struct llist_node  f_llist;              /*     0     8 */

@@ -1,7 +1,8 @@
 /**
  * Specs used only by the tests: between them they exercise every feature of the generator
  * (kretprobe with saved entry args, every field type and built-in, casts and arithmetic, a filter
- * over fields/args/params incl. a charp comparison, every param type), plus a deliberately
+ * over fields/args/params incl. a charp comparison, every param type, path() with and without a
+ * mount), plus a deliberately
  * broken one that must fail to compile.
  */
 import { defineProbe, type ProbeSpec } from './spec.js';
@@ -76,6 +77,38 @@ export const sysFiltered = defineProbe({
   filter: 'comm == only_comm && (flags & flag_mask) != 0 && pid != 1',
 });
 
+/**
+ * path() of a struct path * (the full path, across mounts) and of a struct dentry * (inside its
+ * filesystem) in one module: tw_path() with and without a mount. security_path_unlink(const
+ * struct path *dir, struct dentry *dentry) exists with CONFIG_SECURITY_PATH (Debian: yes).
+ */
+export const pathMix = defineProbe({
+  name: 'path_mix',
+  description: 'test probe: path() of a struct path and of a dentry',
+  attach: { kprobe: 'security_path_unlink' },
+  args: [
+    { name: 'dir', type: 'const struct path *' },
+    { name: 'dentry', type: 'struct dentry *' },
+  ],
+  fields: [
+    { name: 'dir', type: { string: 512 }, from: 'path(dir)' },
+    { name: 'rel', type: { string: 128 }, from: 'path(dentry)' },
+    { name: 'name', type: { string: 64 }, from: 'kernel_string(dentry->d_name.name)' },
+  ],
+});
+
+/** path() of a struct dentry only: tw_path() without the mount walk and its params. */
+export const dentryPath = defineProbe({
+  name: 'dentry_path',
+  description: 'test probe: path() of a dentry (inside its filesystem)',
+  attach: { kprobe: 'd_delete' },
+  args: [{ name: 'dentry', type: 'struct dentry *' }],
+  fields: [
+    { name: 'path', type: { string: 256 }, from: 'path(dentry)' },
+    { name: 'ino', type: 'u64', from: 'ino(dentry)' },
+  ],
+});
+
 /** Compiles in TS, fails in C: struct filename has no such member. */
 export const broken: ProbeSpec = {
   name: 'broken',
@@ -87,4 +120,4 @@ export const broken: ProbeSpec = {
   fields: [{ name: 'x', type: 'u64', from: 'name->no_such_member' }],
 };
 
-export const testSpecs: ProbeSpec[] = [kitchenSink, sysFiltered];
+export const testSpecs: ProbeSpec[] = [kitchenSink, sysFiltered, pathMix, dentryPath];

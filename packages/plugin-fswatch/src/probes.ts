@@ -59,12 +59,15 @@ export const unlinkat = defineProbe({
  * already holds FMODE_WRITE (0x2) for O_WRONLY/O_RDWR, so the filter is exact. The open can
  * still fail after this point (e.g. an LSM denial). O_TMPFILE opens do not pass here.
  *
- * watch_ino/watch_dev pre-filter in the kernel (module backend), so the dentry walk for `path`
- * only runs for the file being watched.
+ * watch_ino/watch_dev pre-filter in the kernel (module backend), so the walk for `path` only
+ * runs for the file being watched. `path` is the full path as the opener sees it (path(path)
+ * reads both the mount and the dentry, and crosses mount points with struct mount's layout from
+ * the kernel's BTF); where that layout cannot be read at load time (no BTF, no pahole) it is the
+ * path inside the file's filesystem.
  */
 export const openWrite = defineProbe({
   name: 'open_write',
-  description: 'A file is opened for writing (vfs_open with FMODE_WRITE): inode, device, path within its filesystem, flags and the opener',
+  description: 'A file is opened for writing (vfs_open with FMODE_WRITE): inode, device, full path, flags and the opener',
   attach: { kprobe: 'vfs_open' },
   args: [
     { name: 'path', type: 'const struct path *' },
@@ -81,7 +84,7 @@ export const openWrite = defineProbe({
     { name: 'mode', type: 'u32', from: 'file->f_mode', description: 'FMODE bits (0x2: write)' },
     { name: 'pid', type: 'pid', from: 'pid' },
     { name: 'comm', type: { string: 16 }, from: 'comm' },
-    { name: 'path', type: { string: 256 }, from: 'path(path)', description: 'path inside its filesystem (mount point not included)' },
+    { name: 'path', type: { string: 256 }, from: 'path(path)', description: "full path from the opener's root (inside its filesystem when struct mount's layout is unknown)" },
   ],
   filter: '(mode & 2) != 0 && (watch_ino == 0 || ino == watch_ino) && (watch_dev == 0 || dev == watch_dev)',
 });

@@ -30,6 +30,12 @@
 //         records the trace (--record), which the host then replays through the same watch
 //         (offline, the generated unpacker is used after checking the recording's format)
 //     (g) the same with --probe-backend kprobe-events
+//     (p) path() across mounts (in (d)'s API run): with a tmpfs on /mnt/twtest and another on
+//         /mnt/twtest/inner, plugin-fswatch's open_write module loaded by loadModule (struct mount
+//         offsets read from the guest's BTF with pahole, passed as tw_mnt_* params) reports the
+//         full paths of files opened for writing on each; loaded with pahole missing it falls back
+//         (one note, paths inside each tmpfs); insmod with impossible offsets fails in tw_init;
+//         possible but wrong offsets walk garbage without an oops
 //   The host's `tw probe gen --all` also stores every compiled unpacker in the unpacker cache
 //   ($XDG_CACHE_HOME/tw/unpackers); the guest must find them there (no TypeScript compile in the
 //   guest: the cache directory is unchanged at the end).
@@ -192,10 +198,15 @@ $TW probe unload unlink > $L/unload.out 2>&1; rc=$?
 no_left b
 
 # ---- (d) cycles 2..19 through the API, 20 through tw; the API's Node start also does (e)'s
-# checkLayout() of an 8-byte dfd first (a kprobe event added and removed by hand)
+# checkLayout() of an 8-byte dfd first (a kprobe event added and removed by hand), and then (p):
+# open_write's path() across two tmpfs mounts
 stamp d
-$API layout-size cycles 2 19 $W/cycles >> "$O" 2> $L/api.err; rc=$?
+MNT=/mnt/twtest
+mkdir -p $MNT && mount -t tmpfs none $MNT && mkdir $MNT/inner && mount -t tmpfs none $MNT/inner \
+  && ok p.mounted || fail p.mounted "$(grep twtest /proc/self/mounts)"
+$API layout-size cycles 2 19 $W/cycles fullpath $MNT >> "$O" 2> $L/api.err; rc=$?
 [ $rc = 0 ] || fail d.api_rc "probe-api.mjs exit $rc: $(flat $L/api.err)"
+umount $MNT/inner $MNT
 stamp d.api_done
 $TW probe load unlink --backend module > $L/load20.out 2>&1; rc=$?
 [ $rc = 0 ] && grep -q 'unlink: loaded (module)' $L/load20.out && [ -n "$(tw_module)" ] && ok d.tw_load_20 || fail d.tw_load_20 "rc=$rc $(flat $L/load20.out)"
@@ -533,6 +544,16 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         const s = await get();
         expectSteps(s, ['a.gen', 'b.unload', 'd.api_cycles', 'd.tw_load_20', 'd.fires_20', 'd.tw_unload_20', 'd.no_module', 'd.no_dynamic_events', 'd.no_event_dir']);
         expect(s.steps.get('d.api_cycles')?.text, ctx(s)).toMatch(/^cycles 2\.\.19 /);
+      }, 300_000);
+
+      it('(p) path() crosses mounts: open_write reports /mnt/twtest/<file> and /mnt/twtest/inner/<file>; falls back without pahole; tw_init refuses impossible offsets; garbage ones do not oops', async () => {
+        const s = await get();
+        expectSteps(s, ['p.mounted', 'p.full', 'p.fallback', 'p.rejects', 'p.garbage', 'p.nothing_left', 'd.api_cycles']);
+        // offsets from the guest's BTF (the same on Debian 6.1 and 6.12), then the two paths
+        expect(s.steps.get('p.full')?.text, ctx(s)).toBe('16,24,32 /mnt/twtest/fullpath-top /mnt/twtest/inner/fullpath-inner');
+        expect(s.steps.get('p.fallback')?.text, ctx(s)).toMatch(
+          /^\/fullpath-top \/fullpath-inner \| tw_open_write: path\(\) stays inside each file's filesystem \(mount points not crossed\): no struct mount layout: \/nonexistent\/pahole is not installed or cannot run$/,
+        );
       }, 300_000);
 
       it('(e) detects a layout mismatch: tw probe load names the field and both placements; checkLayout throws LayoutMismatchError', async () => {

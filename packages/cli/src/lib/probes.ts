@@ -70,7 +70,11 @@ export interface ActiveProbe {
   ours: boolean;
   /** a filter to set on the event in the session's instance (kprobe-events backend) */
   filter: string | undefined;
-  /** what was tried and why it did not work, when the first choice failed */
+  /**
+   * what was tried and why it did not work, when the first choice failed; and when a module's
+   * path() stays inside each file's filesystem because struct mount's layout could not be read
+   * (no BTF, no pahole)
+   */
   notes: string[];
   /** undo what this call did */
   unload(): Promise<void>;
@@ -110,7 +114,9 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
     if (why === undefined) {
       try {
         const built = await buildModule(spec, { kdir, ...(opts.outDir ? { outDir: opts.outDir } : {}) });
-        await loadModule(built.ko, opts.params ?? {}, { spec });
+        const pathNotes: string[] = [];
+        await loadModule(built.ko, opts.params ?? {}, { spec, onNote: (n) => pathNotes.push(n) });
+        notes.push(...pathNotes);
         return await verified(root, {
           spec, backend: 'module', ours: true, filter: undefined, notes,
           unload: async () => {

@@ -11,7 +11,7 @@ export interface Modification {
   comm: string;
   /** open(2) flags, decoded (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND) */
   flags: string;
-  /** path inside its filesystem, as the probe saw it */
+  /** the path as the probe saw it: full, or inside its filesystem where the probe could not cross mounts */
   path: string;
 }
 
@@ -51,7 +51,10 @@ function decodeFlags(flags: number): string {
   return out.join('|');
 }
 
-/** The probe's path is relative to its filesystem's root: match it as a suffix of the watched path. */
+/**
+ * The probe's path is the full path, or (where the module could not read struct mount's layout)
+ * relative to its filesystem's root: match it exactly or as a suffix of the watched path.
+ */
 function pathMatches(watched: string, seen: string): boolean {
   if (seen === '' || seen === '/') return false;
   return watched === seen || watched.endsWith(seen.startsWith('/') ? seen : `/${seen}`);
@@ -63,7 +66,8 @@ export default defineWatch({
   description:
     'Loads the open_write probe (a kprobe on vfs_open, filtered to FMODE_WRITE) and reports every open of the ' +
     'file for writing. When the file exists here it is matched by inode and device (in the kernel); otherwise ' +
-    '(e.g. replaying a recording from another machine) by its path within the filesystem.',
+    '(e.g. replaying a recording from another machine) by its path (the full path, or the path within its ' +
+    'filesystem where the probe could not cross mount points).',
   examples: ['tw watch who-modified /etc/hosts', 'tw watch who-modified /var/log/syslog --input trace.dat --json'],
   args: {
     path: { type: 'string', required: true, description: 'the file to watch' },

@@ -16,7 +16,10 @@ export default class ProbeLoad extends TwCommand {
     const { args, flags } = await this.parse(ProbeLoad);
     const { spec } = await findProbe(this.config, args.name);
     const p = await probeUp(spec, { backend: flags.backend as ProbeBackend | 'auto', ...(flags.kdir ? { kdir: flags.kdir } : {}) });
-    if (!this.jsonEnabled()) this.log(`${spec.name}: ${p.ours ? 'loaded' : 'already loaded'} (${p.backend}); events arrive as tw:${spec.name}`);
-    return { name: spec.name, backend: p.backend, loadedNow: p.ours };
+    if (!this.jsonEnabled()) {
+      this.log(`${spec.name}: ${p.ours ? 'loaded' : 'already loaded'} (${p.backend}); events arrive as tw:${spec.name}`);
+      for (const n of p.notes) this.logToStderr(`tw: note: ${n}`);
+    }
+    return { name: spec.name, backend: p.backend, loadedNow: p.ours, notes: p.notes };
   }
 }

@@ -27,6 +27,8 @@
 #include <linux/fs.h>
 #include <linux/dcache.h>
 #include <linux/path.h>
+#include <linux/mount.h>
+#include <linux/fs_struct.h>
 #include <linux/moduleparam.h>
 
 #define CREATE_TRACE_POINTS
@@ -130,34 +132,134 @@ static void tw_copy_bytes(void *dst, size_t size, unsigned long src)
 		memset(dst, 0, size);
 }
 
-#define TW_PATH_DEPTH 32
+#define TW_PATH_DEPTH 64	/* dentries walked, over all mounts */
+#define TW_MOUNT_DEPTH 16	/* mounts crossed */
 
 /*
- * The path of a dentry inside its filesystem, from walking d_parent up to the filesystem's root
- * (at most TW_PATH_DEPTH components) with non-faulting reads. This replaces d_path(), which may
- * take rename_lock and so cannot run in a kprobe handler. Consequences: mount points are not
- * crossed (a file on a filesystem mounted at /mnt reads "/file"), a concurrent rename can give a
- * mix of old and new names, and a path too long for buf keeps its last components after "...".
+ * struct mount (fs/mount.h) is private to the VFS: it embeds the public struct vfsmount and links
+ * a mount to its parent mount (mnt_parent) and to the dentry it is mounted on (mnt_mountpoint),
+ * but no header gives its layout. tw reads the three member offsets from the running kernel's
+ * BTF when it loads the module and passes them here; tw_init() checks them and they are
+ * read-only afterwards. All 0 (the default) means unknown: path() then stays inside the file's
+ * filesystem, as for a dentry.
  */
-static void tw_dentry_path(char *buf, size_t size, struct dentry *d)
+static unsigned int tw_mnt_parent_off;
+module_param_named(tw_mnt_parent, tw_mnt_parent_off, uint, 0444);
+MODULE_PARM_DESC(tw_mnt_parent, "offsetof(struct mount, mnt_parent) in the running kernel (0: unknown)");
+static unsigned int tw_mnt_mountpoint_off;
+module_param_named(tw_mnt_mountpoint, tw_mnt_mountpoint_off, uint, 0444);
+MODULE_PARM_DESC(tw_mnt_mountpoint, "offsetof(struct mount, mnt_mountpoint) in the running kernel (0: unknown)");
+static unsigned int tw_mnt_vfsmount_off;
+module_param_named(tw_mnt_vfsmount, tw_mnt_vfsmount_off, uint, 0444);
+MODULE_PARM_DESC(tw_mnt_vfsmount, "offsetof(struct mount, mnt), the embedded struct vfsmount (0: unknown)");
+
+/* set by tw_mount_offsets_check() when the three offsets are given and possible */
+static bool tw_mnt_known;
+
+/* struct mount is a few hundred bytes: no member of it lies this far in */
+#define TW_MOUNT_SPAN 2048U
+
+static bool tw_span_overlap(unsigned int a, unsigned int alen, unsigned int b, unsigned int blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/*
+ * 0 when the offsets are all 0 (unknown) or all possible: inside TW_MOUNT_SPAN, aligned, two
+ * pointers and a struct vfsmount that do not overlap. A partial or impossible set fails the load.
+ */
+static int tw_mount_offsets_check(void)
+{
+	const unsigned int p = tw_mnt_parent_off, mp = tw_mnt_mountpoint_off, v = tw_mnt_vfsmount_off;
+	const unsigned int ptr = sizeof(void *), vsz = sizeof(struct vfsmount);
+
+	if (!p && !mp && !v)
+		return 0;
+	if (!p || !mp || !v ||
+	    p > TW_MOUNT_SPAN - ptr || mp > TW_MOUNT_SPAN - ptr || v > TW_MOUNT_SPAN - vsz ||
+	    p % ptr || mp % ptr || v % __alignof__(struct vfsmount) ||
+	    tw_span_overlap(p, ptr, mp, ptr) || tw_span_overlap(p, ptr, v, vsz) ||
+	    tw_span_overlap(mp, ptr, v, vsz)) {
+		pr_err("impossible struct mount offsets tw_mnt_parent=%u tw_mnt_mountpoint=%u tw_mnt_vfsmount=%u (give all three, or none)\n",
+		       p, mp, v);
+		return -EINVAL;
+	}
+	tw_mnt_known = true;
+	return 0;
+}
+
+/*
+ * The path of a file as the current task sees it, assembled backwards with non-faulting reads:
+ * d_parent up to the mount's root (mnt->mnt_root), then on from the dentry the mount sits on
+ * (mnt_mountpoint) in the parent mount (mnt_parent), until the task's root (current->fs->root,
+ * read without fs->lock) or the root of the mount tree. This replaces d_path(), which takes
+ * rename_lock and mount_lock and so cannot run in a kprobe handler. Without a mount (mnt NULL: a
+ * struct dentry source, or struct mount's offsets unknown) the walk stops at the filesystem's
+ * root, so a file on a filesystem mounted at /mnt reads "/file". A concurrent rename or
+ * (un)mount can give a mix of old and new names; a path longer than buf, or deeper than
+ * TW_PATH_DEPTH dentries or TW_MOUNT_DEPTH mounts, keeps its last components after "...".
+ */
+static void tw_path(char *buf, size_t size, struct vfsmount *mnt, struct dentry *d)
 {
 	char *p = buf + size - 1;
 	bool cut = false;
 	size_t len;
-	int depth;
+	int depth = 0;
+	int mounts = 0;
+	struct vfsmount *root_mnt = NULL;
+	struct dentry *root = NULL, *mnt_root = NULL;
 
 	*p = '\0';
 	if (!d) {
 		memset(buf, 0, size);
 		return;
 	}
-	for (depth = 0; depth < TW_PATH_DEPTH; depth++) {
-		struct dentry *parent = TW_LOAD(&d->d_parent);
-		const unsigned char *name = TW_LOAD(&d->d_name.name);
-		u32 nlen = TW_LOAD(&d->d_name.len);
+	if (!tw_mnt_known)
+		mnt = NULL;
+	if (mnt) {
+		struct fs_struct *fs = TW_LOAD(&current->fs);
 
+		if (fs) {
+			root_mnt = TW_LOAD(&fs->root.mnt);
+			root = TW_LOAD(&fs->root.dentry);
+		}
+		mnt_root = TW_LOAD(&mnt->mnt_root);
+	}
+	for (;;) {
+		struct dentry *parent;
+		const unsigned char *name;
+		u32 nlen;
+
+		if (mnt && d == root && mnt == root_mnt)
+			break;		/* the task's root */
+		if (mnt && d == mnt_root) {
+			char *m = (char *)mnt - tw_mnt_vfsmount_off;	/* its struct mount */
+			char *up = TW_LOAD((char **)(m + tw_mnt_parent_off));
+
+			if (!up || up == m)
+				break;	/* the root of the mount tree (or a mount in none) */
+			if (++mounts > TW_MOUNT_DEPTH) {
+				cut = true;
+				break;
+			}
+			d = TW_LOAD((struct dentry **)(m + tw_mnt_mountpoint_off));
+			mnt = (struct vfsmount *)(up + tw_mnt_vfsmount_off);
+			mnt_root = TW_LOAD(&mnt->mnt_root);
+			if (!d) {
+				cut = true;
+				break;
+			}
+			continue;
+		}
+		parent = TW_LOAD(&d->d_parent);
 		if (parent == d)
+			break;		/* the filesystem's root */
+		if (depth++ == TW_PATH_DEPTH) {
+			cut = true;
 			break;
+		}
+		name = TW_LOAD(&d->d_name.name);
+		nlen = TW_LOAD(&d->d_name.len);
 		if (nlen > NAME_MAX)
 			nlen = NAME_MAX;
 		if (!parent || !name || (size_t)(p - buf) < nlen + 1 ||
@@ -169,8 +271,6 @@ static void tw_dentry_path(char *buf, size_t size, struct dentry *d)
 		*--p = '/';
 		d = parent;
 	}
-	if (depth == TW_PATH_DEPTH)
-		cut = true;
 	if (cut && p - buf >= 3) {
 		p -= 3;
 		memcpy(p, "...", 3);
@@ -257,9 +357,10 @@ static int tw_handler(struct kretprobe_instance *tw_ri, struct pt_regs *tw_regs)
 	{	/* uid = uid */
 		tw_v->uid = (u32)__kuid_val(current_uid());
 	}
-	{	/* fpath = path(retval) (dentry walk up to the filesystem root, non-faulting) */
-		__auto_type tw_t1 = TW_LOAD(&((retval)->f_path).dentry);
-		tw_dentry_path(tw_v->fpath, sizeof(tw_v->fpath), tw_t1);
+	{	/* fpath = path(retval) (dentry and mount walk up to the task's root, non-faulting; see tw_path) */
+		__auto_type tw_t1 = TW_LOAD(&((retval)->f_path).mnt);
+		__auto_type tw_t2 = TW_LOAD(&((retval)->f_path).dentry);
+		tw_path(tw_v->fpath, sizeof(tw_v->fpath), tw_t1, tw_t2);
 	}
 	{	/* mix = ((dfd + 1) | 0x4) */
 		tw_v->mix = (u32)(unsigned long)(((dfd + 1) | 0x4));
@@ -301,6 +402,9 @@ static int __init tw_init(void)
 {
 	int ret;
 
+	ret = tw_mount_offsets_check();
+	if (ret)
+		return ret;
 	tw_scratch = alloc_percpu(struct tw_ksink_vals);
 	if (!tw_scratch)
 		return -ENOMEM;
