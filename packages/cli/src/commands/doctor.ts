@@ -50,7 +50,9 @@ export default class Doctor extends TwCommand {
       try {
         inst = Instance.create(root, { prefix: 'tw' });
         const backends = await probeBackends(inst.dir, inst.cpus()[0] ?? 0);
-        for (const [b, v] of Object.entries(backends)) add(`reader: ${b}`, v === true, v === true ? 'works' : v);
+        // what --backend auto takes: read, else mmap, else the JS reader (relay-native's order)
+        const auto = (['read', 'mmap', 'js'] as const).find((b) => backends[b] === true);
+        for (const [b, v] of Object.entries(backends)) add(`reader: ${b}`, v === true, v === true ? (b === auto ? 'works (what --backend auto uses)' : 'works') : v);
       } catch (e) {
         add('readers', false, (e as Error).message);
       } finally {

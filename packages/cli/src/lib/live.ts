@@ -13,7 +13,7 @@ export const liveFlags = {
   clock: Flags.string({ summary: 'Trace clock of the session\'s instance (see /sys/kernel/tracing/trace_clock).', default: 'mono', helpValue: 'CLOCK' }),
   'buffer-kb': Flags.integer({ summary: 'Ring-buffer size per CPU, in KiB.', default: 4096, min: 64, helpValue: 'KB' }),
   latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
-  backend: Flags.string({ summary: 'Ring-buffer reader: auto, mmap, read or js.', default: 'auto', options: ['auto', 'mmap', 'read', 'js'] }),
+  backend: Flags.string({ summary: 'Ring-buffer reader: auto (read, else mmap, else js), mmap, read or js.', default: 'auto', options: ['auto', 'mmap', 'read', 'js'] }),
 };
 
 export function parseDuration(text: string | undefined): number | undefined {
