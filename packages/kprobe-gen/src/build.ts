@@ -4,9 +4,9 @@
  * a module built on the host against a guest kernel's headers is reused inside that guest.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ModuleBuildError } from '@tw/core';
+import { twCacheDir, workDirFor } from './cache.js';
 import { defaultKdir, kernelTree } from './kernels.js';
 import { sha256Hex } from './hash.js';
 import { renderModuleFiles } from './render.js';
@@ -47,8 +47,7 @@ export interface BuildResult {
 }
 
 export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME && process.env.XDG_CACHE_HOME !== '' ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(base, 'tw', 'modules');
+  return twCacheDir('modules');
 }
 
 /**
@@ -109,7 +108,7 @@ export async function buildModule(spec: ProbeSpec, opts: BuildOptions = {}): Pro
   if (existsSync(join(entry, STAMP)) && existsSync(cachedKo)) return deliver(cachedKo, true, '');
 
   mkdirSync(cacheDir, { recursive: true });
-  const work = `${entry}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const work = workDirFor(entry);
   rmSync(work, { recursive: true, force: true });
   writeSources(work, files);
   const make = opts.make ?? 'make';

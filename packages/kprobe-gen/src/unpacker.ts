@@ -13,10 +13,10 @@
  * against the spec (event, spec hash, layout table) before anyone trusts it.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TwError, type EventFormat } from '@tw/core';
+import { twCacheDir, workDirFor } from './cache.js';
 import { sha256Hex } from './hash.js';
 import { checkFormatLayout, layoutFor, type UnpackedValue } from './layout.js';
 import { pascalCase } from './names.js';
@@ -58,8 +58,7 @@ export interface GeneratedUnpacker {
 }
 
 export function defaultUnpackerCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME && process.env.XDG_CACHE_HOME !== '' ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(base, 'tw', 'unpackers');
+  return twCacheDir('unpackers');
 }
 
 /** The cache key: spec name + hash, and a hash of the rendered TS and the TypeScript version. */
@@ -83,7 +82,7 @@ export function storeUnpacker(spec: ProbeSpec, opts: UnpackerStoreOptions = {}):
   if (existsSync(files.js)) return { dir, key, ...files, cached: true };
 
   const jsText = transpileUnpacker(tsText, `${name}.unpack.ts`);
-  const work = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const work = workDirFor(dir);
   try {
     mkdirSync(work, { recursive: true });
     writeFileSync(join(work, `${name}.unpack.ts`), tsText);

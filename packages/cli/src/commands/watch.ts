@@ -105,7 +105,7 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
             const { spec } = await findProbe(this.config, name);
             const p = await probeUp(spec, { backend: flags['probe-backend'] as ProbeBackend | 'auto' });
             probes.push(p);
-            if (!json) for (const n of p.notes) this.logToStderr(`tw: note: probe '${name}': ${n}`);
+            for (const n of p.notes) note(`probe '${name}': ${n}`);
           } catch (e) {
             // a probe that only offers an alternative to a static event may be missing
             const optional = events.some((p) => p.split('|').length > 1 && p.split('|').includes(`tw:${name}`));

@@ -213,9 +213,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       const pages = new PushPages();
       streams.push({ pages, stream: new CpuStream(cpu, '', pages, layout) });
     }
-    const byCpu = new Map(streams.map((s) => [s.stream.cpu, s.pages]));
-    const slab = new PageSlab(subbufSize);
     const streamOf = new Map(streams.map((s) => [s.stream.cpu, s]));
+    const slab = new PageSlab(subbufSize);
     const source: TraceSource = {
       littleEndian: layout.littleEndian,
       formats,
@@ -252,7 +251,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     let keepGoing = consumer.stopped !== true;
     // non-monotonic clocks: the watermark extrapolates from the newest timestamp delivered
     const visit = monotonic
-      ? (e: EventView) => consumer.visit(e)
+      ? consumer.visit.bind(consumer)
       : (e: EventView) => {
         const c = e.c;
         maxHi = c.tsHi;
@@ -304,9 +303,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
         const elapsedMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
         if (elapsedMs - lastPrune > 5000) {
           const grace = BigInt(opts.graceSeconds ?? 60) * 1_000_000_000n;
-          const newest = (BigInt(maxHi) << 32n) | BigInt(maxLo);
-          const mono = monotonic ? process.hrtime.bigint() : newest;
-          if (mono > grace) engine.procs.prune(mono - grace);
+          const now = monotonic ? process.hrtime.bigint() : (BigInt(maxHi) << 32n) | BigInt(maxLo);
+          if (now > grace) engine.procs.prune(now - grace);
           lastPrune = elapsedMs;
         }
         // held-back events: come back when the earliest is due (never sooner than a tick)
@@ -329,9 +327,9 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     reader.start(
       (cpu, data, release) => {
         opts.onSubBuffer?.(cpu, data);
+        const st = streamOf.get(cpu);
         if (light) {
           // count the records now, in place; the reader gets its buffer back at once
-          const st = streamOf.get(cpu);
           if (st) {
             st.pages.push(data, NO_RELEASE);
             const stream = st.stream;
@@ -347,19 +345,17 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
           release();
           return;
         }
-        const q = byCpu.get(cpu);
         // Copy and give the reader its buffer back at once: tw holds sub-buffers until the
         // merge watermark passes them, and a reader waiting for its pool lets the kernel drop
         // events. The copies (bounded by rate x latency) come from a slab that is reused, not
         // from a new ArrayBuffer each (hundreds of MB/s of garbage at high rates).
-        if (q) {
+        if (st) {
           const copy = slab.take();
           copy.set(data);
-          q.push(copy, () => slab.give(copy));
+          st.pages.push(copy, () => slab.give(copy));
         }
         release();
         arm(tick);
-
       },
       (e) => {
         finish(new TwError('READER', `the ${reader!.backend} ring-buffer reader failed: ${e.message}`, { cause: e }));
