@@ -6,6 +6,7 @@
 #include <cstring>
 #include <algorithm>
 #include <poll.h>
+#include <ctime>
 #include <sys/resource.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -25,6 +26,14 @@ constexpr size_t kMaxPoolBytes = size_t{1} << 30;
 constexpr int kMaxLatencyMs = 60000;
 constexpr int kReaderNiceBoost = 10;  // reader threads run this much less nice (more urgent) than the process
 constexpr uint32_t kMaxCpu = 1u << 16;
+constexpr size_t kBatch = 16;  // sub-buffers per delivery: a busy round hands over in steps of this
+
+/** CLOCK_MONOTONIC in ns (the clock of the trace clock "mono"). */
+double mono_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
 
 [[noreturn]] void type_error(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
 [[noreturn]] void range_error(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
@@ -70,6 +79,7 @@ Napi::Function NativeReader::Init(Napi::Env env) {
                          InstanceMethod<&NativeReader::Start>("start"),
                          InstanceMethod<&NativeReader::Stop>("stop"),
                          InstanceMethod<&NativeReader::Release>("release"),
+                         InstanceMethod<&NativeReader::ReleaseMany>("releaseMany"),
                          InstanceMethod<&NativeReader::Close>("close"),
                      });
 }
@@ -156,6 +166,17 @@ NativeReader::NativeReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   }
   Napi::Object self = info.This().As<Napi::Object>();
   self.Set("pools", js_pools);
+  slot_lists_ = std::make_shared<PoolMemory>(2 * kMaxBatch * sizeof(int32_t));
+  batch_ = reinterpret_cast<int32_t*>(slot_lists_->data());
+  released_ = batch_ + kMaxBatch;
+  {
+    auto* keep = new std::shared_ptr<PoolMemory>(slot_lists_);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+        env, (*keep)->data(), (*keep)->bytes(),
+        [](Napi::Env, void*, std::shared_ptr<PoolMemory>* hint) { delete hint; }, keep);
+    self.Set("batch", Napi::Int32Array::New(env, kMaxBatch, ab, 0));
+    self.Set("released", Napi::Int32Array::New(env, kMaxBatch, ab, kMaxBatch * sizeof(int32_t)));
+  }
   self.Set("backend", Napi::String::New(env, backend_));
 }
 
@@ -170,7 +191,9 @@ NativeReader::~NativeReader() {
   CloseSources();
 }
 
-// start(onData(cpuIndex, slot, extraArrayBuffer?), onError(err), onDone())
+// start(onData(cpuIndex, count, drainedNs, extraArrayBuffer?), onError(err), onDone()):
+// onData's slots are the first `count` entries of this.batch; drainedNs is -1 or the end of a
+// round (see Delivery)
 Napi::Value NativeReader::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::Idle) throw Napi::Error::New(env, "relay-native: the reader was already started");
@@ -233,6 +256,20 @@ Napi::Value NativeReader::Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, pools_[static_cast<size_t>(ci)]->release(static_cast<int>(slot)));
 }
 
+// releaseMany(cpuIndex, count): the first `count` slots of this.released go back to the pool.
+Napi::Value NativeReader::ReleaseMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) type_error(env, "relay-native: releaseMany(cpuIndex, count)");
+  double ci = info[0].As<Napi::Number>().DoubleValue();
+  double n = info[1].As<Napi::Number>().DoubleValue();
+  if (!is_uint(ci) || ci >= pools_.size()) range_error(env, "relay-native: releaseMany: no such CPU index");
+  if (!is_uint(n) || n > kMaxBatch) range_error(env, "relay-native: releaseMany: bad count");
+  Pool& pool = *pools_[static_cast<size_t>(ci)];
+  bool all = true;
+  for (size_t i = 0; i < static_cast<size_t>(n); i++) all = pool.release(released_[i]) && all;
+  return Napi::Boolean::New(env, all);
+}
+
 void NativeReader::SignalStop() {
   stop_ = true;
   if (control_fd_ >= 0) {
@@ -256,9 +293,14 @@ void NativeReader::CloseSources() {
   control_fd_ = -1;
 }
 
+void NativeReader::ReleaseAll(Delivery* d) {
+  for (int32_t slot : d->slots) pools_[d->cpu_index]->release(slot);
+  d->slots.clear();
+}
+
 void NativeReader::Post(Delivery* d) {
   if (abort_ || tsfn_.NonBlockingCall(d) != napi_ok) {
-    if (d->slot >= 0) pools_[d->cpu_index]->release(d->slot);
+    ReleaseAll(d);
     delete d;
   }
 }
@@ -318,14 +360,34 @@ void NativeReader::ThreadMain(size_t index) {
   size_t drained_after_stop = 0;
   bool poll_said_ready = false;  // the last poll() reported the data fd readable
   int idle_wakeups = 0;          // ... and the drain after it found nothing, this many times in a row
+  std::unique_ptr<Delivery> batch;
+  auto flush = [&] {
+    if (batch) Post(batch.release());
+  };
+  auto add = [&](int slot) {
+    if (!batch) {
+      batch = std::make_unique<Delivery>();
+      batch->cpu_index = static_cast<uint32_t>(index);
+      batch->slots.reserve(kBatch);
+    }
+    batch->slots.push_back(slot);
+    if (batch->slots.size() >= kBatch) flush();
+  };
   try {
     for (;;) {
       if (abort_) break;
       const bool stopping = stop_.load();
       size_t got = 0;
+      double drained = -1;
+      int partials = 0;  // part-filled sub-buffers in a row
       for (;;) {
         if (stopping && drained_after_stop >= limit) break;  // a writer that never stops must not keep us here
-        int slot = pool.acquire(abort_, stop_);
+        int slot = pool.try_acquire();
+        if (slot == Pool::kNone) {
+          // every slot is out: hand over the ones this round holds before waiting for JS
+          flush();
+          slot = pool.acquire(abort_, stop_);
+        }
         if (slot == Pool::kAborted) break;
         std::unique_ptr<uint8_t[]> extra;
         uint8_t* dst;
@@ -335,6 +397,7 @@ void NativeReader::ThreadMain(size_t index) {
         } else {
           dst = pool.slot(slot);
         }
+        const double before = mono_ns();
         int r;
         try {
           r = src.next(dst);
@@ -344,6 +407,7 @@ void NativeReader::ThreadMain(size_t index) {
         }
         if (r == 0) {
           if (slot >= 0) pool.release(slot);
+          drained = before;
           break;
         }
         got++;
@@ -352,13 +416,36 @@ void NativeReader::ThreadMain(size_t index) {
         // again right away would only hand over a few records per sub-buffer; the next
         // round (poll wake-up or the latency timeout) gets what follows.
         const bool caught_up = (load_u64(dst + 8) & kCommitLengthMask) < (subbuf_size_ - kSubbufHeader) / 2;
-        auto* d = new Delivery();
-        d->cpu_index = static_cast<uint32_t>(index);
-        d->slot = slot >= 0 ? slot : -1;
-        d->extra = std::move(extra);
-        Post(d);
-        if (caught_up && !stopping) break;
+        if (slot >= 0) {
+          add(slot);
+        } else {
+          flush();  // keep the order
+          auto* d = new Delivery();
+          d->cpu_index = static_cast<uint32_t>(index);
+          d->extra = std::move(extra);
+          Post(d);
+        }
+        // A sub-buffer less than half full may be the kernel's write page (we have caught up) or
+        // the rest of a page we took part of last round (more may follow). One more read tells:
+        // nothing → this CPU is read up to now; a second part-filled one in a row → we are at
+        // the writer: leave what follows for the next round instead of handing it over a few
+        // records at a time.
+        if (caught_up && !stopping) {
+          if (++partials >= 2) break;
+        } else {
+          partials = 0;
+        }
       }
+      // the round's end: what it read, and up to when this CPU is now read (also when it read
+      // nothing: JS holds other CPUs' events back until every CPU has been read past them)
+      if (drained >= 0 && !stopping && !abort_) {
+        if (!batch) {
+          batch = std::make_unique<Delivery>();
+          batch->cpu_index = static_cast<uint32_t>(index);
+        }
+        batch->drained_ns = drained;
+      }
+      flush();
       if (stopping || abort_) break;
 
       // poll() keeps saying "readable" yet there is nothing to take (the tracefs "block"
@@ -366,10 +453,18 @@ void NativeReader::ThreadMain(size_t index) {
       if (got > 0) idle_wakeups = 0;
       else if (poll_said_ready) idle_wakeups++;
       struct pollfd fds[2] = {{idle_wakeups >= 3 ? -1 : src.fd(), POLLIN, 0}, {control_fd_, POLLIN, 0}};
-      int rv = ::poll(fds, 2, latency_ms_);
+      // every CPU's thread wakes on the same grid of the monotonic clock: their deliveries
+      // reach the JS thread together (one wake-up there, not one per CPU)
+      const int64_t now_ms = static_cast<int64_t>(mono_ns() / 1e6);
+      const int timeout = latency_ms_ - static_cast<int>(now_ms % latency_ms_);
+      int rv = ::poll(fds, 2, timeout);
       if (rv < 0 && errno != EINTR) throw SysError("poll", src.path(), errno);
       if (rv > 0 && (fds[0].revents & (POLLERR | POLLNVAL))) throw SysError("poll", src.path(), EIO);
       poll_said_ready = rv > 0 && (fds[0].revents & POLLIN);
+    }
+    if (batch) {
+      ReleaseAll(batch.get());
+      batch.reset();
     }
   } catch (const std::bad_alloc&) {
     PostError(index, std::runtime_error("relay-native: out of memory on CPU " + std::to_string(cpus_[index])), nullptr);
@@ -385,7 +480,7 @@ void NativeReader::ThreadMain(size_t index) {
 void NativeReader::CallJs(Napi::Env env, Napi::Function on_data, NativeReader* self, Delivery* d) {
   std::unique_ptr<Delivery> owned(d);
   if (env == nullptr || self->abort_) {
-    if (d->slot >= 0) self->pools_[d->cpu_index]->release(d->slot);
+    self->ReleaseAll(d);
     return;
   }
   try {
@@ -402,9 +497,12 @@ void NativeReader::CallJs(Napi::Env env, Napi::Function on_data, NativeReader* s
     } else if (d->extra) {
       Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, self->subbuf_size_);
       std::memcpy(ab.Data(), d->extra.get(), self->subbuf_size_);
-      on_data.Call({Napi::Number::New(env, d->cpu_index), Napi::Number::New(env, -1), ab});
+      on_data.Call({Napi::Number::New(env, d->cpu_index), Napi::Number::New(env, 0), Napi::Number::New(env, d->drained_ns), ab});
     } else {
-      on_data.Call({Napi::Number::New(env, d->cpu_index), Napi::Number::New(env, d->slot)});
+      const size_t n = d->slots.size();
+      std::memcpy(self->batch_, d->slots.data(), n * sizeof(int32_t));
+      d->slots.clear();  // JS owns them now
+      on_data.Call({Napi::Number::New(env, d->cpu_index), Napi::Number::New(env, static_cast<double>(n)), Napi::Number::New(env, d->drained_ns)});
     }
   } catch (const Napi::Error& e) {
     // the TS wrapper catches its callbacks' exceptions; this is only reached when JS cannot

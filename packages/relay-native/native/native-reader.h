@@ -16,11 +16,21 @@
 
 namespace twrn {
 
-/** What crosses from a reader thread to JS: one sub-buffer (a pool slot or a copy), or an error. */
+/** Most pool slots one delivery carries (and the size of the JS-visible slot arrays). */
+constexpr size_t kMaxBatch = 64;
+
+/**
+ * What crosses from a reader thread to JS: the pool slots of a reader round's sub-buffers
+ * (up to kMaxBatch, in order), or one final-drain copy, and — at the end of a round that
+ * caught up with the kernel's writer — the CLOCK_MONOTONIC time (ns) just before the read that
+ * found nothing more: every event this CPU recorded before it has now been handed over. Or an
+ * error.
+ */
 struct Delivery {
   uint32_t cpu_index = 0;
-  int32_t slot = -1;                 // pool slot, or -1
+  std::vector<int32_t> slots;        // pool slots, in the order they were read
   std::unique_ptr<uint8_t[]> extra;  // a final-drain sub-buffer that did not fit the pool
+  double drained_ns = -1;            // the round caught up at this time (-1: not a round's end)
   bool is_error = false;
   std::string message, code, syscall, path;
   int err = 0;
@@ -41,10 +51,12 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseMany(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void ThreadMain(size_t index);
   void Post(Delivery* d);
+  void ReleaseAll(Delivery* d);
   void PostError(size_t index, const std::exception& e, const SysError* se);
   void SignalStop();
   void JoinThreads();
@@ -67,6 +79,12 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   bool env_gone_ = false;
   napi_env env_ = nullptr;
   Tsfn tsfn_;
+  // JS-visible, touched on the JS thread only: CallJs writes a delivery's slots into the
+  // first kMaxBatch int32s, JS writes the slots it gives back into the next kMaxBatch before
+  // releaseMany(cpuIndex, count)
+  std::shared_ptr<PoolMemory> slot_lists_;
+  int32_t* batch_ = nullptr;
+  int32_t* released_ = nullptr;
   Napi::FunctionReference on_error_;
   Napi::FunctionReference on_done_;
 };

@@ -39,7 +39,7 @@ class PoolMemory {
 class Pool {
  public:
   /** What acquire() got. */
-  enum : int { kAborted = -1, kUseExtra = -2 };
+  enum : int { kAborted = -1, kUseExtra = -2, kNone = -3 };
 
   Pool(size_t slots, size_t slot_size)
       : memory_(std::make_shared<PoolMemory>(slots * slot_size)), slot_size_(slot_size), in_use_(slots, 0) {
@@ -62,6 +62,16 @@ class Pool {
     cv_.wait(lock, [&] { return !free_.empty() || abort.load() || stopping.load(); });
     if (abort.load()) return kAborted;
     if (free_.empty()) return kUseExtra;
+    int i = free_.back();
+    free_.pop_back();
+    in_use_[static_cast<size_t>(i)] = 1;
+    return i;
+  }
+
+  /** A free slot index, or kNone without waiting when every slot is out. */
+  int try_acquire() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return kNone;
     int i = free_.back();
     free_.pop_back();
     in_use_[static_cast<size_t>(i)] = 1;

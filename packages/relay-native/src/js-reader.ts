@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { reportError } from './native-reader.js';
-import type { OnData, OnError, ResolvedOptions, RingReader } from './types.js';
+import type { OnData, OnError, OnRound, ResolvedOptions, RingReader } from './types.js';
 import { rawPipePath, instanceBufferKb } from './paths.js';
 
 type State = 'idle' | 'running' | 'stopped';
@@ -37,6 +37,7 @@ export class JsRingReader implements RingReader {
   private timer: NodeJS.Timeout | undefined;
   private onData: OnData | undefined;
   private onError: OnError | undefined;
+  private onRound: OnRound | undefined;
   private stopped: Promise<void> | undefined;
   private soon = false;
 
@@ -66,11 +67,12 @@ export class JsRingReader implements RingReader {
     }
   }
 
-  start(onData: OnData, onError: OnError): void {
+  start(onData: OnData, onError: OnError, onRound?: OnRound): void {
     if (this.state !== 'idle') throw new Error(`relay-native: start() on a reader that is ${this.state}`);
     this.state = 'running';
     this.onData = onData;
     this.onError = onError;
+    this.onRound = onRound;
     this.timer = setInterval(() => this.pollAll(), this.o.latencyMs);
     setImmediate(() => this.pollAll());
   }
@@ -104,6 +106,18 @@ export class JsRingReader implements RingReader {
   private drain(p: CpuPipe, final: boolean): number {
     if (p.failed || p.fd < 0) return 0;
     let taken = 0;
+    let partials = 0;
+    // the end of a round that caught up: every event before the last read's start is handed over
+    const caughtUpAt = (t: number): number => {
+      if (!final && this.onRound !== undefined) {
+        try {
+          this.onRound(p.cpu, t);
+        } catch (e) {
+          reportError(this.onError!, e, `onRound threw for CPU ${p.cpu}`);
+        }
+      }
+      return taken;
+    };
     for (;;) {
       if (final && taken >= p.drainLimit) return taken;
       const slot = p.free.pop();
@@ -112,11 +126,12 @@ export class JsRingReader implements RingReader {
       else if (final) buf = new Uint8Array(this.o.subbufSize); // the pool is out: the drain must not wait for a release
       else return taken; // back-pressure: the kernel buffer holds the rest until a slot comes back
       let n: number;
+      const before = Number(process.hrtime.bigint());
       try {
         n = readSync(p.fd, buf, 0, buf.length, null);
       } catch (e) {
         if (slot !== undefined) p.free.push(slot);
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return taken;
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return caughtUpAt(before);
         if ((e as NodeJS.ErrnoException).code === 'EINTR') continue;
         p.failed = true;
         const err = errnoError(`cannot read ${p.path}`, e, p.path);
@@ -126,7 +141,7 @@ export class JsRingReader implements RingReader {
       }
       if (n <= 0) {
         if (slot !== undefined) p.free.push(slot);
-        return taken;
+        return caughtUpAt(before);
       }
       if (n < buf.length) buf.fill(0, n);
       taken++;
@@ -136,15 +151,18 @@ export class JsRingReader implements RingReader {
         released = true;
         p.free.push(slot!);
       };
-      // less than half full: we caught up with the kernel's write page; reading on would
-      // hand over a few records per sub-buffer. The next tick takes what follows.
-      const caughtUp = (new DataView(buf.buffer, buf.byteOffset, 16).getUint32(8, true) & COMMIT_LENGTH_MASK) < (buf.length - 16) / 2;
+      // Less than half full: the kernel's write page (we caught up), or the rest of a page
+      // taken in part last round (more may follow). One more read tells: nothing → this CPU is
+      // read up to now; a second part-filled one in a row → we are at the writer, and reading on
+      // would hand over a few records per sub-buffer: the next tick takes what follows.
+      const partial = (new DataView(buf.buffer, buf.byteOffset, 16).getUint32(8, true) & COMMIT_LENGTH_MASK) < (buf.length - 16) / 2;
+      partials = partial ? partials + 1 : 0;
       try {
         this.onData!(p.cpu, buf, release);
       } catch (e) {
         reportError(this.onError!, e, `onData threw for CPU ${p.cpu}`);
       }
-      if (caughtUp && !final) return taken;
+      if (partials >= 2 && !final) return taken;
     }
   }
 

@@ -26,13 +26,19 @@ export interface NativeReaderHandle {
   /** one ArrayBuffer per CPU (in `cpus` order), poolSize slots of subbufSize bytes */
   readonly pools: ArrayBuffer[];
   readonly backend: 'mmap' | 'read';
+  /** a delivery's pool slots (the first `count` entries), written by the addon before onData */
+  readonly batch: Int32Array;
+  /** slots given back by releaseMany(cpuIndex, count) (the first `count` entries) */
+  readonly released: Int32Array;
   start(
-    onData: (cpuIndex: number, slot: number, extra?: ArrayBuffer) => void,
+    /** count slots in `batch`, or 0 with `extra` (a final-drain copy); drainedNs: a round's end, or -1 */
+    onData: (cpuIndex: number, count: number, drainedNs: number, extra?: ArrayBuffer) => void,
     onError: (e: Error) => void,
     onDone: () => void,
   ): void;
   stop(): void;
   release(cpuIndex: number, slot: number): boolean;
+  releaseMany(cpuIndex: number, count: number): boolean;
   close(): void;
 }
 
@@ -44,7 +50,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 const ADDON = 'tw_relay_native.node';
 let cached: NativeStatus | undefined;
 

@@ -4,7 +4,9 @@
  * (subarray, not a copy) of that slot, valid until release() hands the slot back.
  */
 import type { NativeBinding, NativeReaderHandle } from './load-native.js';
-import type { OnData, OnError, ResolvedOptions, RingReader } from './types.js';
+import type { OnData, OnError, OnRound, ResolvedOptions, RingReader } from './types.js';
+
+const noRelease = (): void => undefined;
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -37,31 +39,69 @@ export class NativeRingReader implements RingReader {
     this.views = this.handle.pools.map((ab) => Array.from({ length: o.poolSize }, (_, s) => new Uint8Array(ab, s * o.subbufSize, o.subbufSize)));
   }
 
-  start(onData: OnData, onError: OnError): void {
+  start(onData: OnData, onError: OnError, onRound?: OnRound): void {
     if (this.state !== 'idle') throw new Error(`relay-native: start() on a reader that is ${this.state}`);
     const { handle, views, cpus } = this;
-    handle.start(
-      (cpuIndex, slot, extra) => {
-        const cpu = cpus[cpuIndex] ?? -1;
-        let data: Uint8Array;
-        let release: () => void;
-        if (slot >= 0) {
-          data = views[cpuIndex]![slot]!;
-          let released = false;
-          release = () => {
-            if (released) return;
-            released = true;
-            handle.release(cpuIndex, slot);
-          };
-        } else {
-          // a final-drain sub-buffer that found the pool full: its own copy, nothing to give back
-          data = new Uint8Array(extra!);
-          release = () => {};
+    const { batch, released } = handle;
+    const maxReleased = released.length;
+    // which slots JS holds, and one release function per slot, made once: a delivery allocates nothing
+    const out = views.map((v) => new Uint8Array(v.length));
+    // releases made while a delivery is dispatched go back in one call afterwards
+    let dispatching = -1;
+    let nReleased = 0;
+    const flushReleased = (cpuIndex: number): void => {
+      if (nReleased > 0) handle.releaseMany(cpuIndex, nReleased);
+      nReleased = 0;
+    };
+    const releasers = views.map((v, cpuIndex) =>
+      v.map((_, slot) => () => {
+        const held = out[cpuIndex]!;
+        if (held[slot] === 0) return;
+        held[slot] = 0;
+        if (dispatching !== cpuIndex) {
+          handle.release(cpuIndex, slot);
+          return;
         }
-        try {
-          onData(cpu, data, release);
-        } catch (e) {
-          reportError(onError, e, `onData threw for CPU ${cpu}`);
+        released[nReleased++] = slot;
+        if (nReleased === maxReleased) flushReleased(cpuIndex);
+      }),
+    );
+    handle.start(
+      (cpuIndex, count, drainedNs, extra) => {
+        const cpu = cpus[cpuIndex] ?? -1;
+        if (extra !== undefined) {
+          // a final-drain sub-buffer that found the pool full: its own copy, nothing to give back
+          try {
+            onData(cpu, new Uint8Array(extra), noRelease);
+          } catch (e) {
+            reportError(onError, e, `onData threw for CPU ${cpu}`);
+          }
+        } else if (count > 0) {
+          const held = out[cpuIndex]!;
+          const cpuViews = views[cpuIndex]!;
+          const cpuReleasers = releasers[cpuIndex]!;
+          dispatching = cpuIndex;
+          try {
+            for (let i = 0; i < count; i++) {
+              const slot = batch[i]!;
+              held[slot] = 1;
+              try {
+                onData(cpu, cpuViews[slot]!, cpuReleasers[slot]!);
+              } catch (e) {
+                reportError(onError, e, `onData threw for CPU ${cpu}`);
+              }
+            }
+          } finally {
+            dispatching = -1;
+            flushReleased(cpuIndex);
+          }
+        }
+        if (drainedNs >= 0 && onRound !== undefined) {
+          try {
+            onRound(cpu, drainedNs);
+          } catch (e) {
+            reportError(onError, e, `onRound threw for CPU ${cpu}`);
+          }
         }
       },
       (e) => reportError(onError, e, 'reader error'),

@@ -113,6 +113,65 @@ describe.skipIf(skip)(`relay-native on the real kernel${skip ? ` (skipped: ${ski
         });
       });
 
+      it('reports rounds: every CPU at least every latencyMs, and no event it recorded before a round arrives after it', async (ctx) => {
+        need(backend, ctx);
+        await withInstance(async (inst) => {
+          inst.setClock('mono');
+          const id = inst.enable('syscalls', 'sys_enter_getppid');
+          const latencyMs = 40;
+          const reader = openRingReader({ instance: inst.dir, cpus, subbufSize: inst.subbufSize, backend, latencyMs });
+          const errors: Error[] = [];
+          // everything in arrival order: a record's CPU and timestamp, or a round's CPU and time
+          const log: Array<{ cpu: number; ts: number; round: boolean; at: number }> = [];
+          let mine = 0;
+          try {
+            reader.start(
+              (cpu, data, release) => {
+                for (const r of records(data)) {
+                  log.push({ cpu, ts: Number(r.ts), round: false, at: 0 });
+                  if (r.type === id) mine++;
+                }
+                release();
+              },
+              failOnError(errors),
+              (cpu, drainedNs) => log.push({ cpu, ts: drainedNs, round: true, at: Number(process.hrtime.bigint()) }),
+            );
+            // getppid storms on every CPU, in bursts, so rounds find full, partial and empty sub-buffers
+            await Promise.all(cpus.map((cpu) => runGetppid(20_000, { cpu, bursts: 10, pauseMs: 25 })));
+            await sleep(3 * latencyMs);
+            await reader.stop();
+            expect(errors).toEqual([]);
+            expect(mine).toBeGreaterThanOrEqual(20_000 * cpus.length);
+            // a round at T: no record of that CPU with a timestamp before T comes later (1 ms is the
+            // smallest margin tw allows for an event being written while the round reads)
+            const roundAt = new Map<number, number>();
+            let late = 0, lateStrict = 0;
+            for (const e of log) {
+              if (e.round) {
+                expect(e.ts).toBeLessThanOrEqual(e.at);
+                roundAt.set(e.cpu, Math.max(roundAt.get(e.cpu) ?? 0, e.ts));
+                continue;
+              }
+              const t = roundAt.get(e.cpu);
+              if (t !== undefined && e.ts < t) lateStrict++;
+              if (t !== undefined && e.ts < t - 1e6) late++;
+            }
+            if (lateStrict > 0) console.log(`[relay-native] ${backend}: ${lateStrict} records within 1 ms before a round's time arrived after it`);
+            expect(late).toBe(0);
+            // every CPU reports, at least every latencyMs (with room for a loaded machine)
+            for (const cpu of cpus) {
+              const times = log.filter((e) => e.round && e.cpu === cpu).map((e) => e.at);
+              expect(times.length, `rounds of CPU ${cpu}`).toBeGreaterThan(3);
+              let gap = 0;
+              for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+              expect(gap / 1e6, `longest gap between rounds of CPU ${cpu} (ms)`).toBeLessThan(4 * latencyMs);
+            }
+          } finally {
+            await reader.stop();
+          }
+        });
+      });
+
       it('stop() drains a partially filled sub-buffer that the reader had not taken yet', async (ctx) => {
         need(backend, ctx);
         await withInstance(async (inst) => {

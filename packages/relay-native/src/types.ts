@@ -26,8 +26,15 @@ export interface RingReader {
   readonly backend: Backend;
   /** why faster backends were not used (undefined when the preferred one runs) */
   readonly fallbackReason: string | undefined;
-  /** start reading; onData is called on the JS thread with one whole sub-buffer; data is valid until release() */
-  start(onData: (cpu: number, data: Uint8Array, release: () => void) => void, onError: (e: Error) => void): void;
+  /**
+   * Start reading. onData is called on the JS thread with one whole sub-buffer; data is valid
+   * until release(). onRound (optional) is called after a CPU's reader round caught up with the
+   * kernel's writer: every event that CPU recorded before `drainedNs` (CLOCK_MONOTONIC, ns —
+   * the trace clock "mono") has been handed to onData by then. Rounds happen at least every
+   * latencyMs, also when there is nothing to read, so a consumer can merge CPUs by timestamp
+   * up to the smallest of them.
+   */
+  start(onData: OnData, onError: OnError, onRound?: OnRound): void;
   /** wake the readers, hand over everything still in the kernel buffers (partial sub-buffers too), stop; resolves when every onData has been delivered */
   stop(): Promise<void>;
 }
@@ -44,3 +51,4 @@ export interface ResolvedOptions {
 
 export type OnData = (cpu: number, data: Uint8Array, release: () => void) => void;
 export type OnError = (e: Error) => void;
+export type OnRound = (cpu: number, drainedNs: number) => void;

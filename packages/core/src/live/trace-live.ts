@@ -18,11 +18,20 @@ import { Instance, removeStaleInstances } from '../tracefs/instance.js';
 import { checkTracefsAccess, findTracefs, readText } from '../tracefs/tracefs.js';
 import { PushPages } from './push-pages.js';
 
-/** What tw needs of a ring-buffer reader (the relay-native addon or its JS fallback). */
+/**
+ * What tw needs of a ring-buffer reader (the relay-native addon or its JS fallback). onRound is
+ * called after a CPU's reader round caught up with the kernel's writer, at least every
+ * `latencyMs` (also when it read nothing): every event that CPU recorded before `drainedNs`
+ * (CLOCK_MONOTONIC ns) has been given to onData by then.
+ */
 export interface SubBufferReader {
   readonly backend: string;
   readonly fallbackReason: string | undefined;
-  start(onData: (cpu: number, data: Uint8Array, release: () => void) => void, onError: (e: Error) => void): void;
+  start(
+    onData: (cpu: number, data: Uint8Array, release: () => void) => void,
+    onError: (e: Error) => void,
+    onRound: (cpu: number, drainedNs: number) => void,
+  ): void;
   stop(): Promise<void>;
 }
 
@@ -162,6 +171,19 @@ function savedCmdlines(root: string): Map<number, string> {
 }
 const NO_RELEASE = (): void => undefined;
 
+/** A sub-buffer's own timestamp (its first 8 bytes, a u64 in the host's order), as a double. */
+function subbufTs(data: Uint8Array, littleEndian: boolean): number {
+  const b0 = data[0]! | (data[1]! << 8) | (data[2]! << 16);
+  const b1 = data[3]! * 16777216;
+  const b4 = data[4]! | (data[5]! << 8) | (data[6]! << 16);
+  const b5 = data[7]! * 16777216;
+  if (littleEndian) return (b4 + b5) * 4294967296 + b0 + b1;
+  // big endian: byte 0 is the most significant
+  const hi = data[0]! * 16777216 + (data[1]! << 16 | data[2]! << 8 | data[3]!);
+  const lo = data[4]! * 16777216 + (data[5]! << 16 | data[6]! << 8 | data[7]!);
+  return hi * 4294967296 + lo;
+}
+
 export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Engine, info: LiveInfo) => LiveConsumer<T>): Promise<LiveResult<T>> {
   const root = findTracefs();
   checkTracefsAccess(root);
@@ -198,10 +220,16 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
 
     const cpus = inst.cpus();
     const subbufSize = inst.subbufSize(headerPage.dataOffset + headerPage.dataSize);
-    // Latency budget: the reader hands data over within half of it, the watermark waits the
-    // whole of it (so a CPU's late sub-buffer is still merged in order), the pump runs often.
+    // Latency budget. With the trace clock "mono" (CLOCK_MONOTONIC, the clock the readers report
+    // their rounds in), CPUs are merged up to the point every CPU has been read to: a reader
+    // round every `latency - margin` ms, so an event waits at most about the latency. With other
+    // clocks the reader hands data over within half of it and the watermark waits the whole of
+    // it (so a CPU's late sub-buffer is still merged in order).
+    const byRounds = clock === 'mono';
+    const marginMs = Math.max(1, Math.min(5, Math.floor(latencyMs / 10)));
+    const readerLatencyMs = byRounds ? Math.max(1, latencyMs - marginMs) : Math.max(1, Math.floor(latencyMs / 2));
     const ringSubbufs = Math.max(1, Math.floor((Number(inst.read('buffer_size_kb').trim().split(/\s+/)[0]) * 1024) / subbufSize) || 1);
-    reader = opts.reader({ instance: inst.dir, cpus, subbufSize, latencyMs: Math.max(1, Math.floor(latencyMs / 2)), ringSubbufs });
+    reader = opts.reader({ instance: inst.dir, cpus, subbufSize, latencyMs: readerLatencyMs, ringSubbufs });
     const info: LiveInfo = {
       root, instance: inst, cpus, subbufSize, clock: inst.clocks().current, events,
       backend: reader.backend, fallbackReason: reader.fallbackReason, formats,
@@ -235,13 +263,23 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
 
     // --- read, merge to a watermark, feed the consumer
     //
-    // Nothing polls: a sub-buffer arriving arms a timer, the timer drains every CPU up to the
-    // watermark (now - delay: a CPU's sub-buffer may reach us up to the reader's latency late,
-    // so an earlier event may still be on its way), and re-arms itself for the moment the
-    // earliest held-back event becomes due. With no events, tw does not wake at all.
+    // Nothing polls. With the clock "mono", each CPU is known to be read up to a point: the start
+    // of the last reader round that caught up with the kernel's writer (less a margin for an event
+    // being written while the round read), or the timestamp of the newest sub-buffer it delivered
+    // (a CPU's events are in time order). Every delivery schedules one pump, which merges all CPUs
+    // up to the smallest of those points: the watermark. Readers report a round at least every
+    // `latency - margin` ms, with or without events, so nothing waits longer than the latency and
+    // an idle CPU holds nobody back for longer than that.
+    //
+    // Other clocks (the readers' rounds are in CLOCK_MONOTONIC, not comparable): a sub-buffer
+    // arriving arms a timer, the timer drains every CPU up to now - delay (a CPU's sub-buffer may
+    // reach us up to the reader's latency late, so an earlier event may still be on its way), and
+    // re-arms itself for the moment the earliest held-back event becomes due.
     const delayMs = Math.max(5, latencyMs);
     const delayNs = BigInt(delayMs) * 1_000_000n;
-    const monotonic = clock === 'mono' || clock === 'mono_raw';
+    const marginNs = marginMs * 1e6;
+    // "mono_raw" is not CLOCK_MONOTONIC (it is not slewed): its watermark extrapolates too
+    const monotonic = clock === 'mono';
     // the shortest re-arm: events arriving continuously are delivered in batches this often
     const tick = Math.max(2, Math.min(10, Math.floor(latencyMs / 5)));
     let lostFromStats = 0;
@@ -249,6 +287,10 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     let maxHi = 0, maxLo = 0;
     let maxSeenAt = process.hrtime.bigint();
     let keepGoing = consumer.stopped !== true;
+    // by rounds: how far each CPU (by its index in `cpus`) is known to be read, in ns
+    const readTo = new Float64Array(cpus.length);
+    const cpuIndex = new Map(cpus.map((c, i) => [c, i]));
+    const le = layout.littleEndian;
     // non-monotonic clocks: the watermark extrapolates from the newest timestamp delivered
     const visit = monotonic
       ? consumer.visit.bind(consumer)
@@ -261,21 +303,29 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     const pump = (final: boolean): void => {
       engine.refill();
       let hi = Infinity, lo = 0;
-      const now = process.hrtime.bigint();
       if (!final) {
-        let wm: bigint;
-        if (monotonic) {
-          wm = now - delayNs;
+        if (byRounds) {
+          let wm = Infinity;
+          for (let i = 0; i < readTo.length; i++) if (readTo[i]! < wm) wm = readTo[i]!;
+          wm = Math.floor(wm);
+          hi = Math.floor(wm / 4294967296);
+          lo = wm - hi * 4294967296;
         } else {
-          wm = ((BigInt(maxHi) << 32n) | BigInt(maxLo)) + (now - maxSeenAt) - delayNs;
+          const now = process.hrtime.bigint();
+          let wm: bigint;
+          if (monotonic) {
+            wm = now - delayNs;
+          } else {
+            wm = ((BigInt(maxHi) << 32n) | BigInt(maxLo)) + (now - maxSeenAt) - delayNs;
+          }
+          if (wm < 0n) wm = 0n;
+          hi = Number(wm / TWO32);
+          lo = Number(wm % TWO32);
         }
-        if (wm < 0n) wm = 0n;
-        hi = Number(wm / TWO32);
-        lo = Number(wm % TWO32);
       }
       const beforeHi = maxHi, beforeLo = maxLo;
       if (!engine.drain(visit, hi, lo)) keepGoing = false;
-      if (maxHi !== beforeHi || maxLo !== beforeLo) maxSeenAt = now;
+      if (maxHi !== beforeHi || maxLo !== beforeLo) maxSeenAt = process.hrtime.bigint();
     };
 
     let reason = 'end' as LiveResult<T>['reason'];
@@ -295,18 +345,26 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
         }
       };
     });
+    /** pump, then: a stopped consumer ends the trace; exited processes older than the grace go */
+    const pumpAndTend = (): boolean => {
+      pump(false);
+      if (!keepGoing || consumer.stopped === true) {
+        finish('stop');
+        return false;
+      }
+      const elapsedMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
+      if (elapsedMs - lastPrune > 5000) {
+        const grace = BigInt(opts.graceSeconds ?? 60) * 1_000_000_000n;
+        const now = monotonic ? process.hrtime.bigint() : (BigInt(maxHi) << 32n) | BigInt(maxLo);
+        if (now > grace) engine.procs.prune(now - grace);
+        lastPrune = elapsedMs;
+      }
+      return true;
+    };
     const onTimer = (): void => {
       timer = undefined;
       try {
-        pump(false);
-        if (!keepGoing || consumer.stopped === true) return finish('stop');
-        const elapsedMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
-        if (elapsedMs - lastPrune > 5000) {
-          const grace = BigInt(opts.graceSeconds ?? 60) * 1_000_000_000n;
-          const now = monotonic ? process.hrtime.bigint() : (BigInt(maxHi) << 32n) | BigInt(maxLo);
-          if (now > grace) engine.procs.prune(now - grace);
-          lastPrune = elapsedMs;
-        }
+        if (!pumpAndTend()) return;
         // held-back events: come back when the earliest is due (never sooner than a tick)
         const next = engine.pendingTs();
         if (next !== undefined) {
@@ -321,9 +379,29 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
         finish(e as Error);
       }
     };
-    let arm = (ms: number): void => {
-      if (timer === undefined) timer = setTimeout(onTimer, ms);
+    let pumpQueued = false;
+    let ended = false;
+    const onImmediate = (): void => {
+      pumpQueued = false;
+      if (ended) return;
+      try {
+        pumpAndTend();
+      } catch (e) {
+        finish(e as Error);
+      }
     };
+    // by rounds: one pump after whatever the readers delivered in this turn of the event loop;
+    // otherwise: a timer
+    let arm = byRounds
+      ? (): void => {
+        if (!pumpQueued) {
+          pumpQueued = true;
+          setImmediate(onImmediate);
+        }
+      }
+      : (ms: number): void => {
+        if (timer === undefined) timer = setTimeout(onTimer, ms);
+      };
     reader.start(
       (cpu, data, release) => {
         opts.onSubBuffer?.(cpu, data);
@@ -353,12 +431,26 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
           const copy = slab.take();
           copy.set(data);
           st.pages.push(copy, () => slab.give(copy));
+          if (byRounds) {
+            // every event of this CPU before the sub-buffer's own timestamp is here now
+            const i = cpuIndex.get(cpu)!;
+            const ts = subbufTs(data, le);
+            if (ts > readTo[i]!) readTo[i] = ts;
+          }
         }
         release();
         arm(tick);
       },
       (e) => {
         finish(new TwError('READER', `the ${reader!.backend} ring-buffer reader failed: ${e.message}`, { cause: e }));
+      },
+      (cpu, drainedNs) => {
+        if (!byRounds || light) return;
+        const i = cpuIndex.get(cpu);
+        if (i === undefined) return;
+        const to = drainedNs - marginNs;
+        if (to > readTo[i]!) readTo[i] = to;
+        arm(tick);
       },
     );
     // Never trace ourselves (our reads would be traced, and feed back): every thread of this
@@ -397,9 +489,10 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       opts.signal?.removeEventListener('abort', onAbort);
+      // no more pumps from the reader's late sub-buffers
+      ended = true;
+      arm = () => undefined;
     }
-    // no more pumps from the reader's late sub-buffers
-    arm = () => undefined;
 
     // --- stop: no new events, hand over what the kernel still holds, drain everything
     inst.tracing(false);
