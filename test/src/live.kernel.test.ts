@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
@@ -143,6 +144,39 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         }
         const ts = lines.map((l) => BigInt(l.ts));
         expect(ts.every((v, i) => i === 0 || v >= ts[i - 1]!), 'timestamps in order').toBe(true);
+        expectClean(dump.pid!);
+      });
+
+      it('dump merges CPUs in time order while both are busy (every CPU read past an event before it is out)', async (ctx) => {
+        const cpus = availableParallelism();
+        if (cpus < 2) ctx.skip('one CPU: nothing to merge');
+        // one child per CPU, pinned: a busy one whose reader the kernel wakes early (a small ring,
+        // so it hands over sub-buffers between the readers' common rounds), and a sparse one,
+        // read only at those rounds: the busy CPU's events must wait for the sparse CPU's reader
+        const code = (bursts: number, per: number, pauseMs: number) =>
+          `const fs=require('fs');const b=Buffer.alloc(1);fs.readSync(0,b);const w=new Int32Array(new SharedArrayBuffer(4));let x=0;for(let k=0;k<${bursts};k++){for(let i=0;i<${per};i++)x+=process.ppid;Atomics.wait(w,0,0,${pauseMs});}fs.readSync(0,b);`;
+        const kids = [code(40, 2000, 2), code(100, 10, 5)].map((js, cpu) => {
+          const c = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', js], { stdio: ['pipe', 'ignore', 'inherit'] });
+          children.push(c);
+          return c;
+        });
+        const filter = kids.map((k) => `common_pid == ${k.pid}`).join(' || ');
+        const dump = startTw(['dump', '-e', 'syscalls:sys_enter_getppid', '--filter', filter, '--duration', '4s', '--buffer-kb', '128', '--backend', backend]);
+        await waitFor('tw to trace', () => tracing(dump.pid!));
+        // taskset execs node in the same process: the pids are the children's
+        for (const k of kids) k.stdin!.write('\n');
+        const d = await dump.out;
+        expect(d.code, d.stderr).toBe(0);
+        const lines = d.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { pid: number; cpu: number; ts: string });
+        expect(lines).toHaveLength(40 * 2000 + 100 * 10);
+        expect(new Set(lines.map((l) => l.cpu)), 'both CPUs').toEqual(new Set([0, 1]));
+        let switches = 0;
+        for (let i = 1; i < lines.length; i++) {
+          expect(BigInt(lines[i]!.ts) >= BigInt(lines[i - 1]!.ts), `line ${i + 1} (cpu ${lines[i]!.cpu}) before line ${i} (cpu ${lines[i - 1]!.cpu})`).toBe(true);
+          if (lines[i]!.cpu !== lines[i - 1]!.cpu) switches++;
+        }
+        // the two CPUs' events interleave in the output, as they happened
+        expect(switches).toBeGreaterThan(10);
         expectClean(dump.pid!);
       });
 
