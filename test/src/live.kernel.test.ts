@@ -153,6 +153,7 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         // one child per CPU, pinned: a busy one whose reader the kernel wakes early (a small ring,
         // so it hands over sub-buffers between the readers' common rounds), and a sparse one,
         // read only at those rounds: the busy CPU's events must wait for the sparse CPU's reader
+        // (the JS reader is timer-driven, nothing wakes it early: it gets the default ring)
         const code = (bursts: number, per: number, pauseMs: number) =>
           `const fs=require('fs');const b=Buffer.alloc(1);fs.readSync(0,b);const w=new Int32Array(new SharedArrayBuffer(4));let x=0;for(let k=0;k<${bursts};k++){for(let i=0;i<${per};i++)x+=process.ppid;Atomics.wait(w,0,0,${pauseMs});}fs.readSync(0,b);`;
         const kids = [code(40, 2000, 2), code(100, 10, 5)].map((js, cpu) => {
@@ -161,7 +162,7 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
           return c;
         });
         const filter = kids.map((k) => `common_pid == ${k.pid}`).join(' || ');
-        const dump = startTw(['dump', '-e', 'syscalls:sys_enter_getppid', '--filter', filter, '--duration', '4s', '--buffer-kb', '128', '--backend', backend]);
+        const dump = startTw(['dump', '-e', 'syscalls:sys_enter_getppid', '--filter', filter, '--duration', '4s', '--buffer-kb', backend === 'js' ? '4096' : '128', '--backend', backend]);
         await waitFor('tw to trace', () => tracing(dump.pid!));
         // taskset execs node in the same process: the pids are the children's
         for (const k of kids) k.stdin!.write('\n');
