@@ -364,12 +364,15 @@ void NativeReader::ThreadMain(size_t index) {
   auto flush = [&] {
     if (batch) Post(batch.release());
   };
-  auto add = [&](int slot) {
+  auto open_batch = [&] {
     if (!batch) {
       batch = std::make_unique<Delivery>();
       batch->cpu_index = static_cast<uint32_t>(index);
       batch->slots.reserve(kBatch);
     }
+  };
+  auto add = [&](int slot) {
+    open_batch();
     batch->slots.push_back(slot);
     if (batch->slots.size() >= kBatch) flush();
   };
@@ -412,10 +415,7 @@ void NativeReader::ThreadMain(size_t index) {
         }
         got++;
         if (stopping) drained_after_stop++;
-        // less than half full: we have caught up with the kernel's write page. Taking it
-        // again right away would only hand over a few records per sub-buffer; the next
-        // round (poll wake-up or the latency timeout) gets what follows.
-        const bool caught_up = (load_u64(dst + 8) & kCommitLengthMask) < (subbuf_size_ - kSubbufHeader) / 2;
+        const bool part_filled = (load_u64(dst + 8) & kCommitLengthMask) < (subbuf_size_ - kSubbufHeader) / 2;
         if (slot >= 0) {
           add(slot);
         } else {
@@ -428,9 +428,9 @@ void NativeReader::ThreadMain(size_t index) {
         // A sub-buffer less than half full may be the kernel's write page (we have caught up) or
         // the rest of a page we took part of last round (more may follow). One more read tells:
         // nothing → this CPU is read up to now; a second part-filled one in a row → we are at
-        // the writer: leave what follows for the next round instead of handing it over a few
-        // records at a time.
-        if (caught_up && !stopping) {
+        // the writer: leave what follows for the next round (poll wake-up or the latency
+        // timeout) instead of handing it over a few records at a time.
+        if (part_filled && !stopping) {
           if (++partials >= 2) break;
         } else {
           partials = 0;
@@ -439,10 +439,7 @@ void NativeReader::ThreadMain(size_t index) {
       // the round's end: what it read, and up to when this CPU is now read (also when it read
       // nothing: JS holds other CPUs' events back until every CPU has been read past them)
       if (drained >= 0 && !stopping && !abort_) {
-        if (!batch) {
-          batch = std::make_unique<Delivery>();
-          batch->cpu_index = static_cast<uint32_t>(index);
-        }
+        open_batch();
         batch->drained_ns = drained;
       }
       flush();

@@ -62,20 +62,13 @@ class Pool {
     cv_.wait(lock, [&] { return !free_.empty() || abort.load() || stopping.load(); });
     if (abort.load()) return kAborted;
     if (free_.empty()) return kUseExtra;
-    int i = free_.back();
-    free_.pop_back();
-    in_use_[static_cast<size_t>(i)] = 1;
-    return i;
+    return take_locked();
   }
 
   /** A free slot index, or kNone without waiting when every slot is out. */
   int try_acquire() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (free_.empty()) return kNone;
-    int i = free_.back();
-    free_.pop_back();
-    in_use_[static_cast<size_t>(i)] = 1;
-    return i;
+    return free_.empty() ? kNone : take_locked();
   }
 
   /** Gives a slot back; false if it was not out (double release or a bad index). */
@@ -102,6 +95,14 @@ class Pool {
   }
 
  private:
+  /** Takes the last free slot; the mutex is held and a slot is free. */
+  int take_locked() {
+    int i = free_.back();
+    free_.pop_back();
+    in_use_[static_cast<size_t>(i)] = 1;
+    return i;
+  }
+
   std::shared_ptr<PoolMemory> memory_;
   size_t slot_size_;
   std::mutex mutex_;

@@ -172,16 +172,13 @@ function savedCmdlines(root: string): Map<number, string> {
 const NO_RELEASE = (): void => undefined;
 
 /** A sub-buffer's own timestamp (its first 8 bytes, a u64 in the host's order), as a double. */
-function subbufTs(data: Uint8Array, littleEndian: boolean): number {
-  const b0 = data[0]! | (data[1]! << 8) | (data[2]! << 16);
-  const b1 = data[3]! * 16777216;
-  const b4 = data[4]! | (data[5]! << 8) | (data[6]! << 16);
-  const b5 = data[7]! * 16777216;
-  if (littleEndian) return (b4 + b5) * 4294967296 + b0 + b1;
-  // big endian: byte 0 is the most significant
-  const hi = data[0]! * 16777216 + (data[1]! << 16 | data[2]! << 8 | data[3]!);
-  const lo = data[4]! * 16777216 + (data[5]! << 16 | data[6]! << 8 | data[7]!);
-  return hi * 4294967296 + lo;
+function subbufTs(d: Uint8Array, littleEndian: boolean): number {
+  // the 32-bit word at byte `at` (no DataView: the bytes come from many ArrayBuffers)
+  const word = (at: number): number =>
+    littleEndian
+      ? d[at]! + d[at + 1]! * 0x100 + d[at + 2]! * 0x10000 + d[at + 3]! * 0x1000000
+      : d[at + 3]! + d[at + 2]! * 0x100 + d[at + 1]! * 0x10000 + d[at]! * 0x1000000;
+  return littleEndian ? word(4) * 4294967296 + word(0) : word(0) * 4294967296 + word(4);
 }
 
 export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Engine, info: LiveInfo) => LiveConsumer<T>): Promise<LiveResult<T>> {
@@ -192,7 +189,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
   const clock = opts.clock ?? 'mono';
   const inst = Instance.create(root, { clock, ...(opts.bufferKb !== undefined ? { bufferKb: opts.bufferKb } : {}) });
   let reader: SubBufferReader | undefined;
-  const streams: Array<{ pages: PushPages; stream: CpuStream }> = [];
+  // index: the CPU's place in `cpus` (and in readTo below)
+  const streams: Array<{ pages: PushPages; stream: CpuStream; index: number }> = [];
   try {
     const events = inst.expandEvents(opts.events);
     // the instance's own header_page: its sub-buffer size may differ from the top level's
@@ -239,7 +237,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     const layout = { littleEndian: endianness() === 'LE', longSize, header: headerPage };
     for (const cpu of cpus) {
       const pages = new PushPages();
-      streams.push({ pages, stream: new CpuStream(cpu, '', pages, layout) });
+      streams.push({ pages, stream: new CpuStream(cpu, '', pages, layout), index: streams.length });
     }
     const streamOf = new Map(streams.map((s) => [s.stream.cpu, s]));
     const slab = new PageSlab(subbufSize);
@@ -275,11 +273,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     // arriving arms a timer, the timer drains every CPU up to now - delay (a CPU's sub-buffer may
     // reach us up to the reader's latency late, so an earlier event may still be on its way), and
     // re-arms itself for the moment the earliest held-back event becomes due.
-    const delayMs = Math.max(5, latencyMs);
-    const delayNs = BigInt(delayMs) * 1_000_000n;
+    const delayNs = BigInt(Math.max(5, latencyMs)) * 1_000_000n;
     const marginNs = marginMs * 1e6;
-    // "mono_raw" is not CLOCK_MONOTONIC (it is not slewed): its watermark extrapolates too
-    const monotonic = clock === 'mono';
     // the shortest re-arm: events arriving continuously are delivered in batches this often
     const tick = Math.max(2, Math.min(10, Math.floor(latencyMs / 5)));
     let lostFromStats = 0;
@@ -289,10 +284,10 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     let keepGoing = consumer.stopped !== true;
     // by rounds: how far each CPU (by its index in `cpus`) is known to be read, in ns
     const readTo = new Float64Array(cpus.length);
-    const cpuIndex = new Map(cpus.map((c, i) => [c, i]));
     const le = layout.littleEndian;
-    // non-monotonic clocks: the watermark extrapolates from the newest timestamp delivered
-    const visit = monotonic
+    // other clocks: the watermark extrapolates from the newest timestamp delivered ("mono_raw"
+    // too: it is not CLOCK_MONOTONIC, which is slewed)
+    const visit = byRounds
       ? consumer.visit.bind(consumer)
       : (e: EventView) => {
         const c = e.c;
@@ -311,13 +306,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
           hi = Math.floor(wm / 4294967296);
           lo = wm - hi * 4294967296;
         } else {
-          const now = process.hrtime.bigint();
-          let wm: bigint;
-          if (monotonic) {
-            wm = now - delayNs;
-          } else {
-            wm = ((BigInt(maxHi) << 32n) | BigInt(maxLo)) + (now - maxSeenAt) - delayNs;
-          }
+          let wm = ((BigInt(maxHi) << 32n) | BigInt(maxLo)) + (process.hrtime.bigint() - maxSeenAt) - delayNs;
           if (wm < 0n) wm = 0n;
           hi = Number(wm / TWO32);
           lo = Number(wm % TWO32);
@@ -355,7 +344,7 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       const elapsedMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
       if (elapsedMs - lastPrune > 5000) {
         const grace = BigInt(opts.graceSeconds ?? 60) * 1_000_000_000n;
-        const now = monotonic ? process.hrtime.bigint() : (BigInt(maxHi) << 32n) | BigInt(maxLo);
+        const now = byRounds ? process.hrtime.bigint() : (BigInt(maxHi) << 32n) | BigInt(maxLo);
         if (now > grace) engine.procs.prune(now - grace);
         lastPrune = elapsedMs;
       }
@@ -365,16 +354,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       timer = undefined;
       try {
         if (!pumpAndTend()) return;
-        // held-back events: come back when the earliest is due (never sooner than a tick)
-        const next = engine.pendingTs();
-        if (next !== undefined) {
-          let waitMs = tick;
-          if (monotonic) {
-            const due = ((BigInt(next.hi) << 32n) | BigInt(next.lo)) + delayNs;
-            waitMs = Math.max(tick, Math.min(delayMs, Math.ceil(Number(due - process.hrtime.bigint()) / 1e6)));
-          }
-          arm(waitMs);
-        }
+        // held-back events: come back in a tick (the watermark moves with time)
+        if (engine.pendingTs() !== undefined) arm(tick);
       } catch (e) {
         finish(e as Error);
       }
@@ -433,9 +414,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
           st.pages.push(copy, () => slab.give(copy));
           if (byRounds) {
             // every event of this CPU before the sub-buffer's own timestamp is here now
-            const i = cpuIndex.get(cpu)!;
             const ts = subbufTs(data, le);
-            if (ts > readTo[i]!) readTo[i] = ts;
+            if (ts > readTo[st.index]!) readTo[st.index] = ts;
           }
         }
         release();
@@ -445,11 +425,10 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
         finish(new TwError('READER', `the ${reader!.backend} ring-buffer reader failed: ${e.message}`, { cause: e }));
       },
       (cpu, drainedNs) => {
-        if (!byRounds || light) return;
-        const i = cpuIndex.get(cpu);
-        if (i === undefined) return;
+        const st = streamOf.get(cpu);
+        if (!byRounds || light || st === undefined) return;
         const to = drainedNs - marginNs;
-        if (to > readTo[i]!) readTo[i] = to;
+        if (to > readTo[st.index]!) readTo[st.index] = to;
         arm(tick);
       },
     );
