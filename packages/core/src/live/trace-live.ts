@@ -270,9 +270,10 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     // an idle CPU holds nobody back for longer than that.
     //
     // Other clocks (the readers' rounds are in CLOCK_MONOTONIC, not comparable): a sub-buffer
-    // arriving arms a timer, the timer drains every CPU up to now - delay (a CPU's sub-buffer may
-    // reach us up to the reader's latency late, so an earlier event may still be on its way), and
-    // re-arms itself for the moment the earliest held-back event becomes due.
+    // arriving arms a timer, the timer drains every CPU up to the newest timestamp seen,
+    // extrapolated by elapsed time, minus the latency (a CPU's sub-buffer may reach us up to the
+    // reader's latency late, so an earlier event may still be on its way), and re-arms itself
+    // (a tick) while events are held back.
     const delayNs = BigInt(Math.max(5, latencyMs)) * 1_000_000n;
     const marginNs = marginMs * 1e6;
     // the shortest re-arm: events arriving continuously are delivered in batches this often
