@@ -17,6 +17,18 @@
 #   twrec-BACKEND[:MS] tw record -o FILE -e raw_syscalls:sys_enter --backend BACKEND: what
 #                    trace-cmd record does (sub-buffers to a trace.dat on tmpfs, nothing decoded
 #                    but a count per event). Captured / lost from its --json summary.
+#   trace-cmd        trace-cmd record -d --no-filter -B INSTANCE -b KB -C mono
+#                    -e raw_syscalls:sys_enter -o FILE (tmpfs), stopped with SIGINT: the real tool,
+#                    its default per-CPU recorder processes and file format. -d and --no-filter
+#                    are what it needs to run on this kernel (without -d it fails writing
+#                    /proc/sys/kernel/ftrace_enabled; without --no-filter it writes its own pids
+#                    to set_ftrace_pid, is refused and 3.1.6 crashes); its recorders are left out
+#                    of the trace through the instance's set_event_notrace_pid instead, as tw and
+#                    the splice reader leave themselves out. It ends with exit status 1 (EPERM
+#                    resetting set_ftrace_filter, after the file is complete) and leaves its
+#                    instance, which the script removes. Captured = the records `trace-cmd report`
+#                    prints; lost = overrun + commit overrun + dropped events from its
+#                    `report --stat`.
 #   splice           the floor `trace-cmd record` is built on: a private instance, one process
 #                    per CPU splice()-ing whole sub-buffers of per_cpu/cpuN/trace_pipe_raw to
 #                    /dev/null (live-helpers.c), woken by poll() like tw's reader (buffer_percent,
@@ -28,16 +40,13 @@
 #                    Captured / lost (LOST_SAMPLES) from `perf report --stats` afterwards. perf
 #                    traces the storm's CPU only (it does not filter itself out).
 #
-# `trace-cmd record` itself is probed first; on kernels where it cannot enable tracing (here:
-# EPERM on set_ftrace_filter) the reason is printed and the two peers above stand in for it.
-#
 # CPU time of a consumer = its user+sys (rusage at exit, threads and child processes included)
 # minus what it had used when it was ready to trace (start-up, from /proc/PID/task/*/schedstat),
 # so start-up is not counted and the final drain and teardown are ("tail" column). The storm's
 # own CPU is not counted. "steady" is the consumer's CPU time from W seconds into the storm
 # (--warmup) until the storm ends, per million storm calls in that time: the cost once a
 # consumer has settled (tw's JIT compiler has done most of its work after a second or two at
-# these rates; perf and the splice reader have nothing to warm up). A run is "disturbed" (*) when another tracefs instance existed at its
+# these rates; the peers have nothing to warm up). A run is "disturbed" (*) when another tracefs instance existed at its
 # start or end (someone else tracing) or other processes used more than 10% of a CPU while the
 # storm ran (all busy CPU time from /proc/stat, minus the storm's and the consumer's).
 #
@@ -46,15 +55,17 @@
 # (CPU per event; target <= 2x) with the rates where tw lost events and the peer did not
 # (target: none).
 #
-# --quick: rates 100k, 400k and unlimited, 2.5 s each (warm-up 1 s), consumers splice, perf,
-# tw-auto, twrec-auto (about a minute).
+# --quick: rates 100k, 400k and unlimited, 2.5 s each (warm-up 1 s), consumers trace-cmd,
+# splice, perf, tw-auto, twrec-auto (about a minute and a half).
 # Default (full): rates 50k 100k 200k 400k 800k 1.6M unlimited, 4 s each (warm-up 2 s),
-# consumers splice, perf, tw-read, tw-mmap, tw-js, tw-read:10 and twrec-read (6 to 8 minutes).
+# consumers trace-cmd, splice, perf, tw-read, tw-mmap, tw-js, tw-read:10 and twrec-read
+# (8 to 10 minutes).
 # A disturbed run is repeated up to --retries times (default 2; 1 with --quick) while the whole
 # run stays within its time budget, and the least disturbed attempt kept. --save FILE writes the
 # per-run results as tab-separated values.
 #
-# Needs root, tracefs, two CPUs, gcc, taskset, node (and the built workspace); perf is optional.
+# Needs root, tracefs, two CPUs, gcc, taskset, node (and the built workspace); trace-cmd and perf
+# are optional (their rows say "skipped" without them).
 # Leaves no tracefs state behind: every instance it (or a consumer it started) made is removed.
 set -euo pipefail
 
@@ -87,9 +98,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 if [[ $quick -eq 1 ]]; then
-  : "${seconds:=2.5}" "${warmup:=1}" "${rates:=100000 400000 0}" "${consumers:=splice perf tw-auto twrec-auto}" "${retries:=1}"
+  : "${seconds:=2.5}" "${warmup:=1}" "${rates:=100000 400000 0}" "${consumers:=trace-cmd splice perf tw-auto twrec-auto}" "${retries:=1}"
 else
-  : "${seconds:=4}" "${warmup:=2}" "${rates:=50000 100000 200000 400000 800000 1600000 0}" "${consumers:=splice perf tw-read tw-mmap tw-js tw-read:10 twrec-read}" "${retries:=2}"
+  : "${seconds:=4}" "${warmup:=2}" "${rates:=50000 100000 200000 400000 800000 1600000 0}" "${consumers:=trace-cmd splice perf tw-read tw-mmap tw-js tw-read:10 twrec-read}" "${retries:=2}"
 fi
 rates=${rates//,/ }
 consumers=${consumers//,/ }
@@ -99,7 +110,7 @@ consumers=${consumers//,/ }
 [[ $retries =~ ^[0-9]+$ ]] || { echo "$0: --retries must be a non-negative integer" >&2; exit 2; }
 for r in $rates; do [[ $r =~ ^[0-9]+$ ]] || { echo "$0: rate '$r' is not an integer (calls/s; 0 = unlimited)" >&2; exit 2; }; done
 for c in $consumers; do
-  [[ $c =~ ^(splice|perf|tw(rec)?-(auto|mmap|read|js)(:[0-9]+)?)$ ]] || { echo "$0: unknown consumer '$c'" >&2; exit 2; }
+  [[ $c =~ ^(trace-cmd|splice|perf|tw(rec)?-(auto|mmap|read|js)(:[0-9]+)?)$ ]] || { echo "$0: unknown consumer '$c'" >&2; exit 2; }
 done
 
 STORM_CPU=${STORM_CPU:-1}
@@ -419,27 +430,80 @@ run_perf() { # RATE
   [[ $CAPTURED =~ ^[0-9]+$ ]] || SKIP="perf: no sample count in perf report --stats"
 }
 
-# --- trace-cmd record: does it work here?
-tc_status="not installed"
-if command -v trace-cmd >/dev/null; then
-  tc_inst=twbench-$$-tcprobe
-  our_instances+=("$tracefs/instances/$tc_inst")
-  if (cd "$tmp" && timeout 20 trace-cmd record -B "$tc_inst" -b "$buffer_kb" -e raw_syscalls:sys_enter -o "$tmp/tc.dat" true > "$tmp/tc.out" 2>&1); then
-    tc_status="works, but is not run by this script (its peers below stand in for it)"
-  else
-    tc_status="fails: $(grep -v '^$' "$tmp/tc.out" | tail -2 | sed 's/^ *//' | paste -sd ' ')"
+run_tracecmd() { # RATE: the real trace-cmd record, into a private instance (-B), to tmpfs
+  local rate=$1 out=$tmp/tc.$RANDOM name="twbench-$$-tc$((inst_seq++))" wrapper pid kids= i c0 c1 st
+  local inst=$tracefs/instances/$name
+  if ! command -v trace-cmd >/dev/null; then SKIP="trace-cmd is not installed"; return; fi
+  our_instances+=("$inst")
+  rm -f "$shm"/tc.dat*
+  # -d: no function tracer (enabling it needs /proc/sys/kernel/ftrace_enabled, refused here);
+  # --no-filter: trace-cmd would add its own pids to set_ftrace_pid, which is refused too (and
+  # 3.1.6 then crashes); its recorders are left out with set_event_notrace_pid below instead,
+  # which is what tw and the splice reader do
+  launch "$out" "$out.out" taskset -c "$CONSUMER_CPU" trace-cmd record -d --no-filter -B "$name" \
+    -b "$buffer_kb" -C mono -e raw_syscalls:sys_enter -o "$shm/tc.dat"
+  wrapper=$WRAPPER pid=$PID
+  # ready: its instance is tracing and it has a recorder per CPU
+  for ((i = 0; i < 400; i++)); do
+    if [[ -n $pid && $(cat "$inst/tracing_on" 2>/dev/null) == 1 ]]; then
+      kids=$(pgrep -P "$pid" | paste -sd ' ' || true)
+      [[ $(wc -w <<< "$kids") -ge $(nproc) ]] && break
+    fi
+    kill -0 "$wrapper" 2>/dev/null || break
+    sleep 0.01
+  done
+  if [[ -z $pid || $(wc -w <<< "$kids") -lt $(nproc) ]] || ! kill -0 "$pid" 2>/dev/null; then
+    [[ -z $pid ]] || kill -INT "$pid" 2>/dev/null || true
+    wait_exit "$wrapper" 5
+    SKIP="trace-cmd record did not start: $(grep -v '^$' "$out.err" | tail -2 | tr '\n' ' ')"
+    remove_instance "$inst" || true
+    return
   fi
-  remove_instance "$tracefs/instances/$tc_inst" || true # trace-cmd leaves its instance behind when it fails
-fi
+  # shellcheck disable=SC2086
+  our_pids+=($kids) # (killed too if the script is interrupted)
+  # shellcheck disable=SC2086
+  echo "$pid" $kids > "$inst/set_event_notrace_pid"
+  # shellcheck disable=SC2086
+  c0=$(cpu_ns_of "$pid" $kids)
+  window_start
+  # shellcheck disable=SC2086
+  storm "$rate" "$pid" $kids
+  nap 0.35
+  # shellcheck disable=SC2086
+  c1=$(cpu_ns_of "$pid" $kids)
+  window_end $((c1 - c0))
+  kill -INT "$pid" 2>/dev/null || true
+  wait_exit "$wrapper" 60
+  read -r u s code < "$out.cpu" || { SKIP="trace-cmd: no rusage"; remove_instance "$inst" || true; return; }
+  # it records, flushes and writes the file, then fails resetting set_ftrace_filter (EPERM
+  # here): exit status 1 with that message is the expected end on this kernel
+  if [[ $code -ne 0 ]] && ! { [[ $code -eq 1 ]] && grep -q 'set_ftrace_filter' "$out.err"; }; then
+    SKIP="trace-cmd record exited with $code: $(grep -v '^$' "$out.err" | tail -2 | tr '\n' ' ')"
+    remove_instance "$inst" || true
+    rm -f "$shm"/tc.dat*
+    return
+  fi
+  CPU_NS=$(((u + s) * 1000 - c0))
+  TAIL_NS=$(((u + s) * 1000 - c1))
+  # counted afterwards by trace-cmd report (not in its CPU time): the records in the file, and
+  # the kernel's overrun + commit overrun + dropped events it stored for each CPU
+  CAPTURED=$(trace-cmd report -i "$shm/tc.dat" 2>/dev/null | grep -c ' sys_enter: ' || true)
+  LOST=$(trace-cmd report --stat -i "$shm/tc.dat" 2>/dev/null | awk -F': *' '
+    $1 == "overrun" || $1 == "commit overrun" || $1 == "dropped events" { l += $2 }
+    END { print l + 0 }')
+  rm -f "$shm"/tc.dat*
+  remove_instance "$inst" || true # trace-cmd's failed reset leaves it behind
+  [[ $CAPTURED -gt 0 ]] || SKIP="trace-cmd: no record in its file"
+}
 
 # --- what else is running (a busy machine spoils the numbers)
 others=$(ls "$tracefs/instances" | grep -v "^twbench-$$-" | paste -sd ' ' || true)
 load=$(cut -d' ' -f1 /proc/loadavg)
 
 echo "tw live benchmark — $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) CPUs, node $(node --version)"
+command -v trace-cmd >/dev/null && echo "peer versions: $(trace-cmd --version 2>/dev/null | grep -o "version [^ ]*" | head -1 | sed "s/^/trace-cmd /")$(command -v perf >/dev/null && echo ", $(perf --version 2>/dev/null)")"
 echo "storm: getppid() on CPU $STORM_CPU, ${seconds}s per rate; consumers on CPU $CONSUMER_CPU; event raw_syscalls:sys_enter; buffer ${buffer_kb} KiB per CPU"
-echo "trace-cmd record: $tc_status"
-echo "peers: splice = trace-cmd's recorder floor (splice trace_pipe_raw -> /dev/null, one process per CPU); perf = perf record -C $STORM_CPU -m $perf_pages to tmpfs"
+echo "peers: trace-cmd = trace-cmd record -d --no-filter -B (its own instance) to tmpfs; splice = trace-cmd's recorder floor (splice trace_pipe_raw -> /dev/null, one process per CPU); perf = perf record -C $STORM_CPU -m $perf_pages to tmpfs"
 [[ -z $others ]] || echo "warning: other tracefs instances exist ($others): someone else is tracing; numbers may be disturbed"
 awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' && echo "warning: load average $load before the run"
 echo
@@ -474,6 +538,7 @@ run_once() { # CONSUMER RATE: one run; sets the result variables and DISTURBED
   before=$(others_now)
   case $c in
     splice) run_splice "$rate" ;;
+    trace-cmd) run_tracecmd "$rate" ;;
     perf) run_perf "$rate" ;;
     tw-* | twrec-*)
       spec=${c#*-}
@@ -488,8 +553,8 @@ run_once() { # CONSUMER RATE: one run; sets the result variables and DISTURBED
 }
 
 retried=0
-# a retry is made only while the whole run still fits its time budget (full 9 min, quick 1.5 min)
-budget=$((quick ? 90 : 540))
+# a retry is made only while the whole run still fits its time budget (full 11 min, quick 2 min)
+budget=$((quick ? 120 : 660))
 runs_left=$(($(wc -w <<< "$rates") * $(wc -w <<< "$consumers")))
 runs_done=0
 loop_start=$SECONDS
