@@ -226,6 +226,32 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
     });
   }
 
+  it('reader threads run SCHED_FIFO 1 by default, in the normal class with --no-rt-readers', async () => {
+    // /proc/PID/task/TID/stat: field 41 is the policy (0 normal, 1 FIFO), 40 the RT priority
+    const readerPolicies = (pid: number): string[] =>
+      readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        return comm.startsWith('tw-rn-') ? [`${comm} policy ${f[41 - 3]} prio ${f[40 - 3]}`] : [];
+      });
+    const cpus = readdirSync(`${T}/per_cpu`).filter((d) => /^cpu\d+$/.test(d)).map((d) => `tw-rn-${d}`).sort();
+    for (const [args, policy] of [[[], '1 prio 1'], [['--no-rt-readers'], '0 prio 0']] as const) {
+      const tw = startTw(['watch', 'allcounts', '--backend', 'read', '--json', ...args]);
+      await waitFor('tw to trace', () => tracing(tw.pid!));
+      await waitFor(`reader threads with policy ${policy}`, () => {
+        const got = readerPolicies(tw.pid!);
+        return got.length === cpus.length && got.every((l) => l.endsWith(`policy ${policy}`));
+      }, 5000).catch(() => undefined);
+      const got = readerPolicies(tw.pid!).sort();
+      tw.kill('SIGINT');
+      const r = await tw.out;
+      expect(got, `tw ${args.join(' ')}`).toEqual(cpus.map((c) => `${c} policy ${policy}`));
+      expect(r.code, r.stderr).toBe(0);
+      expectClean(tw.pid!);
+    }
+  });
+
   it('after kill -9, the next run removes the dead instance', async () => {
     const tw = startTw(['watch', 'allcounts']);
     await waitFor('tw to trace', () => tracing(tw.pid!));

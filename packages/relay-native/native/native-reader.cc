@@ -9,6 +9,7 @@
 #include <ctime>
 #include <sys/resource.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -84,7 +85,7 @@ Napi::Function NativeReader::Init(Napi::Env env) {
                      });
 }
 
-// new NativeReader({ instance, cpus, subbufSize, poolSize, latencyMs, backend: 'mmap' | 'read' })
+// new NativeReader({ instance, cpus, subbufSize, poolSize, latencyMs, backend: 'mmap' | 'read', realtime? })
 // Checks its arguments again (the TS wrapper already did), opens and maps every CPU's file
 // so that errors surface here, synchronously, and exposes `pools`: one ArrayBuffer per CPU
 // holding poolSize slots of subbufSize bytes.
@@ -128,6 +129,10 @@ NativeReader::NativeReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   double lat = number_field(env, o, "latencyMs");
   if (!is_uint(lat) || lat < 1 || lat > kMaxLatencyMs) range_error(env, "relay-native: latencyMs must be an integer from 1 to 60000");
   latency_ms_ = static_cast<int>(lat);
+
+  Napi::Value rt = o.Get("realtime");
+  if (!rt.IsUndefined() && !rt.IsBoolean()) type_error(env, "relay-native: options.realtime must be a boolean");
+  realtime_ = rt.IsBoolean() && rt.As<Napi::Boolean>().Value();
 
   Napi::Value be = o.Get("backend");
   backend_ = be.IsString() ? be.As<Napi::String>().Utf8Value() : "";
@@ -350,11 +355,23 @@ void NativeReader::ThreadMain(size_t index) {
     std::string name = "tw-rn-cpu" + std::to_string(cpus_[index]);
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     // A reader that wakes late lets the kernel overwrite events: run ahead of the JS thread
-    // (and other work on this CPU) when there is data. Best effort: without CAP_SYS_NICE the
-    // thread keeps the process's priority.
-    // (The nice value comes from /proc, not getpriority(): a syscall another tw may be counting.)
+    // and V8's threads (and other work on this CPU) when there is data. With `realtime`, the
+    // lowest real-time priority (SCHED_FIFO 1): a woken reader then preempts any normal thread
+    // at once, where the fair class can leave it waiting for the next tick (4 ms at HZ=250,
+    // which at a few million events/s is more than a 1 MiB ring holds). The thread only copies
+    // sub-buffers and sleeps: a round ends when it has caught up with the writer, and it waits
+    // on the pool when JS is behind. Otherwise, or without CAP_SYS_NICE, 10 nice levels up
+    // (best effort). (The nice value comes from /proc, not getpriority(): a syscall another tw
+    // may be counting.)
+    bool rt = false;
+    if (realtime_) {
+      struct sched_param sp;
+      std::memset(&sp, 0, sizeof sp);
+      sp.sched_priority = 1;
+      rt = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+    }
     int nice_now = 0;
-    if (read_nice(&nice_now)) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::max(-20, nice_now - kReaderNiceBoost));
+    if (!rt && read_nice(&nice_now)) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::max(-20, nice_now - kReaderNiceBoost));
   }
   const size_t limit = src.drain_limit();
   size_t drained_after_stop = 0;

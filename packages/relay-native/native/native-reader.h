@@ -67,6 +67,7 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   std::string backend_;
   size_t subbuf_size_ = 0;
   int latency_ms_ = 50;
+  bool realtime_ = false;  // reader threads ask for SCHED_FIFO 1
   std::vector<uint32_t> cpus_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::unique_ptr<Pool>> pools_;

@@ -1,7 +1,8 @@
 // A bounded pool of sub-buffer-sized slots for one CPU. The reader thread takes a free slot,
 // fills it, hands it to JS; JS gives it back with release(). When every slot is out, the
 // thread waits here (back-pressure): the kernel ring buffer keeps absorbing events and
-// counts what it has to overwrite. Memory is one block, allocated once.
+// counts what it has to overwrite. Memory is one block, mapped once; free slots are taken
+// last-released-first, so only as many pages as the busiest moment needed are ever touched.
 #pragma once
 
 #include <atomic>
@@ -12,20 +13,24 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <sys/mman.h>
 #include <vector>
 
 namespace twrn {
 
-/** The memory of a pool; shared with the ArrayBuffer JS sees, so whichever goes last frees it. */
+/**
+ * The memory of a pool; shared with the ArrayBuffer JS sees, so whichever goes last frees it.
+ * An anonymous mapping: zero-filled by the kernel and backed by memory only where a slot has
+ * been written, so a pool sized for the worst moment costs little while the JS thread keeps up.
+ */
 class PoolMemory {
  public:
-  explicit PoolMemory(size_t bytes) : bytes_(bytes) {
-    void* p = nullptr;
-    if (posix_memalign(&p, 4096, bytes ? bytes : 1) != 0) throw std::bad_alloc();
-    std::memset(p, 0, bytes);
+  explicit PoolMemory(size_t bytes) : bytes_(bytes ? bytes : 1) {
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
     data_ = static_cast<uint8_t*>(p);
   }
-  ~PoolMemory() { std::free(data_); }
+  ~PoolMemory() { munmap(data_, bytes_); }
   PoolMemory(const PoolMemory&) = delete;
   PoolMemory& operator=(const PoolMemory&) = delete;
   uint8_t* data() const { return data_; }

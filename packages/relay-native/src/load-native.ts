@@ -19,6 +19,7 @@ export interface NativeBinding {
     poolSize: number;
     latencyMs: number;
     backend: 'mmap' | 'read';
+    realtime: boolean;
   }) => NativeReaderHandle;
 }
 
@@ -50,7 +51,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const ADDON = 'tw_relay_native.node';
 let cached: NativeStatus | undefined;
 

@@ -14,7 +14,8 @@ export class NativeRingReader implements RingReader {
   readonly backend: 'mmap' | 'read';
   readonly fallbackReason: string | undefined;
   private readonly handle: NativeReaderHandle;
-  private readonly views: Uint8Array[][];
+  private readonly views: Array<Array<Uint8Array | undefined>>;
+  private readonly subbufSize: number;
   private readonly cpus: number[];
   private state: State = 'idle';
   /** every thread has finished and every delivery ran (after stop(), or after all of them failed) */
@@ -34,9 +35,13 @@ export class NativeRingReader implements RingReader {
       poolSize: o.poolSize,
       latencyMs: o.latencyMs,
       backend,
+      realtime: o.realtime,
     });
-    // one view per slot, made once: a delivery allocates nothing
-    this.views = this.handle.pools.map((ab) => Array.from({ length: o.poolSize }, (_, s) => new Uint8Array(ab, s * o.subbufSize, o.subbufSize)));
+    // one view per slot, made the first time the slot is delivered and kept: a delivery
+    // allocates nothing once the slots it uses have been seen, and a large pool whose far
+    // slots are never needed costs no objects
+    this.subbufSize = o.subbufSize;
+    this.views = this.handle.pools.map(() => new Array<Uint8Array | undefined>(o.poolSize));
   }
 
   start(onData: OnData, onError: OnError, onRound?: OnRound): void {
@@ -53,19 +58,20 @@ export class NativeRingReader implements RingReader {
       if (nReleased > 0) handle.releaseMany(cpuIndex, nReleased);
       nReleased = 0;
     };
-    const releasers = views.map((v, cpuIndex) =>
-      v.map((_, slot) => () => {
-        const held = out[cpuIndex]!;
-        if (held[slot] === 0) return;
-        held[slot] = 0;
-        if (dispatching !== cpuIndex) {
-          handle.release(cpuIndex, slot);
-          return;
-        }
-        released[nReleased++] = slot;
-        if (nReleased === maxReleased) flushReleased(cpuIndex);
-      }),
-    );
+    const releaser = (cpuIndex: number, slot: number) => (): void => {
+      const held = out[cpuIndex]!;
+      if (held[slot] === 0) return;
+      held[slot] = 0;
+      if (dispatching !== cpuIndex) {
+        handle.release(cpuIndex, slot);
+        return;
+      }
+      released[nReleased++] = slot;
+      if (nReleased === maxReleased) flushReleased(cpuIndex);
+    };
+    const releasers = views.map((v) => new Array<(() => void) | undefined>(v.length));
+    const { subbufSize } = this;
+    const pools = handle.pools;
     handle.start(
       (cpuIndex, count, drainedNs, extra) => {
         const cpu = cpus[cpuIndex] ?? -1;
@@ -85,8 +91,10 @@ export class NativeRingReader implements RingReader {
             for (let i = 0; i < count; i++) {
               const slot = batch[i]!;
               held[slot] = 1;
+              const view = (cpuViews[slot] ??= new Uint8Array(pools[cpuIndex]!, slot * subbufSize, subbufSize));
+              const release = (cpuReleasers[slot] ??= releaser(cpuIndex, slot));
               try {
-                onData(cpu, cpuViews[slot]!, cpuReleasers[slot]!);
+                onData(cpu, view, release);
               } catch (e) {
                 reportError(onError, e, `onData threw for CPU ${cpu}`);
               }

@@ -3,7 +3,7 @@
  * instance that is always removed. Needs root and tracefs; skipped with the reason elsewhere.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -347,6 +347,72 @@ describe.skipIf(skip)(`relay-native on the real kernel${skip ? ` (skipped: ${ski
       expect(threadCount()).toBe(before);
       await reader.stop();
       expect(() => reader.start(() => {}, () => {})).toThrow(/stopped/);
+    });
+  });
+
+  it('realtime: reader threads run SCHED_FIFO 1; without it, 10 nice levels up in the normal class', async (ctx) => {
+    const native: Backend | undefined = avail.mmap === true ? 'mmap' : avail.read === true ? 'read' : undefined;
+    if (!native) return ctx.skip('no native backend here');
+    // /proc/self/task/TID/stat: field 19 nice, 40 rt_priority, 41 policy (0 normal, 1 FIFO)
+    const readers = (): Array<{ comm: string; nice: number; rtPrio: number; policy: number }> =>
+      readdirSync('/proc/self/task').flatMap((tid) => {
+        let stat: string;
+        try {
+          stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        } catch {
+          return [];
+        }
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        if (!comm.startsWith('tw-rn-cpu')) return [];
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return [{ comm, nice: Number(f[19 - 3]), rtPrio: Number(f[40 - 3]), policy: Number(f[41 - 3]) }];
+      });
+    const settled = async (want: (r: ReturnType<typeof readers>) => boolean): Promise<ReturnType<typeof readers>> => {
+      let r = readers();
+      for (let i = 0; i < 100 && !want(r); i++) {
+        await sleep(10);
+        r = readers();
+      }
+      return r;
+    };
+    const selfStat = readFileSync('/proc/self/stat', 'utf8');
+    const ownNice = Number(selfStat.slice(selfStat.lastIndexOf(')') + 2).split(' ')[19 - 3]);
+    await withInstance(async (inst) => {
+      for (const realtime of [true, false]) {
+        const reader = openRingReader({ instance: inst.dir, cpus, subbufSize: inst.subbufSize, backend: native, realtime });
+        reader.start((_c, _d, release) => release(), () => {});
+        try {
+          const want = realtime
+            ? (r: ReturnType<typeof readers>) => r.length === cpus.length && r.every((t) => t.policy === 1)
+            : (r: ReturnType<typeof readers>) => r.length === cpus.length && r.every((t) => t.nice === Math.max(-20, ownNice - 10));
+          const got = await settled(want);
+          expect(got.map((t) => t.comm).sort()).toEqual(cpus.map((c) => `tw-rn-cpu${c}`.slice(0, 15)).sort());
+          if (realtime) for (const t of got) expect(t, t.comm).toMatchObject({ policy: 1, rtPrio: 1 });
+          else for (const t of got) expect(t, t.comm).toMatchObject({ policy: 0, rtPrio: 0, nice: Math.max(-20, ownNice - 10) });
+        } finally {
+          await reader.stop();
+        }
+      }
+    });
+  });
+
+  it('a large pool costs memory only for the slots that were used', async (ctx) => {
+    const native: Backend | undefined = avail.mmap === true ? 'mmap' : avail.read === true ? 'read' : undefined;
+    if (!native) return ctx.skip('no native backend here');
+    const rssKb = (): number => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    await withInstance(async (inst) => {
+      // 16384 slots: 64 MiB per CPU of address space
+      const poolSize = Math.min(16_384, Math.floor(2 ** 30 / inst.subbufSize));
+      const before = rssKb();
+      const reader = openRingReader({ instance: inst.dir, cpus, subbufSize: inst.subbufSize, backend: native, poolSize });
+      const c = counter(inst.enable('syscalls', 'sys_enter_getppid'));
+      reader.start(c.onData, () => {});
+      const child = await runGetppid(2000);
+      await reader.stop();
+      const grownKb = rssKb() - before;
+      expect(c.byPid.get(child)).toBe(2000);
+      // reserved: cpus × 64 MiB; touched: a few slots (and the JS views of them)
+      expect(grownKb, `RSS grew by ${grownKb} KiB for ${cpus.length} × ${(poolSize * inst.subbufSize) >> 20} MiB of pool`).toBeLessThan(16 * 1024);
     });
   });
 

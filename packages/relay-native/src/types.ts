@@ -20,6 +20,11 @@ export interface OpenOptions {
   poolSize?: number;
   /** default 50 */
   latencyMs?: number;
+  /**
+   * native backends: run the reader threads at SCHED_FIFO priority 1 when the process may
+   * (CAP_SYS_NICE), else 10 nice levels above the process, as without it (default false)
+   */
+  realtime?: boolean;
 }
 
 export interface RingReader {
@@ -47,6 +52,7 @@ export interface ResolvedOptions {
   backend: Backend | 'auto';
   poolSize: number;
   latencyMs: number;
+  realtime: boolean;
 }
 
 export type OnData = (cpu: number, data: Uint8Array, release: () => void) => void;

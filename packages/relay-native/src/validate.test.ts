@@ -20,7 +20,7 @@ const ok = (): OpenOptions => ({ instance: fake, cpus: [0], subbufSize: 4096 });
 
 describe('validateOptions', () => {
   it('fills in the defaults', () => {
-    expect(validateOptions({ ...ok(), instance: `${fake}/` })).toEqual({ instance: fake, cpus: [0], subbufSize: 4096, backend: 'auto', poolSize: 64, latencyMs: 50 });
+    expect(validateOptions({ ...ok(), instance: `${fake}/` })).toEqual({ instance: fake, cpus: [0], subbufSize: 4096, backend: 'auto', poolSize: 64, latencyMs: 50, realtime: false });
   });
 
   const bad: Array<[string, Partial<Record<keyof OpenOptions, unknown>>, RegExp]> = [
@@ -42,6 +42,7 @@ describe('validateOptions', () => {
     ['poolSize 0', { poolSize: 0 }, /poolSize must be an integer from 1 to 65536, got 0/],
     ['latencyMs 0', { latencyMs: 0 }, /latencyMs must be a number of milliseconds from 1 to 60000, got 0/],
     ['latencyMs NaN', { latencyMs: Number.NaN }, /latencyMs must be/],
+    ['realtime not a boolean', { realtime: 'yes' }, /realtime must be a boolean, got yes/],
   ];
   for (const [what, patch, msg] of bad) {
     it(`rejects ${what}`, () => {
@@ -72,6 +73,7 @@ describe.skipIf(!loadNative().binding)(`the addon checks its arguments again${lo
     ['bad poolSize', { poolSize: 0 }, /poolSize must be an integer from 1/],
     ['bad latency', { latencyMs: 0.5 }, /latencyMs must be an integer/],
     ['bad backend', { backend: 'js' }, /backend must be 'mmap' or 'read'/],
+    ['realtime not a boolean', { realtime: 1 }, /options.realtime must be a boolean/],
   ];
   for (const [what, patch, msg] of cases) {
     it(`rejects ${what}`, () => {

@@ -77,5 +77,8 @@ export function validateOptions(opts: OpenOptions): ResolvedOptions {
   if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 1 || latencyMs > MAX_LATENCY_MS)
     fail(`latencyMs must be a number of milliseconds from 1 to ${MAX_LATENCY_MS}, got ${String(latencyMs)}`);
 
-  return { instance: instance.replace(/\/+$/, '') || '/', cpus: [...cpus], subbufSize, backend, poolSize, latencyMs: Math.ceil(latencyMs) };
+  const realtime = opts.realtime ?? false;
+  if (typeof realtime !== 'boolean') fail(`realtime must be a boolean, got ${String(realtime)}`);
+
+  return { instance: instance.replace(/\/+$/, '') || '/', cpus: [...cpus], subbufSize, backend, poolSize, latencyMs: Math.ceil(latencyMs), realtime };
 }

@@ -14,6 +14,13 @@ export const liveFlags = {
   'buffer-kb': Flags.integer({ summary: 'Ring-buffer size per CPU, in KiB.', default: 4096, min: 64, helpValue: 'KB' }),
   latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
   backend: Flags.string({ summary: 'Ring-buffer reader: auto (read, else mmap, else js), mmap, read or js.', default: 'auto', options: ['auto', 'mmap', 'read', 'js'] }),
+  'rt-readers': Flags.boolean({
+    summary: 'Run the per-CPU reader threads at real-time priority (SCHED_FIFO 1) when allowed.',
+    description:
+      'The readers only copy sub-buffers out of the kernel and sleep. At the lowest real-time priority a woken reader runs at once, ahead of tw\'s own JavaScript and V8 threads; in the normal class it can wait for the next scheduler tick, long enough for a busy CPU to overwrite its ring. Without CAP_SYS_NICE, or with --no-rt-readers, they run 10 nice levels above the process instead. The JS reader (--backend js) has no threads of its own.',
+    default: true,
+    allowNo: true,
+  }),
 };
 
 export function parseDuration(text: string | undefined): number | undefined {
@@ -27,11 +34,13 @@ export function parseDuration(text: string | undefined): number | undefined {
   return ms;
 }
 
-export function readerFactory(backend: string): ReaderFactory {
+export function readerFactory(backend: string, realtime = true): ReaderFactory {
   // tw copies each sub-buffer out and releases its slot when the JS thread takes it, so the pool
-  // only has to cover the JS thread being busy (a long drain, a GC pause): while the pool is
-  // full the reader cannot take sub-buffers and the kernel ring fills. Three rings' worth on top
-  // of one (4 MiB per CPU for a 1 MiB ring), at most 4096 extra slots.
+  // only has to cover the JS thread being busy (a long drain, a GC pause, compiling at start):
+  // while the pool is full the reader cannot take sub-buffers and the kernel ring fills. Seven
+  // rings' worth on top of one, at most 8192 extra slots (8 MiB per CPU for a 1 MiB ring, 32
+  // for the default 4 MiB). The pool is mapped memory taken last-freed-first: only the slots
+  // the busiest moment needed are ever backed by RAM.
   return (o) =>
     openRingReader({
       instance: o.instance,
@@ -39,7 +48,8 @@ export function readerFactory(backend: string): ReaderFactory {
       subbufSize: o.subbufSize,
       latencyMs: o.latencyMs,
       backend: backend as Backend | 'auto',
-      poolSize: o.ringSubbufs + Math.min(4096, Math.max(64, o.ringSubbufs * 3)),
+      poolSize: o.ringSubbufs + Math.min(8192, Math.max(64, o.ringSubbufs * 7)),
+      realtime,
     });
 }
 
@@ -98,6 +108,7 @@ export interface LiveFlagValues {
   'buffer-kb': number;
   latency: number;
   backend: string;
+  'rt-readers': boolean;
 }
 
 /**
@@ -130,7 +141,7 @@ export class LiveRun {
       bufferKb: this.flags['buffer-kb'],
       latencyMs: this.flags.latency,
       ...(durationMs !== undefined ? { durationMs } : {}),
-      reader: readerFactory(this.flags.backend),
+      reader: readerFactory(this.flags.backend, this.flags['rt-readers']),
       signal: this.signals.signal,
       // no status line, no timer: a session without one wakes only for events
       ...(this.status.enabled ? { onStatus: (st: LiveStatus) => this.status.update(st) } : {}),
