@@ -20,8 +20,9 @@ interface CpuPipe {
   cpu: number;
   path: string;
   fd: number;
-  /** one block for the whole pool; slots are views of it */
-  slots: Uint8Array[];
+  /** one block for the whole pool (zero pages until written); slots are views of it, made on first use */
+  block: Uint8Array;
+  slots: Array<Uint8Array | undefined>;
   free: number[];
   /** sub-buffers the final drain may still take (the ring's size, with room to spare) */
   drainLimit: number;
@@ -56,10 +57,10 @@ export class JsRingReader implements RingReader {
           throw errnoError(`cannot open ${path}`, e, path);
         }
         const block = new Uint8Array(o.poolSize * o.subbufSize);
-        const slots = Array.from({ length: o.poolSize }, (_, s) => block.subarray(s * o.subbufSize, (s + 1) * o.subbufSize));
+        const slots = new Array<Uint8Array | undefined>(o.poolSize);
         const free = Array.from({ length: o.poolSize }, (_, s) => o.poolSize - 1 - s);
         const drainLimit = kb !== undefined ? Math.floor((kb * 1024) / o.subbufSize) * 2 + 8 : 65_536;
-        this.pipes.push({ cpu, path, fd, slots, free, drainLimit, failed: false });
+        this.pipes.push({ cpu, path, fd, block, slots, free, drainLimit, failed: false });
       }
     } catch (e) {
       this.closeAll();
@@ -122,7 +123,7 @@ export class JsRingReader implements RingReader {
       if (final && taken >= p.drainLimit) return taken;
       const slot = p.free.pop();
       let buf: Uint8Array;
-      if (slot !== undefined) buf = p.slots[slot]!;
+      if (slot !== undefined) buf = p.slots[slot] ??= p.block.subarray(slot * this.o.subbufSize, (slot + 1) * this.o.subbufSize);
       else if (final) buf = new Uint8Array(this.o.subbufSize); // the pool is out: the drain must not wait for a release
       else return taken; // back-pressure: the kernel buffer holds the rest until a slot comes back
       let n: number;
