@@ -15,6 +15,29 @@ import { testSpecs } from './test-specs.js';
 
 const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+type Unpack = (v: DataView, o: number, le: boolean, into?: object) => Record<string, unknown>;
+
+/**
+ * For both byte orders: `unpack` reads a built record's fields back (pid from the common
+ * header), the runtime unpacker and `others` agree with it, and refilling an object keeps its
+ * identity.
+ */
+function expectUnpacks(spec: ProbeSpec, unpack: Unpack, ...others: Unpack[]): void {
+  for (const le of [true, false]) {
+    const values = sampleValues(spec, le ? 3 : 11);
+    const { view, offset } = buildRecord(spec, values, le, 40);
+    const got = unpack(view, offset, le);
+    for (const f of spec.fields) {
+      const want = f.from.trim() === 'pid' ? view.getInt32(offset + 4, le) : values[f.name];
+      expect(got[f.name], `${spec.name}.${f.name}`).toEqual(want);
+    }
+    expect(makeUnpacker(spec)(view, offset, le)).toEqual(got);
+    for (const other of others) expect(other(view, offset, le)).toEqual(got);
+    const into = unpack(view, offset, le);
+    expect(unpack(view, offset, le, into)).toBe(into);
+  }
+}
 let dir: string;
 
 beforeAll(() => {
@@ -56,23 +79,10 @@ describe('generated unpackers', () => {
     for (const spec of ALL) {
       const mod = (await import(pathToFileURL(join(dir, 'out', `${spec.name}.unpack.js`)).href)) as Record<string, unknown>;
       const Name = pascalCase(spec.name);
-      const unpack = mod[`unpack${Name}`] as (v: DataView, o: number, le: boolean, into?: object) => Record<string, unknown>;
+      const unpack = mod[`unpack${Name}`] as Unpack;
       expect(mod[`${spec.name.toUpperCase()}_LAYOUT`]).toEqual(layoutFor(spec));
       expect(mod[`${spec.name.toUpperCase()}_EVENT`]).toBe(`tw:${spec.name}`);
-      for (const le of [true, false]) {
-        const values = sampleValues(spec, le ? 3 : 11);
-        const { view, offset } = buildRecord(spec, values, le, 40);
-        const got = unpack(view, offset, le);
-        for (const f of spec.fields) {
-          const want = f.from.trim() === 'pid' ? view.getInt32(offset + 4, le) : values[f.name];
-          expect(got[f.name], `${spec.name}.${f.name}`).toEqual(want);
-        }
-        // the runtime unpacker agrees with the generated one
-        expect(makeUnpacker(spec)(view, offset, le)).toEqual(got);
-        // refilling an object keeps its identity
-        const into = unpack(view, offset, le);
-        expect(unpack(view, offset, le, into)).toBe(into);
-      }
+      expectUnpacks(spec, unpack);
     }
   });
 
@@ -83,25 +93,13 @@ describe('generated unpackers', () => {
       const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       const Name = pascalCase(spec.name);
       const PREFIX = spec.name.toUpperCase();
-      const unpack = mod[`unpack${Name}`] as (v: DataView, o: number, le: boolean, into?: object) => Record<string, unknown>;
+      const unpack = mod[`unpack${Name}`] as Unpack;
       expect(mod[`${PREFIX}_LAYOUT`]).toEqual(layoutFor(spec));
       expect(mod[`${PREFIX}_EVENT`]).toBe(`tw:${spec.name}`);
       expect(mod[`${PREFIX}_SPEC_HASH`]).toBe(modelOf(spec).hash);
       const compiled = (await import(pathToFileURL(join(dir, 'out', `${spec.name}.unpack.js`)).href)) as Record<string, unknown>;
       const byTsc = compiled[`unpack${Name}`] as typeof unpack;
-      for (const le of [true, false]) {
-        const values = sampleValues(spec, le ? 3 : 11);
-        const { view, offset } = buildRecord(spec, values, le, 40);
-        const got = unpack(view, offset, le);
-        for (const f of spec.fields) {
-          const want = f.from.trim() === 'pid' ? view.getInt32(offset + 4, le) : values[f.name];
-          expect(got[f.name], `${spec.name}.${f.name}`).toEqual(want);
-        }
-        expect(makeUnpacker(spec)(view, offset, le)).toEqual(got);
-        expect(byTsc(view, offset, le)).toEqual(got);
-        const into = unpack(view, offset, le);
-        expect(unpack(view, offset, le, into)).toBe(into);
-      }
+      expectUnpacks(spec, unpack, byTsc);
     }
   });
 });
