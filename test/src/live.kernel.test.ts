@@ -23,9 +23,11 @@ if (reason) console.warn(`[live.kernel] skipped: ${reason}`);
  * A child that waits for a byte on stdin, makes exactly N getppid calls (each process.ppid is
  * one), then waits again. (Not python3: here it can be a shell shim that makes calls of its own.)
  */
-function getppidChild(n: number): ChildProcess & { go: () => void } {
+function getppidChild(n: number, cpu?: number): ChildProcess & { go: () => void } {
   const code = `const fs=require('fs');const b=Buffer.alloc(1);fs.readSync(0,b);let x=0;for(let i=0;i<${n};i++)x+=process.ppid;fs.readSync(0,b);`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'ignore', 'inherit'] }) as ChildProcess & { go: () => void };
+  // pinned with taskset, which execs node: the pid stays the same
+  const argv = cpu === undefined ? [process.execPath, '-e', code] : ['taskset', '-c', String(cpu), process.execPath, '-e', code];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'inherit'] }) as ChildProcess & { go: () => void };
   child.go = () => child.stdin!.write('\n');
   return child;
 }
@@ -211,6 +213,46 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
           expectClean(tw.pid!);
         });
       }
+
+      it('a watch that stalls: the kernel loses events, and tw says per CPU why (losses in --json)', async () => {
+        const calls = 300_000;
+        const child = getppidChild(calls, availableParallelism() > 1 ? 1 : 0);
+        children.push(child);
+        // a 64 KiB ring (16 sub-buffers) and a pool of 128 hold ~0.6 MB; the child writes ~5 MB
+        // while the watch blocks tw's JavaScript thread for 1.5 s
+        const tw = startTw(['watch', join(REPO_ROOT, 'test/fixtures/slow-watch.mjs'), String(child.pid), '1500', '--backend', backend, '--buffer-kb', '64', '--json']);
+        await waitFor('tw to trace', () => tracing(tw.pid!));
+        child.go();
+        await new Promise((r) => setTimeout(r, 3000));
+        tw.kill('SIGINT');
+        const r = await tw.out;
+        expect(r.code, r.stderr).toBe(0);
+        type Loss = { cpu: number; lost: number; overrun: number; ringSubbufs: number; reader: { rounds: number; maxRound: number; poolWaits: number; poolWaitNs: number } };
+        const res = JSON.parse(r.stdout) as { seen: number; lost: number; losses: Loss[] };
+        expect(res.lost).toBeGreaterThan(0);
+        expect(res.seen).toBeGreaterThan(0);
+        // the child's calls are either seen or counted lost by the kernel
+        expect(res.seen + res.lost).toBe(calls);
+        expect(res.losses.map((x) => x.cpu)).toEqual([availableParallelism() > 1 ? 1 : 0]);
+        const [l] = res.losses as [Loss];
+        expect(l.lost).toBe(res.lost);
+        expect(l.overrun).toBe(res.lost);
+        expect(l.ringSubbufs).toBe(16);
+        expect(l.reader.rounds).toBeGreaterThan(0);
+        const warning = r.stderr.split('\n').filter((s) => s.startsWith('tw: warning: '));
+        if (backend === 'js') {
+          // the JS reader is on the stalled thread: it never waits for a slot, it reads late
+          expect(l.reader.poolWaits).toBe(0);
+          expect(l.reader.maxRound).toBeGreaterThanOrEqual(16);
+          expect(warning).toEqual([expect.stringMatching(new RegExp(`^tw: warning: CPU ${l.cpu} lost ${l.lost} events \\(the ring overwrote unread pages\\): the JS reader runs on tw's JavaScript thread, and once found the whole ring \\(16 sub-buffers\\) full`))]);
+        } else {
+          // the reader thread filled the pool and waited for the stalled watch
+          expect(l.reader.poolWaits).toBeGreaterThan(0);
+          expect(l.reader.poolWaitNs).toBeGreaterThan(500e6);
+          expect(warning).toEqual([expect.stringMatching(new RegExp(`^tw: warning: CPU ${l.cpu} lost ${l.lost} events \\(the ring overwrote unread pages\\): tw fell behind — its reader waited \\d+\\.\\d ms in all \\((once|\\d+ times)\\) for the watch`))]);
+        }
+        expectClean(tw.pid!);
+      });
 
       it('a throwing handler is reported with its event, and the session still tears down', async () => {
         const child = getppidChild(5);

@@ -20,6 +20,6 @@ export { formatTable, type Column } from './watch/table.js';
 export { findTracefs, checkTracefsAccess } from './tracefs/tracefs.js';
 export { Instance, removeStaleInstances, staleInstances, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
 export { seedFromProc } from './session/proc-scan.js';
-export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory } from './live/trace-live.js';
+export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss } from './live/trace-live.js';
 export { PushPages } from './live/push-pages.js';
 export { TraceDatWriter, readTracefsMeta, readTracefsFinish, selectedClock, type TraceDatMeta, type TraceDatWriterOptions, type TraceDatFinish, type TraceDatWriterStats, type ReadTracefsMetaOptions } from './tracedat/write-trace-dat.js';

@@ -35,7 +35,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeReader", twrn::NativeReader::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

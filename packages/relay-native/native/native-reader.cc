@@ -82,6 +82,7 @@ Napi::Function NativeReader::Init(Napi::Env env) {
                          InstanceMethod<&NativeReader::Release>("release"),
                          InstanceMethod<&NativeReader::ReleaseMany>("releaseMany"),
                          InstanceMethod<&NativeReader::Close>("close"),
+                         InstanceMethod<&NativeReader::Stats>("stats"),
                      });
 }
 
@@ -138,6 +139,7 @@ NativeReader::NativeReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   backend_ = be.IsString() ? be.As<Napi::String>().Utf8Value() : "";
   if (backend_ != "mmap" && backend_ != "read") type_error(env, "relay-native: backend must be 'mmap' or 'read'");
 
+  counters_.reset(new RoundCounters[cpus_.size()]);
   try {
     for (uint32_t cpu : cpus_) {
       std::string path = instance + "/per_cpu/cpu" + std::to_string(cpu) + "/trace_pipe_raw";
@@ -248,6 +250,23 @@ Napi::Value NativeReader::Close(const Napi::CallbackInfo& info) {
     CloseSources();
   }
   return info.Env().Undefined();
+}
+
+// stats(): per CPU index, what the reader did so far — { rounds, maxRound, poolWaits, poolWaitNs }
+// (rounds that read something, the most sub-buffers one round read, how often and how long (ns)
+// the reader waited for JS to give slots back). Readable at any time, also after stop().
+Napi::Value NativeReader::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, pools_.size());
+  for (size_t i = 0; i < pools_.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rounds", Napi::Number::New(env, static_cast<double>(counters_[i].rounds.load(std::memory_order_relaxed))));
+    o.Set("maxRound", Napi::Number::New(env, static_cast<double>(counters_[i].max_round.load(std::memory_order_relaxed))));
+    o.Set("poolWaits", Napi::Number::New(env, static_cast<double>(pools_[i]->waits())));
+    o.Set("poolWaitNs", Napi::Number::New(env, static_cast<double>(pools_[i]->wait_ns())));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
 }
 
 // release(cpuIndex, slot): the slot's sub-buffer is no longer used by JS.
@@ -452,6 +471,11 @@ void NativeReader::ThreadMain(size_t index) {
         } else {
           partials = 0;
         }
+      }
+      if (got > 0) {
+        RoundCounters& c = counters_[index];
+        c.rounds.fetch_add(1, std::memory_order_relaxed);
+        if (got > c.max_round.load(std::memory_order_relaxed)) c.max_round.store(got, std::memory_order_relaxed);
       }
       // the round's end: what it read, and up to when this CPU is now read (also when it read
       // nothing: JS holds other CPUs' events back until every CPU has been read past them)

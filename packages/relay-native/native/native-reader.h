@@ -36,6 +36,12 @@ struct Delivery {
   int err = 0;
 };
 
+/** A CPU reader's own counters (the pool counts its waits), read by stats() on the JS thread. */
+struct RoundCounters {
+  std::atomic<uint64_t> rounds{0};     // rounds that read at least one sub-buffer
+  std::atomic<uint64_t> max_round{0};  // most sub-buffers one round read
+};
+
 class NativeReader : public Napi::ObjectWrap<NativeReader> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -53,6 +59,7 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value ReleaseMany(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
 
   void ThreadMain(size_t index);
   void Post(Delivery* d);
@@ -71,6 +78,7 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   std::vector<uint32_t> cpus_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::unique_ptr<Pool>> pools_;
+  std::unique_ptr<RoundCounters[]> counters_;  // one per CPU
   std::vector<std::thread> threads_;
   int control_fd_ = -1;  // eventfd: written once by stop(), readable for every thread from then on
   std::atomic<bool> stop_{false};

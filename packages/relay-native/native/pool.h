@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -64,7 +65,15 @@ class Pool {
    */
   int acquire(const std::atomic<bool>& abort, const std::atomic<bool>& stopping) {
     std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return !free_.empty() || abort.load() || stopping.load(); });
+    if (free_.empty() && !abort.load() && !stopping.load()) {
+      // back-pressure: counted, so that events the kernel had to overwrite meanwhile can be
+      // put down to a consumer that fell behind (see stats())
+      waits_.fetch_add(1, std::memory_order_relaxed);
+      const auto t0 = std::chrono::steady_clock::now();
+      cv_.wait(lock, [&] { return !free_.empty() || abort.load() || stopping.load(); });
+      wait_ns_.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()),
+                         std::memory_order_relaxed);
+    }
     if (abort.load()) return kAborted;
     if (free_.empty()) return kUseExtra;
     return take_locked();
@@ -94,6 +103,10 @@ class Pool {
     cv_.notify_all();
   }
 
+  /** How often acquire() found every slot out and waited, and for how long in all (ns). */
+  uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
+  uint64_t wait_ns() const { return wait_ns_.load(std::memory_order_relaxed); }
+
   size_t free_count() {
     std::lock_guard<std::mutex> lock(mutex_);
     return free_.size();
@@ -114,6 +127,8 @@ class Pool {
   std::condition_variable cv_;
   std::vector<int> free_;
   std::vector<uint8_t> in_use_;
+  std::atomic<uint64_t> waits_{0};
+  std::atomic<uint64_t> wait_ns_{0};
 };
 
 }  // namespace twrn

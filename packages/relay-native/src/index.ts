@@ -4,6 +4,6 @@
  * (read() of trace_pipe_raw), one thread per CPU in the N-API addon; 'js', a timer-driven
  * pure-JS reader used when the addon is not available.
  */
-export type { Backend, OpenOptions, RingReader } from './types.js';
+export type { Backend, OpenOptions, ReaderStats, RingReader } from './types.js';
 export { openRingReader, probeBackends } from './open-ring-reader.js';
 export { nativeStatus } from './native-status.js';

@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { reportError } from './native-reader.js';
-import type { OnData, OnError, OnRound, ResolvedOptions, RingReader } from './types.js';
+import type { OnData, OnError, OnRound, ReaderStats, ResolvedOptions, RingReader } from './types.js';
 import { rawPipePath, instanceBufferKb } from './paths.js';
 
 type State = 'idle' | 'running' | 'stopped';
@@ -27,6 +27,12 @@ interface CpuPipe {
   /** sub-buffers the final drain may still take (the ring's size, with room to spare) */
   drainLimit: number;
   failed: boolean;
+  /** see ReaderStats; waitingSince: when a drain last found every slot out (undefined: not waiting) */
+  rounds: number;
+  maxRound: number;
+  poolWaits: number;
+  poolWaitNs: number;
+  waitingSince: number | undefined;
 }
 
 export class JsRingReader implements RingReader {
@@ -60,7 +66,7 @@ export class JsRingReader implements RingReader {
         const slots = new Array<Uint8Array | undefined>(o.poolSize);
         const free = Array.from({ length: o.poolSize }, (_, s) => o.poolSize - 1 - s);
         const drainLimit = kb !== undefined ? Math.floor((kb * 1024) / o.subbufSize) * 2 + 8 : 65_536;
-        this.pipes.push({ cpu, path, fd, block, slots, free, drainLimit, failed: false });
+        this.pipes.push({ cpu, path, fd, block, slots, free, drainLimit, failed: false, rounds: 0, maxRound: 0, poolWaits: 0, poolWaitNs: 0, waitingSince: undefined });
       }
     } catch (e) {
       this.closeAll();
@@ -76,6 +82,10 @@ export class JsRingReader implements RingReader {
     this.onRound = onRound;
     this.timer = setInterval(() => this.pollAll(), this.o.latencyMs);
     setImmediate(() => this.pollAll());
+  }
+
+  stats(): ReaderStats[] {
+    return this.pipes.map(({ cpu, rounds, maxRound, poolWaits, poolWaitNs }) => ({ cpu, rounds, maxRound, poolWaits, poolWaitNs }));
   }
 
   stop(): Promise<void> {
@@ -106,6 +116,15 @@ export class JsRingReader implements RingReader {
   /** Hands over what the CPU's buffer holds; returns how many sub-buffers that was. */
   private drain(p: CpuPipe, final: boolean): number {
     if (p.failed || p.fd < 0) return 0;
+    const taken = this.drainRound(p, final);
+    if (taken > 0) {
+      p.rounds++;
+      if (taken > p.maxRound) p.maxRound = taken;
+    }
+    return taken;
+  }
+
+  private drainRound(p: CpuPipe, final: boolean): number {
     let taken = 0;
     let partials = 0;
     // the end of a round that caught up: every event before the last read's start is handed over
@@ -125,7 +144,18 @@ export class JsRingReader implements RingReader {
       let buf: Uint8Array;
       if (slot !== undefined) buf = p.slots[slot] ??= p.block.subarray(slot * this.o.subbufSize, (slot + 1) * this.o.subbufSize);
       else if (final) buf = new Uint8Array(this.o.subbufSize); // the pool is out: the drain must not wait for a release
-      else return taken; // back-pressure: the kernel buffer holds the rest until a slot comes back
+      else {
+        // back-pressure: the kernel buffer holds the rest until a slot comes back
+        if (p.waitingSince === undefined) {
+          p.poolWaits++;
+          p.waitingSince = Number(process.hrtime.bigint());
+        }
+        return taken;
+      }
+      if (slot !== undefined && p.waitingSince !== undefined) {
+        p.poolWaitNs += Number(process.hrtime.bigint()) - p.waitingSince;
+        p.waitingSince = undefined;
+      }
       let n: number;
       const before = Number(process.hrtime.bigint());
       try {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ReaderStats } from './types.js';
 
 /** The addon as TS sees it (native/addon.cc). */
 export interface NativeBinding {
@@ -41,6 +42,8 @@ export interface NativeReaderHandle {
   release(cpuIndex: number, slot: number): boolean;
   releaseMany(cpuIndex: number, count: number): boolean;
   close(): void;
+  /** per CPU index (see ReaderStats; `cpu` is added by the wrapper) */
+  stats(): Array<Omit<ReaderStats, 'cpu'>>;
 }
 
 export interface NativeStatus {
@@ -51,7 +54,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const ADDON = 'tw_relay_native.node';
 let cached: NativeStatus | undefined;
 

@@ -4,7 +4,7 @@
  * (subarray, not a copy) of that slot, valid until release() hands the slot back.
  */
 import type { NativeBinding, NativeReaderHandle } from './load-native.js';
-import type { OnData, OnError, OnRound, ResolvedOptions, RingReader } from './types.js';
+import type { OnData, OnError, OnRound, ReaderStats, ResolvedOptions, RingReader } from './types.js';
 
 const noRelease = (): void => undefined;
 
@@ -120,6 +120,10 @@ export class NativeRingReader implements RingReader {
       },
     );
     this.state = 'running';
+  }
+
+  stats(): ReaderStats[] {
+    return this.handle.stats().map((s, i) => ({ cpu: this.cpus[i] ?? -1, ...s }));
   }
 
   stop(): Promise<void> {

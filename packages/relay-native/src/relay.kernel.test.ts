@@ -104,6 +104,12 @@ describe.skipIf(skip)(`relay-native on the real kernel${skip ? ` (skipped: ${ski
             await reader.stop();
             expect(errors).toEqual([]);
             expect(c.byPid.get(pid)).toBe(3000);
+            // a consumer that releases at once never makes the reader wait; rounds took it all
+            const stats = reader.stats();
+            expect(stats.map((s) => s.cpu)).toEqual(cpus);
+            expect(stats.every((s) => s.poolWaits === 0 && s.poolWaitNs === 0)).toBe(true);
+            expect(stats.reduce((n, s) => n + s.rounds, 0)).toBeGreaterThan(0);
+            expect(Math.max(...stats.map((s) => s.maxRound))).toBeGreaterThan(0);
             const ts = c.tsOf.get(pid)!;
             expect(ts[0]! >= t0 && ts[ts.length - 1]! <= t1).toBe(true);
             expect(c.backwards).toBe(0);
@@ -241,6 +247,7 @@ describe.skipIf(skip)(`relay-native on the real kernel${skip ? ` (skipped: ${ski
             const errors: Error[] = [];
             try {
               const threads0 = threadCount();
+              const started = process.hrtime.bigint();
               reader.start((_cpu, data, release) => {
                 deliveries++;
                 records0 += records(data).filter((r) => r.type === id).length;
@@ -256,6 +263,8 @@ describe.skipIf(skip)(`relay-native on the real kernel${skip ? ` (skipped: ${ski
               expect(threadCount()).toBe(threads0 + (backend === 'js' ? 0 : 1));
               expect(process.memoryUsage().rss - rss0).toBeLessThan(64 * 1024 * 1024);
               expect(inst.overrun(CHILD_CPU)).toBeGreaterThan(0); // the kernel absorbed and counted it
+              // ... and the reader counted that it waited for the consumer
+              expect(reader.stats()).toEqual([expect.objectContaining({ cpu: CHILD_CPU, poolWaits: 1 })]);
               releasing = true;
               for (const r of held.splice(0)) r();
               for (let i = 0; i < 50 && deliveries <= 2; i++) await sleep(20);
@@ -264,6 +273,12 @@ describe.skipIf(skip)(`relay-native on the real kernel${skip ? ` (skipped: ${ski
               await reader.stop();
               expect(errors).toEqual([]);
               expect(records0).toBeGreaterThan(500);
+              // the wait lasted from filling the pool (before the 200 ms sleep) to the release
+              const [s] = reader.stats();
+              expect(s!.poolWaits).toBeGreaterThanOrEqual(1);
+              expect(s!.poolWaitNs).toBeGreaterThan(200e6);
+              expect(s!.poolWaitNs).toBeLessThan(Number(process.hrtime.bigint() - started));
+              expect(s!.maxRound).toBeGreaterThanOrEqual(2);
               // the sub-buffer after the overwritten ones says so (RB_MISSED_EVENTS in the commit word)
               expect(missedFlag).toBeGreaterThan(0);
             } finally {

@@ -40,8 +40,26 @@ export interface RingReader {
    * up to the smallest of them.
    */
   start(onData: OnData, onError: OnError, onRound?: OnRound): void;
+  /**
+   * What each CPU's reader did so far (any time, also after stop()): the numbers that say why
+   * a CPU lost events — tw fell behind (poolWaits), or the reader ran late (maxRound near the
+   * ring's size in sub-buffers without a pool wait).
+   */
+  stats(): ReaderStats[];
   /** wake the readers, hand over everything still in the kernel buffers (partial sub-buffers too), stop; resolves when every onData has been delivered */
   stop(): Promise<void>;
+}
+
+export interface ReaderStats {
+  cpu: number;
+  /** reader rounds that took at least one sub-buffer */
+  rounds: number;
+  /** the most sub-buffers one round took: how far the ring had filled before the reader got to it */
+  maxRound: number;
+  /** how often every pool slot was out, so the reader had to wait for the consumer to release one */
+  poolWaits: number;
+  /** the time spent in those waits, ns (the JS reader: from finding the pool empty to its next read) */
+  poolWaitNs: number;
 }
 
 /** Options after validation, defaults filled in. */

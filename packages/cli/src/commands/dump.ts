@@ -47,7 +47,7 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
       // lines reach the reader promptly: the latency target is end to end
       const flushTimer = setInterval(() => out.flush(), 10);
       try {
-        await traceLive(
+        const live = await traceLive(
           run.options({
             events: flags.event,
             filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
@@ -60,6 +60,8 @@ ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 5
             finish: () => n,
           }),
         );
+        out.flush();
+        run.warnLosses(live);
       } finally {
         clearInterval(flushTimer);
         run.dispose();

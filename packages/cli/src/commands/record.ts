@@ -7,7 +7,8 @@ import { Recorder } from '../lib/recorder.js';
 export default class Record extends TwCommand {
   static override summary = 'Record live events into a trace.dat file (trace-cmd format).';
   static override description = `Needs root. Traces the chosen events in tw's own tracefs instance until --duration or Ctrl-C and writes them, sub-buffer by sub-buffer as the kernel produced them, to a trace.dat file that trace-cmd report and KernelShark read, and that any watch replays: tw watch <name> --input FILE.
-The process names tw saw become the file's saved cmdlines.`;
+The process names tw saw become the file's saved cmdlines.
+If the kernel lost events, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them); --json adds "losses".`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> -o trace.dat -e "syscalls:*" -e "sched:sched_process_*" --duration 10s',
     '<%= config.bin %> <%= command.id %> -o kills.dat -e signal:signal_generate --filter "sig == 9"',
@@ -64,8 +65,15 @@ The process names tw saw become the file's saved cmdlines.`;
       }
       await recorder.finish(engine);
       const total = [...counts.values()].reduce((a, b) => a + b, 0);
-      const result = { output: flags.output, version, events: total, lost: live.lost, counts: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])) };
-      run.status.clear();
+      const result = {
+        output: flags.output,
+        version,
+        events: total,
+        lost: live.lost,
+        counts: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+        ...(live.losses.length > 0 ? { losses: live.losses } : {}),
+      };
+      run.warnLosses(live);
       if (!this.jsonEnabled()) this.log(`wrote ${flags.output}: trace.dat v${version}, ${total} events, ${live.lost} lost`);
       return result;
     } catch (e) {

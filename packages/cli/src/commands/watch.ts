@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type AnyWatch, type Engine, type ProbeUnpacker, type RunReport } from '@tw/core';
+import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type AnyWatch, type Engine, type ProbeUnpacker, type RunReport, type CpuLoss } from '@tw/core';
 import type { ProbeSpec } from '@tw/kprobe-gen';
 import { Recorder } from '../lib/recorder.js';
 import { findProbe, probeUnpacker, probeUp, type ActiveProbe, type ProbeBackend } from '../lib/probes.js';
@@ -18,7 +18,8 @@ export default class Watch extends TwCommand {
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
 Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters), reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop(), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path.
 With --input it replays a trace.dat recording (made by trace-cmd or tw) instead.
-It prints what the watch's end() returns: as a table, or as JSON with --json (which includes "lost": events the kernel dropped). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).`;
+It prints what the watch's end() returns: as a table, or as JSON with --json (which includes "lost": events the kernel dropped). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).
+When the kernel lost events live, a warning on stderr says, per CPU, whether tw fell behind or its reader ran late, and what helps ("losses" in --json: the kernel's counts next to the reader's).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> syscalls --duration 5',
     '<%= config.bin %> <%= command.id %> syscall-times 1234 --duration 30s --json',
@@ -69,6 +70,7 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
       if (!flags.quiet && !json) this.logToStderr(`[${formatSeconds(a.ts)}] ${a.watch}: ${a.message}`);
     };
     let report: RunReport;
+    let losses: CpuLoss[] = [];
     if (flags.input && flags.record) throw new TwError('BAD_ARGUMENT', '--record applies to live tracing; a recording given with --input is already a file');
     const note = (m: string) => {
       if (!json) this.logToStderr(`tw: note: ${m}`);
@@ -142,6 +144,8 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
           },
         );
         report = live.result;
+        losses = live.losses;
+        run.warnLosses(live);
         await recorder?.finish(engineRef);
       } catch (e) {
         await recorder?.abort();
@@ -158,7 +162,8 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
       }
     }
     const result = report.outcomes[0]?.result;
-    if (report.stats.lostUnknown > 0 && !json) {
+    // (live, the kernel's own counts said it per CPU already)
+    if (report.stats.lostUnknown > 0 && losses.length === 0 && !json) {
       this.logToStderr(`tw: warning: ${report.stats.lostUnknown} sub-buffers report lost events without a count`);
     }
     if (!json) {
@@ -166,8 +171,12 @@ It prints what the watch's end() returns: as a table, or as JSON with --json (wh
       else if (result !== undefined) this.log(JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
       return result;
     }
-    if (report.alerts.length > 0 && typeof result === 'object' && result !== null && !Array.isArray(result)) {
-      return { ...result, alerts: report.alerts.map((a) => ({ ts: a.ts.toString(), watch: a.watch, message: a.message })) };
+    if ((report.alerts.length > 0 || losses.length > 0) && typeof result === 'object' && result !== null && !Array.isArray(result)) {
+      return {
+        ...result,
+        ...(report.alerts.length > 0 ? { alerts: report.alerts.map((a) => ({ ts: a.ts.toString(), watch: a.watch, message: a.message })) } : {}),
+        ...(losses.length > 0 ? { losses } : {}),
+      };
     }
     return result ?? {};
   }

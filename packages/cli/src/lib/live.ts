@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Flags } from '@oclif/core';
-import { TwError, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { TwError, type CpuLoss, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
 import { openRingReader, type Backend } from '@tw/relay-native';
 
 export const liveFlags = {
@@ -102,6 +102,35 @@ export class StatusLine {
   }
 }
 
+/**
+ * One sentence per CPU that lost events, saying which of the kernel's counters rose and what
+ * the reader saw, so the remedy follows: tw fell behind (the reader waited for free buffers),
+ * the reader itself ran late (it found most of the ring full without ever waiting for tw), or
+ * the kernel could not store events at all.
+ */
+export function explainLosses(losses: readonly CpuLoss[], o: { bufferKb: number; rtReaders: boolean; backend: string }): string[] {
+  const { bufferKb, rtReaders, backend } = o;
+  return losses.map((l) => {
+    const head = `CPU ${l.cpu} lost ${l.lost} events`;
+    const r = l.reader;
+    if (l.overrun === 0) {
+      const what = [l.dropped > 0 ? `${l.dropped} dropped` : '', l.commitOverrun > 0 ? `${l.commitOverrun} commit overruns` : ''].filter(Boolean).join(', ');
+      return `${head} (${what}): the kernel could not store them (events written faster than, or nested deeper than, its sub-buffers take); the reader did not cause this`;
+    }
+    if (r === undefined) return `${head} (the ring overwrote unread pages): try a larger --buffer-kb (now ${bufferKb})`;
+    if (r.poolWaits > 0) {
+      const ms = (r.poolWaitNs / 1e6).toFixed(1);
+      return `${head} (the ring overwrote unread pages): tw fell behind — its reader waited ${ms} ms in all (${r.poolWaits === 1 ? 'once' : `${r.poolWaits} times`}) for the watch to take what it had read. A kernel filter, fewer events or a larger --buffer-kb (now ${bufferKb}) helps`;
+    }
+    const found = r.maxRound >= l.ringSubbufs ? `the whole ring (${l.ringSubbufs} sub-buffers) full` : `${r.maxRound} of the ring's ${l.ringSubbufs} sub-buffers full`;
+    if (backend === 'js') {
+      return `${head} (the ring overwrote unread pages): the JS reader runs on tw's JavaScript thread, and once found ${found}: the watch or tw itself kept it from reading in time. The native readers (see tw doctor) or a larger --buffer-kb (now ${bufferKb}) help`;
+    }
+    const late = `the reader never waited for tw, but once found ${found}: it ran too late (other work on that CPU)`;
+    return `${head} (the ring overwrote unread pages): ${late}. A larger --buffer-kb (now ${bufferKb})${rtReaders ? '' : ' or --rt-readers'} helps`;
+  });
+}
+
 export interface LiveFlagValues {
   duration?: string | undefined;
   clock: string;
@@ -150,6 +179,13 @@ export class LiveRun {
         await o.onReady?.(info);
       },
     };
+  }
+
+  /** One stderr warning per CPU that lost events (see explainLosses); also with --json, whose output is stdout. */
+  warnLosses(live: { losses: readonly CpuLoss[]; info: { backend: string } }, write = (line: string) => process.stderr.write(`${line}\n`)): void {
+    this.status.clear();
+    const o = { bufferKb: this.flags['buffer-kb'], rtReaders: this.flags['rt-readers'], backend: live.info.backend };
+    for (const line of explainLosses(live.losses, o)) write(`tw: warning: ${line}`);
   }
 
   dispose(): void {

@@ -33,6 +33,34 @@ export interface SubBufferReader {
     onRound: (cpu: number, drainedNs: number) => void,
   ): void;
   stop(): Promise<void>;
+  /** per-CPU counters of the reader, when it keeps them (relay-native's readers do) */
+  stats?(): ReaderCpuStats[];
+}
+
+/** What a CPU's reader did: see @tw/relay-native's ReaderStats. */
+export interface ReaderCpuStats {
+  cpu: number;
+  rounds: number;
+  maxRound: number;
+  poolWaits: number;
+  poolWaitNs: number;
+}
+
+/**
+ * A CPU that lost events, with what is needed to say why: the kernel's counts (overrun: the
+ * ring was full and the oldest page was overwritten; dropped / commitOverrun: the kernel could
+ * not store an event at all) next to the ring's size and the reader's own counters.
+ */
+export interface CpuLoss {
+  cpu: number;
+  lost: number;
+  overrun: number;
+  dropped: number;
+  commitOverrun: number;
+  /** sub-buffers in the CPU's kernel ring */
+  ringSubbufs: number;
+  /** undefined when the reader keeps no counters */
+  reader: ReaderCpuStats | undefined;
 }
 
 /**
@@ -109,6 +137,8 @@ export interface LiveResult<T> {
   stats: EngineStats;
   /** events lost: the larger of the sub-buffer flags' count and the kernel's per-CPU stats */
   lost: number;
+  /** the CPUs on which the kernel counted lost events, and why (empty when none were) */
+  losses: CpuLoss[];
   reason: 'end' | 'stop' | 'duration' | 'signal';
   /** whether records were decoded and given to the consumer (see LiveOptions.decode) */
   decoded: boolean;
@@ -485,10 +515,17 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       for (const [pid, comm] of savedCmdlines(root)) if (engine.procs.comm(pid) === '<...>') engine.procs.set(pid, { comm });
     }
     lostFromStats = inst.lostEvents(cpus);
+    const readerStats = reader.stats?.() ?? [];
+    const losses: CpuLoss[] = [];
+    for (const cpu of cpus) {
+      const s = inst.stats(cpu);
+      const lost = s.overrun + s.dropped + s.commitOverrun;
+      if (lost > 0) losses.push({ cpu, lost, overrun: s.overrun, dropped: s.dropped, commitOverrun: s.commitOverrun, ringSubbufs, reader: readerStats.find((r) => r.cpu === cpu) });
+    }
     const result = consumer.finish();
     const counts = new Map<number, number>();
     if (light) idCounts.forEach((n, id) => n > 0 && counts.set(id, n));
-    return { result, info, stats: engine.stats, lost: lostNow(), reason, decoded: !light, counts };
+    return { result, info, stats: engine.stats, lost: lostNow(), losses, reason, decoded: !light, counts };
   } finally {
     try {
       await reader?.stop();
