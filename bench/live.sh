@@ -50,7 +50,9 @@
 # start or end (someone else tracing) or other processes used more than 10% of a CPU while the
 # storm ran (all busy CPU time from /proc/stat, minus the storm's and the consumer's).
 #
-# Prints one line per consumer and rate, then for each consumer the highest rate with no event
+# Prints one line per consumer and rate (where tw lost events, a "why:" line after it: tw's own
+# per-CPU account — it fell behind, its reader ran late, or the kernel could not store them),
+# then for each consumer the highest rate with no event
 # lost and its CPU-seconds per million events, and the ratios of each tw variant to each peer
 # (CPU per event; target <= 2x) with the rates where tw lost events and the peer did not
 # (target: none).
@@ -325,6 +327,8 @@ run_tw() { # watch|record BACKEND LATENCY_MS RATE
   read -r CAPTURED LOST < <(node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     console.log(r.total ?? r.events, r.lost);' "$out.json")
+  # tw's own per-CPU account of a loss (tw fell behind / its reader ran late / the kernel)
+  ((LOST == 0)) || WHY=$(grep '^tw: warning: CPU' "$out.err" | sed 's/^tw: warning: //' | paste -sd ';' || true)
   rm -f "$shm/tw.dat"
 }
 
@@ -534,7 +538,7 @@ run_once() { # CONSUMER RATE: one run; sets the result variables and DISTURBED
   # the previous run's processes have all exited and been waited for: forget their pids
   our_pids=()
   tw_pids=()
-  SKIP= CAPTURED=0 LOST=0 CPU_NS=0 TAIL_NS=0 STORM_NS=0 OTHERS_NS=0 WINDOW_NS=1 CALLS=0 CALL_RATE=0 STEADY_NS=0 STEADY_CALLS=0
+  SKIP= WHY= CAPTURED=0 LOST=0 CPU_NS=0 TAIL_NS=0 STORM_NS=0 OTHERS_NS=0 WINDOW_NS=1 CALLS=0 CALL_RATE=0 STEADY_NS=0 STEADY_CALLS=0
   before=$(others_now)
   case $c in
     splice) run_splice "$rate" ;;
@@ -568,6 +572,7 @@ for rate in $rates; do
       row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$c" "$rate" "$CALL_RATE" "$CALLS" "$CAPTURED" "$LOST" "$CPU_NS" "$TAIL_NS" "$DISTURBED" "$SKIP" "$OTHERS_NS" "$WINDOW_NS" "$STEADY_NS" "$STEADY_CALLS")
       if [[ -z $best ]] || awk -v a="$OTHERS_NS" -v w="$WINDOW_NS" -v b="$best_share" 'BEGIN { exit !(a / w < b) }'; then
         best=$row
+        best_why=$WHY
         best_share=$(awk -v a="$OTHERS_NS" -v w="$WINDOW_NS" 'BEGIN { print a / w }')
       fi
       [[ $DISTURBED -eq 1 && -z $SKIP ]] || break
@@ -587,6 +592,7 @@ for rate in $rates; do
           (cap + lost > 0 ? 100 * lost / (cap + lost) : 0), ns / 1e6, tail / 1e6, (cap > 0 ? (ns / 1e9) / (cap / 1e6) : 0),
           (sc > 0 ? (sn / 1e9) / (sc / 1e6) : 0), (d == 1 ? "  (*)" : "") }'
     fi
+    [[ -z $best_why ]] || printf '%-12s %9s  why: %s\n' '' '' "$best_why"
     printf '%s\n' "$best" >> "$results"
   done
 done
