@@ -120,7 +120,7 @@ export function explainLosses(losses: readonly CpuLoss[], o: { bufferKb: number;
     if (r === undefined) return `${head} (the ring overwrote unread pages): try a larger --buffer-kb (now ${bufferKb})`;
     if (r.poolWaits > 0) {
       const ms = (r.poolWaitNs / 1e6).toFixed(1);
-      return `${head} (the ring overwrote unread pages): tw fell behind — its reader waited ${ms} ms in all (${r.poolWaits === 1 ? 'once' : `${r.poolWaits} times`}) for the watch to take what it had read. A kernel filter, fewer events or a larger --buffer-kb (now ${bufferKb}) helps`;
+      return `${head} (the ring overwrote unread pages): tw fell behind — its reader waited ${ms} ms in all (${r.poolWaits === 1 ? 'once' : `${r.poolWaits} times`}) for tw's JavaScript thread to take what it had read. A kernel filter, fewer events or a larger --buffer-kb (now ${bufferKb}) helps`;
     }
     const found = r.maxRound >= l.ringSubbufs ? `the whole ring (${l.ringSubbufs} sub-buffers) full` : `${r.maxRound} of the ring's ${l.ringSubbufs} sub-buffers full`;
     if (backend === 'js') {

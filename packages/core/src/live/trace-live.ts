@@ -514,12 +514,14 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
       // cmdlines have them (as trace-cmd record takes them)
       for (const [pid, comm] of savedCmdlines(root)) if (engine.procs.comm(pid) === '<...>') engine.procs.set(pid, { comm });
     }
-    lostFromStats = inst.lostEvents(cpus);
+    // per CPU: the kernel's counts next to the reader's, so the CLI can say why
     const readerStats = reader.stats?.() ?? [];
     const losses: CpuLoss[] = [];
+    lostFromStats = 0;
     for (const cpu of cpus) {
       const s = inst.stats(cpu);
       const lost = s.overrun + s.dropped + s.commitOverrun;
+      lostFromStats += lost;
       if (lost > 0) losses.push({ cpu, lost, overrun: s.overrun, dropped: s.dropped, commitOverrun: s.commitOverrun, ringSubbufs, reader: readerStats.find((r) => r.cpu === cpu) });
     }
     const result = consumer.finish();
