@@ -94,6 +94,12 @@ export class JsRingReader implements RingReader {
     this.timer = undefined;
     const wasRunning = this.state === 'running';
     this.state = 'stopped';
+    // a wait for the consumer that was still on ends here (the final drain does not wait)
+    const now = Number(process.hrtime.bigint());
+    for (const p of this.pipes) {
+      if (p.waitingSince !== undefined) p.poolWaitNs += now - p.waitingSince;
+      p.waitingSince = undefined;
+    }
     // hand over what the kernel still holds, partial sub-buffers included, then close
     if (wasRunning) for (const p of this.pipes) this.drain(p, true);
     this.closeAll();
