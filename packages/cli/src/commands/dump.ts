@@ -9,7 +9,8 @@ export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
   static override description = `Each line: {"ts":"<ns>","cpu":N,"pid":N,"comm":"...","event":"system:name","fields":{...}} (plus "buffer" for events of a named instance buffer), in timestamp order across CPUs.
 Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording.
-ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").`;
+ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").
+If the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> -e signal:signal_generate --filter "sig == 9" --duration 1m',
     '<%= config.bin %> <%= command.id %> -e "syscalls:sys_enter_unlink*" --duration 10s',
