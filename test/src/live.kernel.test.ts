@@ -3,9 +3,9 @@
 // SIGTERM, a throwing handler, kill -9 then the next run): no tw-* instance of a dead process
 // and no enabled event may remain. Every test runs over each reader backend that works here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
@@ -53,23 +53,18 @@ function instancesOf(pid: number): string[] {
 }
 
 const exited = new Map<number, () => string>();
+const stderrOf = new Map<number, () => string>();
 
-/** tw's instance is tracing (events enabled, tracing_on = 1); throws if that tw has exited. */
+/**
+ * tw said it is tracing: its one stderr line beginning "tw: tracing", printed once its events are
+ * enabled and its readers run (the counts the tests check prove that nothing before it is missed).
+ * Throws if that tw has exited without saying so.
+ */
 function tracing(pid: number): boolean {
+  if (/^tw: tracing /m.test(stderrOf.get(pid)?.() ?? '')) return true;
   const gone = exited.get(pid);
   if (gone) throw new Error(`tw (pid ${pid}) exited before tracing: ${gone()}`);
-  const inst = instancesOf(pid)[0];
-  if (!inst) return false;
-  try {
-    // a new instance starts with tracing_on = 1 before tw turns it off and enables its events:
-    // tracing means on *and* events enabled
-    return (
-      readFileSync(`${T}/instances/${inst}/tracing_on`, 'utf8').trim() === '1' &&
-      readFileSync(`${T}/instances/${inst}/set_event`, 'utf8').trim() !== ''
-    );
-  } catch {
-    return false;
-  }
+  return false;
 }
 
 function startTw(args: string[]): ChildProcess & { out: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
@@ -80,6 +75,7 @@ function startTw(args: string[]): ChildProcess & { out: Promise<{ code: number |
   p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   p.out = new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   p.on('exit', (code, signal) => exited.set(p.pid!, () => `${signal ?? `exit ${code}`}; stderr: ${stderr.trim()}`));
+  stderrOf.set(p.pid!, () => stderr);
   return p;
 }
 
@@ -221,7 +217,8 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         children.push(child);
         // a 64 KiB ring (16 sub-buffers) and a pool of 128 hold ~0.6 MB; the child writes ~5 MB
         // while the watch blocks tw's JavaScript thread for 1.5 s
-        const tw = startTw(['watch', join(REPO_ROOT, 'test/fixtures/slow-watch.mjs'), String(child.pid), '1500', '--backend', backend, '--buffer-kb', '64', '--json']);
+        // (no process events: the kernel's loss count on the child's CPU must be the child's alone)
+        const tw = startTw(['watch', join(REPO_ROOT, 'test/fixtures/slow-watch.mjs'), String(child.pid), '1500', '--backend', backend, '--buffer-kb', '64', '--no-process-events', '--json']);
         await waitFor('tw to trace', () => tracing(tw.pid!));
         child.go();
         await new Promise((r) => setTimeout(r, 3000));
@@ -263,7 +260,8 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         child.go();
         const r = await tw.out;
         expect(r.code).toBe(6);
-        expect(r.stderr).toMatch(/^tw: watch 'throws' threw in its 'syscalls:sys_enter_getppid' handler \(event syscalls:sys_enter_getppid at ts \d+, cpu \d+, pid \d+\): boom from the fixture\n$/);
+        // (after the line that said tracing had started)
+        expect(r.stderr.replace(/^tw: tracing .*\n/, '')).toMatch(/^tw: watch 'throws' threw in its 'syscalls:sys_enter_getppid' handler \(event syscalls:sys_enter_getppid at ts \d+, cpu \d+, pid \d+\): boom from the fixture\n$/);
         expectClean(tw.pid!);
       });
     });
@@ -313,7 +311,7 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
     });
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^tw: tracing the live kernel needs root/);
+    expect(r.stderr).toMatch(/^tw: live tracing needs root/);
   });
 
   it('rejects an unknown event and a bad filter with the kernel\'s reason, leaving nothing', async () => {
@@ -325,5 +323,57 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
     expect(f.stderr).toMatch(/^tw: the kernel rejected the filter 'nosuchfield == 3' for signal:signal_generate: .*[Ff]ield not found/);
     expect(readdirSync(`${T}/instances`).filter((n) => /^tw-\d+-\d+$/.test(n))).toEqual([]);
     expect(existsSync(T)).toBe(true);
+  });
+  it('every live command says "tw: tracing" once its events are enabled and readers run; --quiet drops it', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'tw-line-')), 'r.dat');
+    for (const args of [['watch', 'syscalls'], ['dump', '-e', 'signal:signal_generate'], ['record', '-o', out, '-e', 'signal:signal_generate']]) {
+      const tw = startTw([...args, '--duration', '60s']);
+      await waitFor(`tw ${args[0]} to say it is tracing`, () => tracing(tw.pid!));
+      // at that moment the instance traces: tracing_on and its events are on
+      const [inst] = instancesOf(tw.pid!);
+      expect(readFileSync(`${T}/instances/${inst}/tracing_on`, 'utf8').trim(), `tw ${args[0]}`).toBe('1');
+      expect(readFileSync(`${T}/instances/${inst}/set_event`, 'utf8'), `tw ${args[0]}`).not.toBe('');
+      tw.kill('SIGINT');
+      const r = await tw.out;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('tw: tracing')), `tw ${args[0]}`).toEqual([expect.stringMatching(/^tw: tracing \d+ events? \(.+\) on \d+ CPUs, \w+ reader/)]);
+      expectClean(tw.pid!);
+      const q = await run(process.execPath, [twCliPath(), ...args, '--duration', '300ms', '--quiet'], { check: false });
+      expect(q.code, q.stderr).toBe(0);
+      expect(q.stderr, `tw ${args[0]} --quiet`).not.toMatch(/^tw: tracing/m);
+    }
+  });
+
+  it('a closed stdout (| head -1) ends tw dump at once, exit 0, with its instance removed', async () => {
+    // openat calls of our own, whatever else the machine does
+    const opener = spawn('sh', ['-c', 'while :; do cat /etc/hostname >/dev/null; done'], { stdio: 'ignore' });
+    children.push(opener);
+    const before = readdirSync(`${T}/instances`);
+    const t0 = Date.now();
+    const r = await run('bash', ['-c', `"${process.execPath}" "${twCliPath()}" dump -e syscalls:sys_enter_openat --duration 30s | head -1; echo "tw-exit \${PIPESTATUS[0]}" >&2`], { check: false });
+    expect(Date.now() - t0, 'tw ended when its reader went away, long before --duration').toBeLessThan(20_000);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ event: 'syscalls:sys_enter_openat' });
+    expect(r.stderr).toMatch(/^tw-exit 0$/m);
+    expect(r.stderr).not.toMatch(/EPIPE|Error/);
+    expect(readdirSync(`${T}/instances`), 'no instance left behind').toEqual(before);
+    expect(readFileSync(`${T}/set_event`, 'utf8').trim()).toBe('');
+  });
+
+  it('names processes that lived only milliseconds (sh -c "exec kill …" is kill), and hides the lifecycle events it traced for that', async () => {
+    const victim = spawn('sleep', ['100'], { stdio: 'ignore' });
+    children.push(victim);
+    const tw = startTw(['dump', '-e', 'signal:signal_generate', '--filter', `pid == ${victim.pid}`, '--duration', '60s']);
+    await waitFor('tw to trace', () => tracing(tw.pid!));
+    // the sender execs /bin/kill from a shell started after tw: /proc at start never saw it
+    await run('sh', ['-c', `exec kill -TERM ${victim.pid}`]);
+    await new Promise((r) => setTimeout(r, 300));
+    tw.kill('SIGINT');
+    const r = await tw.out;
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; comm: string; fields: { pid: number; sig: number } });
+    expect(lines.map((l) => l.event), 'only the asked events: the lifecycle events stay hidden').toEqual(['signal:signal_generate']);
+    expect(lines[0]).toMatchObject({ comm: 'kill', fields: { pid: victim.pid, sig: 15 } });
+    expectClean(tw.pid!);
   });
 });

@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   WATCH_FAILED: 'a watch handler threw',
   INVALID_WATCH: 'a watch definition is invalid',
   NO_TRACEFS: 'tracefs is not mounted and could not be mounted',
-  NO_PERMISSION: 'tracing the live kernel needs root (CAP_SYS_ADMIN) to write tracefs',
+  NO_PERMISSION: 'live tracing needs root (CAP_SYS_ADMIN) to write tracefs',
   TRACEFS: 'a tracefs file could not be read or written',
   BAD_FILTER: 'the kernel rejected an event filter',
   READER: 'the ring-buffer reader failed',

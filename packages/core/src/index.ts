@@ -2,7 +2,7 @@ export * from './errors.js';
 export * from './units.js';
 export type { Field, FieldKind } from './format/field.js';
 export { parseEventFormat, type EventFormat } from './format/parse-format.js';
-export { parseHeaderPage, checkHeaderEvent, RECORD_HEADER, type HeaderPage } from './format/header-page.js';
+export { parseHeaderPage, checkHeaderEvent, type HeaderPage } from './format/header-page.js';
 export { FormatRegistry, globToRegExp } from './format/registry.js';
 export { SubBufferCursor, compareTs, type KbufferLayout } from './decode/kbuffer.js';
 export { CpuStream } from './decode/cpu-stream.js';
@@ -17,9 +17,25 @@ export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOption
 export * from './watch/define-watch.js';
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
 export { formatTable, type Column } from './watch/table.js';
-export { findTracefs, checkTracefsAccess } from './tracefs/tracefs.js';
-export { Instance, removeStaleInstances, staleInstances, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
+export { findTracefs, mountedTracefs, checkTracefsAccess, Tracefs, TracefsDir, TRACEFS_MOUNTS } from './tracefs/tracefs.js';
+export { Instance, liveInstances, removeStaleInstances, staleInstances, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
+export { expandEvents, enableEvents, setEventFilter, existingEvents, type EventName } from './tracefs/events.js';
+export {
+  hasKprobeEvents,
+  kprobeEventsPath,
+  kprobeEventDefined,
+  addKprobeEventLine,
+  removeKprobeEventLine,
+  setDynamicEventFilter,
+  detachFromEvent,
+} from './tracefs/dynamic-events.js';
+export { tracefsCapabilities, eventExists, type TracefsCapabilities } from './tracefs/capabilities.js';
+export { readTracefsMeta, type ReadTracefsMetaOptions } from './tracefs/meta.js';
 export { seedFromProc } from './session/proc-scan.js';
 export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss } from './live/trace-live.js';
 export { PushPages } from './live/push-pages.js';
-export { TraceDatWriter, readTracefsMeta, readTracefsFinish, selectedClock, type TraceDatMeta, type TraceDatWriterOptions, type TraceDatFinish, type TraceDatWriterStats, type ReadTracefsMetaOptions } from './tracedat/write-trace-dat.js';
+export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
+export { Recorder } from './live/recorder.js';
+export type { ProbeProvider, LiveProbe } from './watch/probe-provider.js';
+export { LIFECYCLE_EVENTS } from './live/setup.js';
+export { TraceDatWriter, selectedClock, type TraceDatMeta, type TraceDatWriterOptions, type TraceDatFinish, type TraceDatWriterStats } from './tracedat/write-trace-dat.js';

@@ -58,3 +58,12 @@ export {
   type GeneratedUnpacker,
   type UnpackerStoreOptions,
 } from './unpacker.js';
+export {
+  PROBE_BACKEND_ORDER,
+  probeBackendOrder,
+  type ProbeBackend,
+  type ProbeBackendName,
+  type ProbeEnv,
+  type AttachedProbe,
+} from './lifecycle/backend.js';
+export { probeUp, probeUnpacker, type ActiveProbe, type ProbeUpOptions, type SessionUnpacker } from './lifecycle/probe-up.js';

@@ -8,10 +8,20 @@
  * error_log. Dynamic events (eprobes) attached to a probe's event are removed first: the kernel
  * refuses to remove an event (or unload its module) while one is attached.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { isTwError, TwError } from '@tw/core';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import {
+  addKprobeEventLine,
+  detachFromEvent,
+  hasKprobeEvents,
+  isTwError,
+  kprobeEventDefined,
+  mountedTracefs,
+  removeKprobeEventLine,
+  setDynamicEventFilter,
+  TwError,
+} from '@tw/core';
 import { memberLayoutsFromBtf } from './btf-members.js';
 import { MOUNT_PARAMS, mountOffsetsFromBtf, mountOffsetsProblem, mountParams, moduleTakesMountOffsets, type MountOffsets } from './mount-offsets.js';
 import { missingStruct, renderKprobeEvent, type KprobeEventDefinition, type KprobeEventOptions } from './kprobe-events.js';
@@ -137,65 +147,9 @@ export async function moduleLoaded(name: string, procModules = '/proc/modules'):
   return text.split('\n').some((l) => l.startsWith(`${name} `));
 }
 
+/** The mounted tracefs's root, when there is one. */
 function defaultTracefs(): string | undefined {
-  for (const d of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) if (existsSync(join(d, 'events'))) return d;
-  return undefined;
-}
-
-async function errorLogTail(root: string, lines = 6): Promise<string> {
-  try {
-    const text = (await readFile(join(root, 'error_log'), 'utf8')).trimEnd();
-    if (text === '') return '';
-    return text.split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-/** Every tracefs instance dir (for enable/filter files) besides the top level. */
-function instanceDirs(root: string): string[] {
-  try {
-    return readdirSync(join(root, 'instances')).map((n) => join(root, 'instances', n));
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Remove the dynamic events attached to tw:<event> (eprobes "e:grp/name tw.<event> …"), and
- * disable the event everywhere, so the event can go away.
- */
-async function detachFromEvent(root: string, event: string): Promise<string[]> {
-  const removed: string[] = [];
-  let text = '';
-  try {
-    text = await readFile(join(root, 'dynamic_events'), 'utf8');
-  } catch {
-    // no dynamic_events (old kernel): nothing can be attached
-  }
-  for (const line of text.split('\n')) {
-    const m = /^e:(\S+)\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const attachedTo = m[2]!.replace('/', '.');
-    if (attachedTo !== `tw.${event}`) continue;
-    try {
-      await appendFile(join(root, 'dynamic_events'), `-:${m[1]!}\n`);
-      removed.push(m[1]!);
-    } catch (e) {
-      const log = await errorLogTail(root);
-      throw new TwError('PROBE_REJECTED', `could not remove the event probe ${m[1]!} attached to tw:${event}: ${(e as Error).message}${log ? `\n${log}` : ''}`, { cause: e });
-    }
-  }
-  for (const dir of [root, ...instanceDirs(root)]) {
-    const enable = join(dir, 'events', 'tw', event, 'enable');
-    if (!existsSync(enable)) continue;
-    try {
-      if ((await readFile(enable, 'utf8')).trim() !== '0') await writeFile(enable, '0');
-    } catch {
-      // best effort: the removal below reports the real problem
-    }
-  }
-  return removed;
+  return mountedTracefs()?.root;
 }
 
 /**
@@ -206,17 +160,13 @@ export async function unloadModule(name: string, opts: UnloadOptions = {}): Prom
   if (!/^[A-Za-z0-9_]{1,55}$/.test(name)) throw new TwError('BAD_ARGUMENT', `'${name}' is not a module name`);
   if (!(await moduleLoaded(name, opts.procModules))) return false;
   const root = opts.tracefsRoot ?? defaultTracefs();
-  if (root && name.startsWith('tw_')) await detachFromEvent(root, name.slice(3));
+  if (root && name.startsWith('tw_')) detachFromEvent(root, 'tw', name.slice(3));
   const r = await run(opts.rmmod ?? 'rmmod', [name]);
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.stdout).trim();
     throw new TwError('MODULE_LOAD', `rmmod ${name} failed (exit ${r.exitCode}): ${why}${/in use/.test(why) ? ' (something still holds it: an attached event probe, an open trace pipe, or another module)' : ''}`);
   }
   return true;
-}
-
-function eventPresentIn(kprobeEvents: string, name: string): boolean {
-  return kprobeEvents.split('\n').some((l) => new RegExp(`^[pr]\\d*:tw/${name}\\s`).test(l));
 }
 
 export interface AddKprobeEventOptions extends KprobeEventOptions {
@@ -241,24 +191,13 @@ export async function addKprobeEvent(tracefsRoot: string, spec: ProbeSpec, opts:
     members = await memberLayoutsFromBtf(spec, { btf, ...(opts.arch ? { arch: opts.arch } : {}) });
   }
   const def = renderKprobeEvent(spec, { ...opts, ...(members ? { members } : {}) });
-  const file = join(tracefsRoot, 'kprobe_events');
-  if (!existsSync(file)) throw new TwError('TRACEFS', `${file} does not exist: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)`);
-  try {
-    await appendFile(file, `${def.line}\n`);
-  } catch (e) {
-    const log = await errorLogTail(tracefsRoot);
-    throw new TwError('PROBE_REJECTED', `the kernel rejected the kprobe event '${def.line}': ${(e as Error).message}${log ? `\nerror_log:\n${log}` : ''}`, { cause: e });
-  }
+  addKprobeEventLine(tracefsRoot, def.line);
   if (def.filter !== undefined) {
-    for (const dir of [tracefsRoot, ...(opts.instances ?? [])]) {
-      const f = join(dir, 'events', 'tw', spec.name, 'filter');
-      try {
-        await writeFile(f, def.filter);
-      } catch (e) {
-        const log = await errorLogTail(tracefsRoot);
-        await appendFile(file, `${def.removeLine}\n`).catch(() => undefined);
-        throw new TwError('PROBE_REJECTED', `the kernel rejected the filter '${def.filter}' for tw:${spec.name} (${f}): ${(e as Error).message}${log ? `\nerror_log:\n${log}` : ''}`, { cause: e });
-      }
+    try {
+      setDynamicEventFilter(tracefsRoot, [tracefsRoot, ...(opts.instances ?? [])], 'tw', spec.name, def.filter);
+    } catch (e) {
+      removeKprobeEventLine(tracefsRoot, 'tw', spec.name, true);
+      throw e;
     }
   }
   return def;
@@ -269,21 +208,9 @@ export async function addKprobeEvent(tracefsRoot: string, spec: ProbeSpec, opts:
  * Returns false when it was not defined.
  */
 export async function removeKprobeEvent(tracefsRoot: string, spec: ProbeSpec): Promise<boolean> {
-  const file = join(tracefsRoot, 'kprobe_events');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return false;
-  }
-  if (!eventPresentIn(text, spec.name)) return false;
-  await detachFromEvent(tracefsRoot, spec.name);
-  try {
-    await appendFile(file, `-:tw/${spec.name}\n`);
-  } catch (e) {
-    const log = await errorLogTail(tracefsRoot);
-    throw new TwError('PROBE_REJECTED', `could not remove the kprobe event tw:${spec.name}: ${(e as Error).message}${/busy/i.test((e as Error).message) ? ' (the event is still enabled or in use somewhere)' : ''}${log ? `\nerror_log:\n${log}` : ''}`, { cause: e });
-  }
+  if (!hasKprobeEvents(tracefsRoot) || !kprobeEventDefined(tracefsRoot, 'tw', spec.name)) return false;
+  detachFromEvent(tracefsRoot, 'tw', spec.name);
+  removeKprobeEventLine(tracefsRoot, 'tw', spec.name);
   return true;
 }
 
@@ -296,12 +223,6 @@ export interface IsLoadedOptions {
 export async function isLoaded(spec: ProbeSpec, opts: IsLoadedOptions = {}): Promise<'module' | 'kprobe-events' | false> {
   if (await moduleLoaded(`tw_${spec.name}`, opts.procModules)) return 'module';
   const root = opts.tracefsRoot ?? defaultTracefs();
-  if (root) {
-    try {
-      if (eventPresentIn(await readFile(join(root, 'kprobe_events'), 'utf8'), spec.name)) return 'kprobe-events';
-    } catch {
-      // no kprobe_events
-    }
-  }
+  if (root && kprobeEventDefined(root, 'tw', spec.name)) return 'kprobe-events';
   return false;
 }

@@ -5,5 +5,5 @@
  * pure-JS reader used when the addon is not available.
  */
 export type { Backend, OpenOptions, ReaderStats, RingReader } from './types.js';
-export { openRingReader, probeBackends } from './open-ring-reader.js';
+export { openRingReader, probeBackends, autoReader, READER_ORDER } from './open-ring-reader.js';
 export { nativeStatus } from './native-status.js';

@@ -15,9 +15,15 @@ import type { Backend, OpenOptions, RingReader } from './types.js';
 import { validateOptions } from './validate.js';
 
 /**
+ * What 'auto' tries, in order — the one place that says it (doctor and --help read it here).
+ * read() first: it measured cheaper than mmap (see the top of this file); the JS reader last,
+ * where the addon cannot load.
+ */
+export const READER_ORDER: readonly Backend[] = ['read', 'mmap', 'js'];
+
+/**
  * Opens a reader on the instance's per-CPU buffers (nothing is read before start()).
- * 'auto' (the default) tries read, then mmap, then the JS reader; naming a backend insists
- * on it. Errors that no backend can get around (a missing CPU, no permission) are thrown
+ * 'auto' (the default) tries the backends in READER_ORDER; naming a backend insists on it. Errors that no backend can get around (a missing CPU, no permission) are thrown
  * as they are, naming the file and the errno.
  */
 export function openRingReader(opts: OpenOptions): RingReader {
@@ -29,13 +35,23 @@ export function openRingReader(opts: OpenOptions): RingReader {
     throw new Error(`openRingReader: backend '${o.backend}' needs the native addon: ${native.reason ?? 'not loaded'}`);
   }
   if (o.backend !== 'auto') return new NativeRingReader(native.binding, o, o.backend, undefined);
-  try {
-    return new NativeRingReader(native.binding, o, 'read', undefined);
-  } catch (e) {
-    // the file itself cannot be opened: no other backend would do better
-    if ((e as NodeJS.ErrnoException).syscall === 'open') throw e;
-    return new NativeRingReader(native.binding, o, 'mmap', `read: ${(e as Error).message}`);
+  const tried: string[] = [];
+  for (const b of READER_ORDER) {
+    if (b === 'js') return new JsRingReader(o, tried.join('; '));
+    try {
+      return new NativeRingReader(native.binding, o, b, tried.length > 0 ? tried.join('; ') : undefined);
+    } catch (e) {
+      // the file itself cannot be opened: no other backend would do better
+      if ((e as NodeJS.ErrnoException).syscall === 'open') throw e;
+      tried.push(`${b}: ${(e as Error).message}`);
+    }
   }
+  throw new Error(`openRingReader: no reader works here (${tried.join('; ')})`);
+}
+
+/** The backend 'auto' takes, given which backends work (see probeBackends). */
+export function autoReader(works: Readonly<Record<Backend, true | string>>): Backend | undefined {
+  return READER_ORDER.find((b) => works[b] === true);
 }
 
 /**

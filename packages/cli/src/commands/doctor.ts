@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { release } from 'node:os';
-import { Instance, checkTracefsAccess, declaredEvents, findTracefs, globToRegExp, isTwError } from '@tw/core';
-import { probeBackends } from '@tw/relay-native';
+import { Instance, Tracefs, checkTracefsAccess, declaredEvents, eventExists, findTracefs, isTwError, kprobeEventsPath, tracefsCapabilities } from '@tw/core';
+import { PROBE_BACKEND_ORDER } from '@tw/kprobe-gen';
+import { autoReader, probeBackends, READER_ORDER } from '@tw/relay-native';
 import { TwCommand } from '../lib/base.js';
 import { loadWatches } from '../lib/watches.js';
 
@@ -37,22 +38,24 @@ export default class Doctor extends TwCommand {
         add('privileges', false, (e as Error).message);
       }
     }
-    const available = new Set<string>();
+    let available: ReadonlySet<string> = new Set<string>();
     if (root && canTrace) {
-      for (const l of readFileSync(`${root}/available_events`, 'utf8').split('\n')) if (l) available.add(l);
-      const has = (p: string) => [...available].some((e) => globToRegExp(p).test(e));
-      add('syscall tracepoints', has('raw_syscalls:sys_enter') && has('syscalls:sys_enter_*'), `raw_syscalls: ${has('raw_syscalls:sys_enter') ? 'yes' : 'no'}, syscalls:sys_enter_*: ${has('syscalls:sys_enter_*') ? 'yes' : 'no'} (their args are user pointers: file names need probes)`);
-      add('kprobe events', existsSync(`${root}/kprobe_events`), existsSync(`${root}/kprobe_events`) ? `${root}/kprobe_events exists` : 'no kprobe_events (CONFIG_KPROBE_EVENTS off): probes need a module, or are unavailable');
-      add('uprobe events', existsSync(`${root}/uprobe_events`), existsSync(`${root}/uprobe_events`) ? 'available' : 'no uprobe_events');
-      add('sub-buffer size', true, existsSync(`${root}/buffer_subbuf_size_kb`) ? `configurable (buffer_subbuf_size_kb = ${readFileSync(`${root}/buffer_subbuf_size_kb`, 'utf8').trim()})` : 'fixed: the page size');
-      add('trace clocks', true, readFileSync(`${root}/trace_clock`, 'utf8').trim());
+      const caps = tracefsCapabilities(new Tracefs(root));
+      available = caps.events;
+      add('syscall tracepoints', caps.rawSyscalls && caps.syscallEvents, `raw_syscalls: ${caps.rawSyscalls ? 'yes' : 'no'}, syscalls:sys_enter_*: ${caps.syscallEvents ? 'yes' : 'no'} (their args are user pointers: file names need probes)`);
+      add('kprobe events', caps.kprobeEvents, caps.kprobeEvents ? `${kprobeEventsPath(root)} exists` : 'no kprobe_events (CONFIG_KPROBE_EVENTS off): probes need a module, or are unavailable');
+      add('uprobe events', caps.uprobeEvents, caps.uprobeEvents ? 'available' : 'no uprobe_events');
+      add('sub-buffer size', true, caps.subbufSizeKb !== undefined ? `configurable (buffer_subbuf_size_kb = ${caps.subbufSizeKb})` : 'fixed: the page size');
+      add('trace clocks', true, caps.traceClocks);
       let inst: Instance | undefined;
       try {
         inst = Instance.create(root, { prefix: 'tw' });
         const backends = await probeBackends(inst.dir, inst.cpus()[0] ?? 0);
-        // what --backend auto takes: read, else mmap, else the JS reader (relay-native's order)
-        const auto = (['read', 'mmap', 'js'] as const).find((b) => backends[b] === true);
-        for (const [b, v] of Object.entries(backends)) add(`reader: ${b}`, v === true, v === true ? (b === auto ? 'works (what --backend auto uses)' : 'works') : v);
+        const auto = autoReader(backends);
+        for (const b of READER_ORDER) {
+          const v = backends[b];
+          add(`reader: ${b}`, v === true, v === true ? (b === auto ? `works (what --backend auto uses; it tries ${READER_ORDER.join(', ')})` : 'works') : v);
+        }
       } catch (e) {
         add('readers', false, (e as Error).message);
       } finally {
@@ -64,14 +67,14 @@ export default class Doctor extends TwCommand {
     const kdir = `/lib/modules/${release()}/build`;
     add('kernel headers', existsSync(kdir), existsSync(kdir) ? kdir : `${kdir} is missing (install the headers package for ${release()})`);
     add('BTF', existsSync('/sys/kernel/btf/vmlinux'), existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'no BTF');
+    add('probe backends', true, `--probe-backend auto tries ${PROBE_BACKEND_ORDER.join(', then ')}`);
 
     const watches = (await loadWatches(this.config)).map(({ watch }) => {
       let verdict: string;
       if (!canTrace) verdict = 'offline only (--input FILE): live tracing is not possible here';
       else {
         const wanted = declaredEvents(watch, defaultsFor(watch));
-        const exists = (p: string) => p === '*' || p.split('|').some((alt) => [...available].some((e) => globToRegExp(alt).test(e)));
-        const missing = wanted.filter((p) => !exists(p));
+        const missing = wanted.filter((p) => !eventExists(available, p));
         verdict = missing.length === wanted.length && wanted.length > 0 ? `cannot run live: none of ${wanted.join(', ')} exists here` : missing.length > 0 ? `runs live (without ${missing.join(', ')})` : 'runs live';
       }
       return { watch: watch.name, verdict };

@@ -3,13 +3,14 @@ import { Flags } from '@oclif/core';
 import { TwError, dumpFile, traceLive } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
-import { LiveRun, liveFlags } from '../lib/live.js';
+import { LiveRun, liveFlags, quietFlag } from '../lib/live.js';
 
 export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
   static override description = `Each line: {"ts":"<ns>","cpu":N,"pid":N,"comm":"...","event":"system:name","fields":{...}} (plus "buffer" for events of a named instance buffer), in timestamp order across CPUs.
 Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording.
 ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").
+Live, once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it). When stdout is closed (| head) it stops quietly, exit 0, and cleans up.
 If the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> -e signal:signal_generate --filter "sig == 9" --duration 1m',
@@ -23,26 +24,35 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
     event: Flags.string({ char: 'e', summary: 'Only events matching system:event (globs allowed). Repeatable.', multiple: true, helpValue: 'SYSTEM:EVENT' }),
     limit: Flags.integer({ char: 'n', summary: 'Stop after this many events.', min: 1 }),
     filter: Flags.string({ char: 'f', summary: 'Live: kernel filter expression applied to every -e event (tracefs filter syntax).', helpValue: 'EXPR' }),
+    quiet: quietFlag,
     ...liveFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Dump);
-    const out = new LineWriter();
+    // a closed stdout (| head) ends the trace like a Ctrl-C: quietly, with full teardown
+    let run: LiveRun | undefined;
+    const out = new LineWriter(() => run?.end());
     try {
       if (flags.input) {
         if (flags.filter) throw new TwError('BAD_ARGUMENT', '--filter applies to live tracing; to select from a recording use -e');
-        await dumpFile(flags.input, (line) => out.write(line), {
+        await dumpFile(flags.input, (line) => {
+          out.write(line);
+          // no one reads any more: stop reading the file
+          if (out.closed) throw STDOUT_CLOSED;
+        }, {
           ...(flags.event ? { events: flags.event } : {}),
           ...(flags.buffer ? { buffers: flags.buffer } : {}),
           ...(flags.limit ? { limit: flags.limit } : {}),
+        }).catch((e: unknown) => {
+          if (e !== STDOUT_CLOSED) throw e;
         });
         return;
       }
       if (!flags.event || flags.event.length === 0) {
         throw new TwError('BAD_ARGUMENT', 'live dump needs the events to trace: -e system:event (globs allowed), e.g. -e sched:sched_process_exec');
       }
-      const run = new LiveRun(flags, true, () => out.flush());
+      run = new LiveRun(flags, true, () => out.flush());
       const limit = flags.limit ?? Infinity;
       let n = 0;
       // lines reach the reader promptly: the latency target is end to end
@@ -55,6 +65,7 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
           }),
           () => ({
             visit: (e) => {
+              if (out.closed) return false;
               out.write(e.toJSONLine());
               return ++n < limit;
             },
@@ -67,14 +78,13 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
         clearInterval(flushTimer);
         run.dispose();
       }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return; // reader went away (| head)
-      throw e;
     } finally {
       out.flush();
     }
   }
 }
+
+const STDOUT_CLOSED = new Error('stdout was closed');
 
 /**
  * Encodes lines into one reused 1 MiB buffer and writes it to fd 1 when full: no per-flush
@@ -83,13 +93,18 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
 class LineWriter {
   private readonly buf = Buffer.allocUnsafe(1 << 20);
   private pos = 0;
+  /** stdout was closed by its reader: everything else is dropped */
+  closed = false;
+
+  constructor(private readonly onClosed: () => void) {}
 
   write(line: string): void {
+    if (this.closed) return;
     // worst case 3 bytes per UTF-16 unit, plus the newline
     if (this.pos + line.length * 3 + 1 > this.buf.length) {
       this.flush();
       if (line.length * 3 + 1 > this.buf.length) {
-        writeAll(Buffer.from(line + '\n'));
+        this.send(Buffer.from(line + '\n'));
         return;
       }
     }
@@ -98,10 +113,20 @@ class LineWriter {
   }
 
   flush(): void {
-    if (this.pos === 0) return;
+    if (this.pos === 0 || this.closed) return;
     const n = this.pos;
     this.pos = 0;
-    writeAll(this.buf.subarray(0, n));
+    this.send(this.buf.subarray(0, n));
+  }
+
+  private send(bytes: Buffer): void {
+    try {
+      writeAll(bytes);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+      this.closed = true;
+      this.onClosed();
+    }
   }
 }
 

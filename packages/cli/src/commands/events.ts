@@ -1,6 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { readFileSync } from 'node:fs';
-import { checkTracefsAccess, describeFile, findTracefs, globToRegExp } from '@tw/core';
+import { Tracefs, checkTracefsAccess, describeFile, findTracefs, globToRegExp } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 
@@ -49,14 +48,15 @@ export default class Events extends TwCommand {
   private kernelEvents(pattern: string | undefined, formats: boolean): unknown {
     const root = findTracefs();
     checkTracefsAccess(root);
+    const top = new Tracefs(root);
     const re = pattern ? globToRegExp(pattern.includes(':') ? pattern : `${pattern}:*`) : undefined;
-    const events = readFileSync(`${root}/available_events`, 'utf8')
-      .split('\n')
-      .filter((l) => l && (!re || re.test(l)))
+    const events = top
+      .availableEvents()
+      .filter((l) => !re || re.test(l))
       .sort()
       .map((event) => {
         const [sys, name] = event.split(':') as [string, string];
-        return formats ? { event, format: readFileSync(`${root}/events/${sys}/${name}/format`, 'utf8') } : { event };
+        return formats ? { event, format: top.eventFormat(sys, name).text } : { event };
       });
     if (!this.jsonEnabled()) {
       for (const e of events) {

@@ -1,13 +1,13 @@
 import { Flags } from '@oclif/core';
-import { TwError, traceLive, type Engine } from '@tw/core';
+import { Recorder, TwError, traceLive, type Engine } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
-import { LiveRun, liveFlags } from '../lib/live.js';
-import { Recorder } from '../lib/recorder.js';
+import { LiveRun, liveFlags, quietFlag } from '../lib/live.js';
 
 export default class Record extends TwCommand {
   static override summary = 'Record live events into a trace.dat file (trace-cmd format).';
   static override description = `Needs root. Traces the chosen events in tw's own tracefs instance until --duration or Ctrl-C and writes them, sub-buffer by sub-buffer as the kernel produced them, to a trace.dat file that trace-cmd report and KernelShark read, and that any watch replays: tw watch <name> --input FILE.
 The process names tw saw become the file's saved cmdlines.
+Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
 If the kernel lost events, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them); --json adds "losses".`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> -o trace.dat -e "syscalls:*" -e "sched:sched_process_*" --duration 10s',
@@ -19,6 +19,7 @@ If the kernel lost events, a warning per CPU on stderr says why (tw fell behind,
     event: Flags.string({ char: 'e', summary: 'Events to record: system:event, globs allowed. Repeatable.', multiple: true, required: true, helpValue: 'SYSTEM:EVENT' }),
     filter: Flags.string({ char: 'f', summary: 'Kernel filter expression applied to every -e event.', helpValue: 'EXPR' }),
     'file-version': Flags.integer({ summary: 'trace.dat version to write (6 or 7; uncompressed).', default: 7, options: ['6', '7'] as never }),
+    quiet: quietFlag,
     ...liveFlags,
     // a recording has no handler waiting: read whole sub-buffers, a partly filled one only this often
     latency: Flags.integer({

@@ -5,15 +5,22 @@
  */
 import { spawn } from 'node:child_process';
 import { Flags } from '@oclif/core';
-import { TwError, type CpuLoss, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
-import { openRingReader, type Backend } from '@tw/relay-native';
+import { TwError, type CpuLoss, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { openRingReader, READER_ORDER, type Backend } from '@tw/relay-native';
 
 export const liveFlags = {
   duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m.', helpValue: 'TIME' }),
   clock: Flags.string({ summary: 'Trace clock of the session\'s instance (see /sys/kernel/tracing/trace_clock).', default: 'mono', helpValue: 'CLOCK' }),
   'buffer-kb': Flags.integer({ summary: 'Ring-buffer size per CPU, in KiB.', default: 4096, min: 64, helpValue: 'KB' }),
   latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
-  backend: Flags.string({ summary: 'Ring-buffer reader: auto (read, else mmap, else js), mmap, read or js.', default: 'auto', options: ['auto', 'mmap', 'read', 'js'] }),
+  backend: Flags.string({ summary: `Ring-buffer reader: auto (${READER_ORDER.join(', else ')}), ${READER_ORDER.join(', ')}.`, default: 'auto', options: ['auto', ...READER_ORDER] }),
+  'process-events': Flags.boolean({
+    summary: 'Also trace process fork/exec/exit/rename, so process names stay current.',
+    description:
+      'These events are rare and the consumer never sees them unless it asked for them; they let tw name every process, even one that lived only milliseconds (sh -c "exec kill …" shows as kill). With --no-process-events only the asked events are traced: names come from /proc at start and from the events themselves, and the kernel\'s per-CPU loss counts cover only those events.',
+    default: true,
+    allowNo: true,
+  }),
   'rt-readers': Flags.boolean({
     summary: 'Run the per-CPU reader threads at real-time priority (SCHED_FIFO 1) when allowed.',
     description:
@@ -22,6 +29,21 @@ export const liveFlags = {
     allowNo: true,
   }),
 };
+
+/** --quiet for the live commands that have no other use for it (watch has its own). */
+export const quietFlag = Flags.boolean({ char: 'q', summary: 'Do not print the "tw: tracing" line once tracing has started.' });
+
+/**
+ * The one line every live command prints on stderr once its events are enabled and its readers
+ * run ("tw: tracing …"): what it traces, on how many CPUs, with which reader (and probes).
+ * Scripts wait for it.
+ */
+export function tracingLine(info: LiveInfo, extra: readonly string[] = []): string {
+  const names = info.events.map((e) => `${e.system}:${e.name}`);
+  const shown = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
+  const what = `${names.length} event${names.length === 1 ? '' : 's'} (${shown})`;
+  return `tw: tracing ${what} on ${info.cpus.length} CPUs, ${info.backend} reader${extra.length ? `; ${extra.join('; ')}` : ''}`;
+}
 
 export function parseDuration(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -57,7 +79,7 @@ export function readerFactory(backend: string, realtime = true): ReaderFactory {
  * SIGINT/SIGTERM/SIGHUP abort the returned signal (the trace ends, end() runs, results print);
  * a second one forces the teardown and exits at once.
  */
-export function liveSignals(onForce: () => void): { signal: AbortSignal; dispose: () => void } {
+export function liveSignals(onForce: () => void): { signal: AbortSignal; end: () => void; dispose: () => void } {
   const ac = new AbortController();
   const handler = (sig: NodeJS.Signals) => {
     if (!ac.signal.aborted) {
@@ -69,7 +91,7 @@ export function liveSignals(onForce: () => void): { signal: AbortSignal; dispose
   };
   const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of sigs) process.on(s, handler);
-  return { signal: ac.signal, dispose: () => sigs.forEach((s) => process.off(s, handler)) };
+  return { signal: ac.signal, end: () => ac.abort('end'), dispose: () => sigs.forEach((s) => process.off(s, handler)) };
 }
 
 /**
@@ -133,11 +155,13 @@ export function explainLosses(losses: readonly CpuLoss[], o: { bufferKb: number;
 
 export interface LiveFlagValues {
   duration?: string | undefined;
+  quiet?: boolean | undefined;
   clock: string;
   'buffer-kb': number;
   latency: number;
   backend: string;
   'rt-readers': boolean;
+  'process-events'?: boolean | undefined;
 }
 
 /**
@@ -146,8 +170,10 @@ export interface LiveFlagValues {
  */
 export class LiveRun {
   readonly status: StatusLine;
+  /** more to say on the "tw: tracing" line (e.g. the probes and their backends) */
+  readonly tracingExtra: string[] = [];
   private instanceDir: string | undefined;
-  private readonly signals: { signal: AbortSignal; dispose: () => void };
+  private readonly signals: { signal: AbortSignal; end: () => void; dispose: () => void };
 
   constructor(
     private readonly flags: LiveFlagValues,
@@ -163,21 +189,34 @@ export class LiveRun {
   }
 
   options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady' | 'decode'>): LiveOptions {
+    return { ...this.sessionOptions(), ...o, onReady: this.wrapReady(o.onReady) };
+  }
+
+  /** What every live command passes to core, besides its events and consumers. */
+  sessionOptions(): Omit<LiveOptions, 'events'> {
     const durationMs = parseDuration(this.flags.duration);
     return {
-      ...o,
       clock: this.flags.clock,
       bufferKb: this.flags['buffer-kb'],
       latencyMs: this.flags.latency,
       ...(durationMs !== undefined ? { durationMs } : {}),
       reader: readerFactory(this.flags.backend, this.flags['rt-readers']),
+      ...(this.flags['process-events'] === false ? { lifecycle: false } : {}),
       signal: this.signals.signal,
       // no status line, no timer: a session without one wakes only for events
       ...(this.status.enabled ? { onStatus: (st: LiveStatus) => this.status.update(st) } : {}),
-      onReady: async (info) => {
-        this.instanceDir = info.instance.dir;
-        await o.onReady?.(info);
+      onReady: this.wrapReady(undefined),
+      onTracing: (info) => {
+        if (this.flags.quiet !== true) process.stderr.write(`${tracingLine(info, this.tracingExtra)}\n`);
       },
+    };
+  }
+
+  /** The instance is known once set up: a forced exit removes it. */
+  wrapReady(then: LiveOptions['onReady']): NonNullable<LiveOptions['onReady']> {
+    return async (info) => {
+      this.instanceDir = info.instance.dir;
+      await then?.(info);
     };
   }
 
@@ -186,6 +225,11 @@ export class LiveRun {
     this.status.clear();
     const o = { bufferKb: this.flags['buffer-kb'], rtReaders: this.flags['rt-readers'], backend: live.info.backend };
     for (const line of explainLosses(live.losses, o)) write(`tw: warning: ${line}`);
+  }
+
+  /** End the session gracefully, as a first Ctrl-C does (e.g. when stdout was closed). */
+  end(): void {
+    this.signals.end();
   }
 
   dispose(): void {

@@ -1,29 +1,13 @@
 /**
- * Probe specs from installed plugins ("tw": { "probes": "<module>" } in their package.json),
- * and bringing a probe up for a session: a kernel module where one can be built and loaded,
- * else a tracefs kprobe event, else a clear error saying why neither works here. The layout the
- * kernel reports is checked against the spec's before any event is trusted. And the probe's
- * generated unpacker (<name>.unpack.js), which a watch session runs for its events.
+ * Probe specs from installed plugins ("tw": { "probes": "<module>" } in their package.json), and
+ * the ProbeProvider a watch session uses: kprobe-gen's probe lifecycle (backends in their stated
+ * order, layout check, undo) and generated unpackers, for the specs the plugins declare.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
-import { TwError, findTracefs, isTwError, type ProbeUnpacker } from '@tw/core';
-import {
-  addKprobeEvent,
-  buildModule,
-  checkLayout,
-  importUnpacker,
-  isLoaded,
-  loadModule,
-  moduleName,
-  removeKprobeEvent,
-  unloadModule,
-  validateProbeSpec,
-  type ProbeSpec,
-} from '@tw/kprobe-gen';
+import { TwError, type ProbeProvider } from '@tw/core';
+import { probeUnpacker, probeUp, validateProbeSpec, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 
 export interface InstalledProbe {
   spec: ProbeSpec;
@@ -61,132 +45,34 @@ export async function findProbe(config: Config, name: string): Promise<Installed
   return hit;
 }
 
-export type ProbeBackend = 'module' | 'kprobe-events';
-
-export interface ActiveProbe {
-  spec: ProbeSpec;
-  backend: ProbeBackend;
-  /** loaded by this call (false: it was already there, and stays) */
-  ours: boolean;
-  /** a filter to set on the event in the session's instance (kprobe-events backend) */
-  filter: string | undefined;
-  /**
-   * what was tried and why it did not work, when the first choice failed; and when a module's
-   * path() stays inside each file's filesystem because struct mount's layout could not be read
-   * (no BTF, no pahole)
-   */
-  notes: string[];
-  /** undo what this call did */
-  unload(): Promise<void>;
-}
-
-export interface ProbeUpOptions {
-  backend?: ProbeBackend | 'auto';
-  kdir?: string;
-  outDir?: string;
-  params?: Record<string, string | number>;
-}
-
-function formatOf(root: string, spec: ProbeSpec): string {
-  return readFileSync(join(root, 'events', 'tw', spec.name, 'format'), 'utf8');
-}
-
 /**
- * Make the probe's event exist: module (built for this kernel, cached), else kprobe events.
- * Checks the kernel's layout of the event against the spec; undoes everything on failure.
+ * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order).
+ * `onUp` hears each probe brought up, and by which backend.
  */
-export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promise<ActiveProbe> {
-  const root = findTracefs();
-  const already = await isLoaded(spec, { tracefsRoot: root });
-  if (already) {
-    checkLayout(spec, formatOf(root, spec));
-    return { spec, backend: already, ours: false, filter: undefined, notes: [], unload: async () => undefined };
-  }
-  const want = opts.backend ?? 'auto';
-  const notes: string[] = [];
-  const kdir = opts.kdir ?? `/lib/modules/${release()}/build`;
-  if (want === 'module' || want === 'auto') {
-    const why = !existsSync('/proc/modules')
-      ? 'this kernel cannot load modules (no /proc/modules)'
-      : !existsSync(kdir)
-        ? `no kernel build tree at ${kdir} (install the kernel headers, or give --kdir)`
-        : undefined;
-    if (why === undefined) {
-      try {
-        const built = await buildModule(spec, { kdir, ...(opts.outDir ? { outDir: opts.outDir } : {}) });
-        const pathNotes: string[] = [];
-        await loadModule(built.ko, opts.params ?? {}, { spec, onNote: (n) => pathNotes.push(n) });
-        notes.push(...pathNotes);
-        return await verified(root, {
-          spec, backend: 'module', ours: true, filter: undefined, notes,
-          unload: async () => {
-            await unloadModule(moduleName(spec), { tracefsRoot: root });
-          },
-        });
-      } catch (e) {
-        if (want === 'module' || (isTwError(e) && e.code === 'LAYOUT_MISMATCH')) throw e;
-        notes.push(`module: ${(e as Error).message.split('\n')[0]}`);
-      }
-    } else {
-      if (want === 'module') throw new TwError('MODULE_LOAD', `cannot use a module for probe '${spec.name}': ${why}`);
-      notes.push(`module: ${why}`);
-    }
-  }
-  if (!existsSync(join(root, 'kprobe_events'))) {
-    throw new TwError(
-      'PROBE_UNSUPPORTED',
-      `probe '${spec.name}' cannot run here: ${[...notes, 'kprobe events: this kernel has none (no kprobe_events in tracefs)'].join('; ')}`,
-    );
-  }
-  const def = await addKprobeEvent(root, spec, opts.params ? { params: opts.params } : {});
-  return verified(root, {
-    spec, backend: 'kprobe-events', ours: true, filter: def.filter, notes,
-    unload: async () => {
-      await removeKprobeEvent(root, spec);
-    },
-  });
-}
-
-/** The kernel's format of the probe's event must match the spec's layout; else undo and throw. */
-async function verified(root: string, active: ActiveProbe): Promise<ActiveProbe> {
-  try {
-    checkLayout(active.spec, formatOf(root, active.spec));
-  } catch (e) {
-    await active.unload();
-    throw e;
-  }
-  return active;
-}
-
-export interface SessionUnpacker {
-  /** tw:<name> */
-  event: string;
-  /** the imported <name>.unpack.js */
-  file: string;
-  /** what the session runs (RunOptions.unpackers) */
-  unpacker: ProbeUnpacker;
-}
-
-/**
- * The probe's generated unpacker for a watch session: `<name>.unpack.js` from the unpacker cache
- * (compiled and stored first when missing), imported and checked against the spec. The session
- * asks it once whether the event's format in the trace (live: the kernel's, already checked by
- * probeUp; offline: the recording's) fits the spec's layout; when not, `onReject` hears why and
- * that event is decoded from its format instead.
- */
-export async function probeUnpacker(spec: ProbeSpec, onReject: (why: string) => void): Promise<SessionUnpacker> {
-  const u = await importUnpacker(spec);
+export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (event: string, backend: string) => void): ProbeProvider {
   return {
-    event: u.event,
-    file: u.file,
-    unpacker: {
-      specHash: u.specHash,
-      unpack: u.unpack,
-      accepts(format) {
-        const why = u.layoutProblem(format);
-        if (why !== undefined) onReject(why);
-        return why === undefined;
-      },
+    async up(name) {
+      const { spec } = await findProbe(config, name);
+      const p = await probeUp(spec, { backend });
+      onUp?.(`tw:${spec.name}`, p.backend);
+      return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload() };
+    },
+    async unpacker(name, onNote) {
+      const event = `tw:${name}`;
+      let spec: ProbeSpec;
+      try {
+        spec = (await findProbe(config, name)).spec;
+      } catch (e) {
+        onNote(`probe '${name}': ${(e as Error).message.split('\n')[0]}; its events reach custom_event decoded from their format`);
+        return undefined;
+      }
+      try {
+        const u = await probeUnpacker(spec, (why) => onNote(`${event}: not using the generated unpacker (${why}); custom_event gets data decoded from the format`));
+        return { event: u.event, unpacker: u.unpacker };
+      } catch (e) {
+        onNote(`${event}: no generated unpacker (${(e as Error).message.split('\n')[0]}); custom_event gets data decoded from the format`);
+        return undefined;
+      }
     },
   };
 }

@@ -47,9 +47,6 @@ export function parseHeaderPage(text: string, path = 'header_page'): HeaderPage 
   };
 }
 
-/** The record-header layout tw decodes; header_event must describe exactly this. */
-export const RECORD_HEADER = { typeLenBits: 5, timeDeltaBits: 27, padding: 29, timeExtend: 30, timeStamp: 31, dataMax: 28 } as const;
-
 /**
  * Check that header_event describes the compressed 5/27-bit record header with the usual
  * special type_len values; anything else is a ring buffer tw does not know how to read.

@@ -31,6 +31,11 @@ export interface EventType {
   tracker: ((dv: DataView, buf: Uint8Array, rec: number, len: number, pid: number, ts: () => bigint) => void) | undefined;
   /** the lazily-decoding `fields` object, bound to the engine's view */
   accessor: Record<string, FieldValue> | undefined;
+  /**
+   * kept from visitors: the event only keeps the process table current (a live session's
+   * lifecycle events that nothing asked for), see Engine.hide
+   */
+  hidden: boolean;
 }
 
 function compileType(format: EventFormat, le: boolean): EventType {
@@ -56,6 +61,7 @@ function compileType(format: EventFormat, le: boolean): EventType {
     fieldsJson,
     tracker: undefined,
     accessor: undefined,
+    hidden: false,
   };
 }
 
@@ -280,6 +286,17 @@ export class Engine {
   }
 
   /**
+   * Keep an event from visitors: it still updates the process table (a live session enables
+   * the process lifecycle events whatever the consumer asked for, and hides those it did not).
+   * Only events with a process-table tracker can be hidden.
+   */
+  hide(id: number): void {
+    const t = this.type(id);
+    if (t.tracker === undefined) throw new TwError('BAD_ARGUMENT', `event ${t.fullName} does not update the process table: it cannot be hidden`);
+    t.hidden = true;
+  }
+
+  /**
    * Hand every record, in timestamp order, to `visit` (the view is valid during the call).
    * Stops early when `visit` returns false.
    */
@@ -322,9 +339,12 @@ export class Engine {
         view.c = c;
         view.t = t;
         view.s = s;
-        this.events++;
         const tr = t.tracker;
-        if (tr !== undefined) tr(c.dv, c.buf, c.recOffset, c.recLength, c.dv.getInt32(c.recOffset + t.pidOffset, c.littleEndian), tsOf);
+        if (tr !== undefined) {
+          tr(c.dv, c.buf, c.recOffset, c.recLength, c.dv.getInt32(c.recOffset + t.pidOffset, c.littleEndian), tsOf);
+          if (t.hidden) continue;
+        }
+        this.events++;
         if (visit(view) === false) return false;
       }
     } catch (e) {

@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpFile, openTraceDat } from '../index.js';
-import { TraceDatWriter, readTracefsFinish, readTracefsMeta, type TraceDatMeta } from './write-trace-dat.js';
+import { readTracefsMeta } from '../tracefs/meta.js';
+import { Tracefs } from '../tracefs/tracefs.js';
+import { TraceDatWriter, type TraceDatMeta } from './write-trace-dat.js';
 
 const ROOT = '/sys/kernel/tracing';
 const EVENTS = [
@@ -168,7 +170,9 @@ async function record(opts: { subbufKb?: number } = {}): Promise<Recorded> {
     const t1 = process.hrtime.bigint();
     writeTracefs(join(inst, 'events', 'enable'), '0');
 
-    const meta = await readTracefsMeta(ROOT, `instances/${name}`, EVENTS);
+    const top = new Tracefs(ROOT);
+    const dir = top.instanceDir(name);
+    const meta = await readTracefsMeta(top, dir, EVENTS);
     const entries = new Map<number, number>();
     let overrun = 0;
     for (let cpu = 0; cpu < meta.cpus; cpu++) {
@@ -178,7 +182,9 @@ async function record(opts: { subbufKb?: number } = {}): Promise<Recorded> {
     }
     const subbufs = new Map<number, Uint8Array[]>();
     for (let cpu = 0; cpu < meta.cpus; cpu++) subbufs.set(cpu, drainCpu(inst, cpu, meta.pageSize));
-    const { cmdlines, cpuStats } = await readTracefsFinish(ROOT, `instances/${name}`);
+    // what a writer's finish() takes at the end: the saved cmdlines and each CPU's stats
+    const cmdlines = top.readOptional('saved_cmdlines') ?? '';
+    const cpuStats = Array.from({ length: meta.cpus }, (_, cpu) => dir.readOptional(`per_cpu/cpu${cpu}/stats`) ?? '');
     return { meta, subbufs, entries, overrun, cmdlines, cpuStats: [...(cpuStats ?? [])], workloadPids: work.map((w) => w.pid), t0, t1 };
   } finally {
     removeInstance(inst);

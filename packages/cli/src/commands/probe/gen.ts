@@ -2,17 +2,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { TwError } from '@tw/core';
-import { eventName, modelOf, moduleName, renderProbe, storeUnpacker, type ProbeSpec } from '@tw/kprobe-gen';
+import { buildModule, eventName, modelOf, moduleName, probeUp, renderProbe, storeUnpacker, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { TwCommand } from '../../lib/base.js';
-import { findProbe, loadProbeSpecs, probeUp, type ProbeBackend } from '../../lib/probes.js';
+import { findProbe, loadProbeSpecs } from '../../lib/probes.js';
+import { probeBackendFlagWithAlias as probeBackendFlag } from '../../lib/probe-flags.js';
 
 export default class ProbeGen extends TwCommand {
   static override summary = 'Generate, build and load a probe from its spec.';
-  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition (tw_<name>.kprobe_events and the bare line in kprobe_events, when kprobe events can express the spec), its TypeScript unpacker (<name>.unpack.ts: the payload's type, layout table and unpack function) and that unpacker compiled to an ES module (<name>.unpack.js) into --out (a directory per probe). It always stores <name>.unpack.ts/.js in the unpacker cache ($XDG_CACHE_HOME/tw/unpackers, by spec hash), where tw watch imports the unpacker for a watch's custom_event handler. Then, unless --no-load, it builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>.`;
+  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition (tw_<name>.kprobe_events and the bare line in kprobe_events, when kprobe events can express the spec), its TypeScript unpacker (<name>.unpack.ts: the payload's type, layout table and unpack function) and that unpacker compiled to an ES module (<name>.unpack.js) into --out (a directory per probe). It always stores <name>.unpack.ts/.js in the unpacker cache ($XDG_CACHE_HOME/tw/unpackers, by spec hash), where tw watch imports the unpacker for a watch's custom_event handler. Then, unless --no-load, it builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --probe-backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> unlink',
     '<%= config.bin %> <%= command.id %> --all --out ./probes --no-load',
-    '<%= config.bin %> <%= command.id %> kill --backend kprobe-events',
+    '<%= config.bin %> <%= command.id %> kill --probe-backend kprobe-events',
     '<%= config.bin %> <%= command.id %> unlink --kdir /lib/modules/6.12.117+deb12-amd64/build --no-load',
   ];
   static override enableJsonFlag = true;
@@ -21,7 +22,7 @@ export default class ProbeGen extends TwCommand {
     all: Flags.boolean({ summary: 'Every installed probe spec.' }),
     out: Flags.string({ char: 'o', summary: 'Write the generated files here (one directory per probe).', helpValue: 'DIR' }),
     kdir: Flags.string({ summary: 'Kernel build tree to build the module against.', helpValue: 'DIR' }),
-    backend: Flags.string({ summary: 'module, kprobe-events, or auto (module, else kprobe events).', default: 'auto', options: ['auto', 'module', 'kprobe-events'] }),
+    'probe-backend': probeBackendFlag,
     'no-load': Flags.boolean({ summary: 'Only generate (and with --kdir, build); do not load.' }),
   };
 
@@ -49,15 +50,14 @@ export default class ProbeGen extends TwCommand {
       }
       // where tw watch finds the unpacker (found without TypeScript when already there)
       const unpacker = storeUnpacker(spec);
-      let loaded: { backend: ProbeBackend; notes: string[] } | undefined;
+      let loaded: { backend: ProbeBackendName; notes: string[] } | undefined;
       if (!flags['no-load']) {
         const p = await probeUp(spec, {
-          backend: flags.backend as ProbeBackend | 'auto',
+          backend: flags['probe-backend'],
           ...(flags.kdir ? { kdir: flags.kdir } : {}),
         });
         loaded = { backend: p.backend, notes: p.notes };
-      } else if (flags.kdir && flags.backend !== 'kprobe-events') {
-        const { buildModule } = await import('@tw/kprobe-gen');
+      } else if (flags.kdir && flags['probe-backend'] !== 'kprobe-events') {
         const b = await buildModule(spec, { kdir: flags.kdir });
         if (!this.jsonEnabled()) this.log(`${spec.name}: built ${b.ko}${b.cached ? ' (cached)' : ''} for ${b.release}`);
       }

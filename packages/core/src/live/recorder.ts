@@ -3,7 +3,10 @@
  * as read from the kernel goes to the writer untouched; at the end the process names tw knows
  * become the file's saved cmdlines, so a replay resolves comms as the live run did.
  */
-import { TraceDatWriter, readTracefsMeta, type Engine, type LiveInfo } from '@tw/core';
+import type { Engine } from '../session/engine.js';
+import { TraceDatWriter } from '../tracedat/write-trace-dat.js';
+import { readTracefsMeta } from '../tracefs/meta.js';
+import type { LiveInfo } from './types.js';
 
 export class Recorder {
   private writer: TraceDatWriter | undefined;
@@ -15,7 +18,7 @@ export class Recorder {
   ) {}
 
   readonly onReady = async (info: LiveInfo): Promise<void> => {
-    const meta = await readTracefsMeta(info.root, info.instance.dir, info.events.map((e) => `${e.system}:${e.name}`));
+    const meta = await readTracefsMeta(info.instance.top, info.instance, [...info.events, ...info.lifecycle].map((e) => `${e.system}:${e.name}`));
     this.writer = await TraceDatWriter.create(this.path, this.version, meta);
   };
 

@@ -1,0 +1,145 @@
+/**
+ * One watch on the live kernel, the live twin of replayFile: the dynamic probes it declares
+ * brought up (and taken down on every exit path), their generated unpackers for custom_event,
+ * the watch's kernel filters, an optional recording of everything traced, and a WatchSession fed
+ * by traceLive. replayWatch is the same for a recording.
+ */
+import { TwError } from '../errors.js';
+import { declaredEvents, WatchSession, type RunReport, type WatchRun } from '../session/run-watches.js';
+import { replayFile } from '../session/offline.js';
+import type { Alert, AnyWatch, ProbeUnpacker } from '../watch/define-watch.js';
+import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
+import { Recorder } from './recorder.js';
+import { traceLive } from './trace-live.js';
+import type { CpuLoss, LiveEndReason, LiveInfo, LiveOptions } from './types.js';
+
+export interface WatchLiveOptions extends Omit<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'decode'> {
+  /** brings up the probes the watch declares (without one, a watch that declares probes fails) */
+  probes?: ProbeProvider;
+  /** also write everything traced to this trace.dat */
+  record?: { path: string; version: 6 | 7 };
+  /** every ctx.alert(), as it happens */
+  onAlert?: (a: Alert) => void;
+  /** what the user should know: probe fallbacks, unpackers not used */
+  onNote?: (message: string) => void;
+  /** something went wrong on the way out that did not fail the run (a probe that would not unload) */
+  onWarning?: (message: string) => void;
+}
+
+export interface WatchLiveResult {
+  report: RunReport;
+  info: LiveInfo;
+  lost: number;
+  losses: CpuLoss[];
+  reason: LiveEndReason;
+  /** the probes the session brought up, and how */
+  probes: Array<{ event: string; backend: string }>;
+}
+
+/** Only custom_event handlers see unpacked payloads: without one there is nothing to import. */
+function wantsPayloads(watch: AnyWatch): boolean {
+  return Object.prototype.hasOwnProperty.call(watch.on, 'custom_event');
+}
+
+/** The generated unpackers of these probes, by event (those that cannot be had are left out, with a note). */
+async function unpackersFor(names: readonly string[], probes: ProbeProvider | undefined, note: (m: string) => void): Promise<Map<string, ProbeUnpacker>> {
+  const out = new Map<string, ProbeUnpacker>();
+  if (probes === undefined) return out;
+  for (const name of names) {
+    const u = await probes.unpacker(name, note);
+    if (u) out.set(u.event, u.unpacker);
+  }
+  return out;
+}
+
+/**
+ * Bring up the probes a watch declares. A probe that only offers an alternative to a static
+ * event ("tw:x|sys:y") may be missing: the session uses the static event instead.
+ */
+async function probesUp(run: WatchRun, events: readonly string[], opts: WatchLiveOptions, up: LiveProbe[]): Promise<void> {
+  const note = opts.onNote ?? (() => undefined);
+  for (const name of run.watch.probes ?? []) {
+    try {
+      if (!opts.probes) throw new TwError('PROBE_UNSUPPORTED', `watch '${run.watch.name}' declares probe '${name}', and no probe backend was given`);
+      const p = await opts.probes.up(name);
+      up.push(p);
+      for (const n of p.notes) note(`probe '${name}': ${n}`);
+    } catch (e) {
+      const optional = events.some((p) => p.split('|').length > 1 && p.split('|').includes(`tw:${name}`));
+      if (!optional) throw e;
+      note(`probe '${name}' is not available (${(e as Error).message.split('\n')[0]}); using the static events instead`);
+    }
+  }
+}
+
+export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<WatchLiveResult> {
+  const events = declaredEvents(run.watch, run.args);
+  const note = opts.onNote ?? (() => undefined);
+  const recorder = opts.record ? new Recorder(opts.record.path, opts.record.version) : undefined;
+  const up: LiveProbe[] = [];
+  try {
+    await probesUp(run, events, opts, up);
+    // the probes are up and their layout checked: custom_event gets their generated unpackers
+    const unpackers = wantsPayloads(run.watch) ? await unpackersFor(up.map((p) => p.event.slice(3)), opts.probes, note) : new Map<string, ProbeUnpacker>();
+    const filters: Record<string, string> = run.watch.filter ? { ...run.watch.filter(run.args as never) } : {};
+    for (const p of up) if (p.filter) filters[p.event] = p.filter;
+    let engineRef: Parameters<Recorder['finish']>[0];
+    const live = await traceLive(
+      {
+        ...opts,
+        events,
+        filters,
+        ...(recorder ? { onSubBuffer: recorder.onSubBuffer } : {}),
+        onReady: async (info) => {
+          await recorder?.onReady(info);
+          await opts.onReady?.(info);
+        },
+      },
+      (engine, info) => {
+        engineRef = engine;
+        const session = new WatchSession(engine, [run], {
+          mode: 'live',
+          ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
+          extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost),
+          ...(unpackers.size > 0 ? { unpackers } : {}),
+        });
+        return { start: () => session.start(), visit: session.visit, finish: () => session.finish() };
+      },
+    );
+    await recorder?.finish(engineRef);
+    return { report: live.result, info: live.info, lost: live.lost, losses: live.losses, reason: live.reason, probes: up.map((p) => ({ event: p.event, backend: p.backend })) };
+  } catch (e) {
+    await recorder?.abort();
+    throw e;
+  } finally {
+    for (const p of up.reverse()) {
+      try {
+        await p.down();
+      } catch (e) {
+        opts.onWarning?.(`could not unload probe '${p.event.slice(3)}': ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+export interface ReplayWatchOptions {
+  /** gives the generated unpackers of the probes the watch declares (for custom_event) */
+  probes?: ProbeProvider;
+  buffers?: readonly string[];
+  onAlert?: (a: Alert) => void;
+  onNote?: (message: string) => void;
+}
+
+/**
+ * One watch on a recording. The recording's tw:* events get the generated unpackers of the probes
+ * the watch declares, where the recording's format of the event fits the spec (checked per file).
+ */
+export async function replayWatch(path: string, run: WatchRun, opts: ReplayWatchOptions = {}): Promise<RunReport> {
+  const note = opts.onNote ?? (() => undefined);
+  const unpackers = wantsPayloads(run.watch) ? await unpackersFor(run.watch.probes ?? [], opts.probes, note) : new Map<string, ProbeUnpacker>();
+  return replayFile(path, [run], {
+    ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
+    ...(opts.buffers ? { buffers: opts.buffers } : {}),
+    ...(unpackers.size > 0 ? { unpackers } : {}),
+  });
+}

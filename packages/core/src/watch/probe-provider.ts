@@ -1,0 +1,29 @@
+/**
+ * What a watch session needs of dynamic probes, whatever builds and loads them (kprobe-gen's
+ * backends, given by the CLI: core knows no backend): bring a probe's event up for the session
+ * and take it down after, and the probe's generated unpacker for custom_event handlers.
+ */
+import type { ProbeUnpacker } from './define-watch.js';
+
+export interface LiveProbe {
+  /** tw:<name> */
+  event: string;
+  /** the mechanism that serves it ('module', 'kprobe-events', …) */
+  backend: string;
+  /** a kernel filter to set on the event in the session's instance */
+  filter: string | undefined;
+  /** what was tried and what the user should know */
+  notes: readonly string[];
+  /** undo what up() did */
+  down(): Promise<void>;
+}
+
+export interface ProbeProvider {
+  /** make the probe's event exist, checked against its spec; throws a TwError saying why not */
+  up(name: string): Promise<LiveProbe>;
+  /**
+   * The probe's generated unpacker for custom_event, or undefined when it cannot be had (then
+   * `onNote` says why, and its events reach custom_event decoded from their format).
+   */
+  unpacker(name: string, onNote: (message: string) => void): Promise<{ event: string; unpacker: ProbeUnpacker } | undefined>;
+}

@@ -1,0 +1,123 @@
+/**
+ * Bringing a probe up for a session: the backends in their stated order (or the one asked
+ * for), the kernel's layout of the event checked against the spec before any event is trusted,
+ * everything undone on failure; and the probe's generated unpacker for a watch session.
+ */
+import { release } from 'node:os';
+import { TwError, Tracefs, isTwError, type ProbeUnpacker } from '@tw/core';
+import { checkLayout } from '../layout.js';
+import { isLoaded } from '../load.js';
+import type { ProbeSpec } from '../spec.js';
+import { importUnpacker } from '../unpacker.js';
+import { probeBackendOrder, type ProbeBackend, type ProbeBackendName, type ProbeEnv } from './backend.js';
+import { kprobeEventsBackend } from './kprobe-events-backend.js';
+import { moduleBackend } from './module-backend.js';
+
+const BACKENDS: Record<ProbeBackendName, ProbeBackend> = { module: moduleBackend, 'kprobe-events': kprobeEventsBackend };
+
+export interface ActiveProbe {
+  spec: ProbeSpec;
+  backend: ProbeBackendName;
+  /** loaded by this call (false: it was already there, and stays) */
+  ours: boolean;
+  /** a filter to set on the event in the session's instance (kprobe-events backend) */
+  filter: string | undefined;
+  /**
+   * what was tried and why it did not work, when the first choice failed; and what the backend
+   * wants known (e.g. a module's path() stays inside each file's filesystem here)
+   */
+  notes: string[];
+  /** undo what this call did */
+  unload(): Promise<void>;
+}
+
+export interface ProbeUpOptions {
+  backend?: ProbeBackendName | 'auto';
+  kdir?: string;
+  outDir?: string;
+  params?: Record<string, string | number>;
+  /** tracefs (default: found, and mounted if needed) */
+  tracefs?: Tracefs;
+}
+
+function formatOf(tracefs: Tracefs, spec: ProbeSpec): string {
+  return tracefs.eventFormat('tw', spec.name).text;
+}
+
+/**
+ * Make the probe's event exist with the first backend that can (see PROBE_BACKEND_ORDER), check
+ * the kernel's layout of the event against the spec, and undo everything on failure. A layout
+ * mismatch is never a reason to try the next backend: the spec and the kernel disagree.
+ */
+export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promise<ActiveProbe> {
+  const tracefs = opts.tracefs ?? new Tracefs();
+  const already = await isLoaded(spec, { tracefsRoot: tracefs.root });
+  if (already) {
+    checkLayout(spec, formatOf(tracefs, spec));
+    return { spec, backend: already, ours: false, filter: undefined, notes: [], unload: async () => undefined };
+  }
+  const want = opts.backend ?? 'auto';
+  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params: opts.params };
+  const notes: string[] = [];
+  const order = probeBackendOrder(want);
+  for (const [i, name] of order.entries()) {
+    const backend = BACKENDS[name];
+    const why = backend.unavailable(spec, env);
+    if (why !== undefined) {
+      if (want === 'module') throw new TwError('MODULE_LOAD', `cannot use a module for probe '${spec.name}': ${why}`);
+      notes.push(`${name === 'kprobe-events' ? 'kprobe events' : name}: ${why}`);
+      continue;
+    }
+    let attached;
+    try {
+      attached = await backend.up(spec, env);
+    } catch (e) {
+      // the last candidate's own error says best what went wrong
+      if (want === name || i === order.length - 1 || (isTwError(e) && e.code === 'LAYOUT_MISMATCH')) throw e;
+      notes.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const active: ActiveProbe = { spec, backend: name, ours: true, filter: attached.filter, notes: [...notes, ...attached.notes], unload: attached.down };
+    try {
+      checkLayout(spec, formatOf(tracefs, spec));
+    } catch (e) {
+      await active.unload();
+      throw e;
+    }
+    return active;
+  }
+  throw new TwError('PROBE_UNSUPPORTED', `probe '${spec.name}' cannot run here: ${notes.join('; ')}`);
+}
+
+export interface SessionUnpacker {
+  /** tw:<name> */
+  event: string;
+  /** the imported <name>.unpack.js */
+  file: string;
+  /** what a watch session runs (RunOptions.unpackers) */
+  unpacker: ProbeUnpacker;
+}
+
+/**
+ * The probe's generated unpacker for a watch session: `<name>.unpack.js` from the unpacker cache
+ * (compiled and stored first when missing), imported and checked against the spec. The session
+ * asks it once whether the event's format in the trace (live: the kernel's, already checked by
+ * probeUp; offline: the recording's) fits the spec's layout; when not, `onReject` hears why and
+ * that event is decoded from its format instead.
+ */
+export async function probeUnpacker(spec: ProbeSpec, onReject: (why: string) => void): Promise<SessionUnpacker> {
+  const u = await importUnpacker(spec);
+  return {
+    event: u.event,
+    file: u.file,
+    unpacker: {
+      specHash: u.specHash,
+      unpack: u.unpack,
+      accepts(format) {
+        const why = u.layoutProblem(format);
+        if (why !== undefined) onReject(why);
+        return why === undefined;
+      },
+    },
+  };
+}
