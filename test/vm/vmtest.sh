@@ -1,5 +1,5 @@
 #!/bin/bash
-# TraceWatch VM test harness (host side), adapted from the reference recipe in /work/shared/vm.
+# TraceWatch VM test harness (host side), (see test/vm/README.md).
 #
 # Boots one of Debian's own kernels (they have kprobes and loadable modules; the CI kernel has
 # neither) under qemu/TCG, and runs the host script ENTRY inside it as root, in a chroot of the

@@ -1,6 +1,6 @@
 // Smoke test of the qemu guest harness (test/vm/vmtest.sh) on every installed Debian kernel:
 // the guest has tracefs with kprobe_events and loadable modules; a module built on the host
-// (test/vm/example-module, a portable copy of the reference /work/shared/vm/example-module)
+// (test/vm/example-module, which builds on both kernels)
 // loads, emits its tw:tw_unlink trace event and unloads; a kprobe event can be added, hit and
 // removed without leftovers; and `tw doctor` run by Node inside the guest sees kprobes and modules.
 //

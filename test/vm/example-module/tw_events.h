@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* TRACE_EVENT definitions for the tw demo module (sink b: tracefs).
- * Copied from /work/shared/vm/example-module; made to build on 6.1 and 6.12. */
+ * Builds on 6.1 and 6.12. */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM tw
 
 /*
  * __assign_str() takes (field, src) up to 6.9 and only (field) from 6.10 on (the source is the
- * one given to __string()). The reference copy in /work/shared/vm only builds on 6.1.
+ * one given to __string()): both forms are handled below.
  */
 #include <linux/version.h>
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)

@@ -3,14 +3,13 @@
  * the flags, signal handling (Ctrl-C ends gracefully, a second one forces teardown and exit),
  * and the status line.
  */
-import { spawn } from 'node:child_process';
 import { Flags } from '@oclif/core';
-import { TwError, type CpuLoss, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { TwError, type CpuLoss, type Instance, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
 import { openRingReader, READER_ORDER, type Backend } from '@tw/relay-native';
 
 export const liveFlags = {
   duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m.', helpValue: 'TIME' }),
-  clock: Flags.string({ summary: 'Trace clock of the session\'s instance (see /sys/kernel/tracing/trace_clock).', default: 'mono', helpValue: 'CLOCK' }),
+  clock: Flags.string({ summary: 'Trace clock of the session\'s instance (the kernel\'s list: tw doctor, or trace_clock in tracefs).', default: 'mono', helpValue: 'CLOCK' }),
   'buffer-kb': Flags.integer({ summary: 'Ring-buffer size per CPU, in KiB.', default: 4096, min: 64, helpValue: 'KB' }),
   latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
   backend: Flags.string({ summary: `Ring-buffer reader: auto (${READER_ORDER.join(', else ')}), ${READER_ORDER.join(', ')}.`, default: 'auto', options: ['auto', ...READER_ORDER] }),
@@ -94,18 +93,6 @@ export function liveSignals(onForce: () => void): { signal: AbortSignal; end: ()
   return { signal: ac.signal, end: () => ac.abort('end'), dispose: () => sigs.forEach((s) => process.off(s, handler)) };
 }
 
-/**
- * After a forced exit the readers' open files may keep the instance busy for a moment: a
- * detached shell waits for this process to go and removes the directory.
- */
-export function removeAfterExit(dir: string): void {
-  const child = spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; echo 0 > "$2/events/enable" 2>/dev/null; rmdir "$2" 2>/dev/null', 'tw-cleanup', String(process.pid), dir], {
-    detached: true,
-    stdio: 'ignore',
-  });
-  child.unref();
-}
-
 /** A one-line status on stderr, redrawn in place, when stderr is a terminal. */
 export class StatusLine {
   private shown = false;
@@ -172,7 +159,7 @@ export class LiveRun {
   readonly status: StatusLine;
   /** more to say on the "tw: tracing" line (e.g. the probes and their backends) */
   readonly tracingExtra: string[] = [];
-  private instanceDir: string | undefined;
+  private instance: Instance | undefined;
   private readonly signals: { signal: AbortSignal; end: () => void; dispose: () => void };
 
   constructor(
@@ -184,7 +171,7 @@ export class LiveRun {
     this.signals = liveSignals(() => {
       this.status.clear();
       this.onForce();
-      if (this.instanceDir) removeAfterExit(this.instanceDir);
+      this.instance?.removeAfterExit();
     });
   }
 
@@ -215,7 +202,7 @@ export class LiveRun {
   /** The instance is known once set up: a forced exit removes it. */
   wrapReady(then: LiveOptions['onReady']): NonNullable<LiveOptions['onReady']> {
     return async (info) => {
-      this.instanceDir = info.instance.dir;
+      this.instance = info.instance;
       await then?.(info);
     };
   }

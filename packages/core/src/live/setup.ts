@@ -40,7 +40,7 @@ export function setUpInstance(inst: Instance, opts: SetupOptions): InstanceSetup
   const asked = new Set(events.map((e) => `${e.system}:${e.name}`));
   const lifecycle = opts.lifecycle ? existingEvents(inst, LIFECYCLE_EVENTS.filter((e) => !asked.has(e))) : [];
   // the instance's own header_page: its sub-buffer size may differ from the top level's
-  const hp = inst.ownHeaderPage() ?? { text: inst.top.read('events/header_page'), path: inst.top.path('events/header_page') };
+  const hp = inst.headerPage();
   const headerEventText = inst.top.headerEvent().text;
   const headerPage = parseHeaderPage(hp.text, hp.path);
   const formats = new FormatRegistry();

@@ -3,6 +3,7 @@
  * size, enabled events and filters. Created by a live session and removed on every exit path;
  * instances left by tw processes that no longer exist (kill -9) are removed by the next run.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { TwError } from '../errors.js';
 import { enableEvents, expandEvents, setEventFilter, type EventName } from './events.js';
@@ -121,6 +122,23 @@ export class Instance extends TracefsDir {
       throw new TwError('BAD_ARGUMENT', `trace clock '${clock}' is not offered by this kernel (available: ${available.join(', ')})`);
     }
     this.write('trace_clock', clock);
+  }
+
+  /** The sub-buffer header layout: the instance's own events/header_page, else the top level's. */
+  headerPage(): { text: string; path: string } {
+    return this.ownHeaderPage() ?? { text: this.top.read('events/header_page'), path: this.top.path('events/header_page') };
+  }
+
+  /**
+   * For a forced exit, when the readers' open files may keep the instance busy for a moment: a
+   * detached shell waits for this process to go, then disables the events and removes it.
+   */
+  removeAfterExit(): void {
+    const child = spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; echo 0 > "$2/events/enable" 2>/dev/null; rmdir "$2" 2>/dev/null', 'tw-cleanup', String(process.pid), this.dir], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.unref();
   }
 
   /** The per-CPU ring size in KiB (buffer_size_kb). */
