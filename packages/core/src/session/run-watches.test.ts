@@ -6,7 +6,7 @@ import { CpuStream } from '../decode/cpu-stream.js';
 import { LE64, RecordBuilder, SubBufferBuilder, commonFields, formatText, layoutFor } from '../decode/test-bytes.js';
 import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
-import type { PageSource } from '../tracedat/cpu-pages.js';
+import type { PageSource } from '../decode/page-source.js';
 import { isTwError } from '../errors.js';
 import { defineWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
 import type { TraceSource } from './engine.js';

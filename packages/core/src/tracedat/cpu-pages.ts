@@ -7,20 +7,10 @@
  * The page handed out is a view (subarray) of the window: valid until the next call to next().
  */
 import { TwError } from '../errors.js';
+import type { PageSource } from '../decode/page-source.js';
 import type { Decompressor } from './compression.js';
 import type { FileBytes } from './byte-reader.js';
 import type { CpuData } from './read-trace-dat.js';
-
-export interface PageSource {
-  /** Move to the next sub-buffer. False when the CPU's data is exhausted. */
-  next(): boolean;
-  /** the bytes the current sub-buffer lives in; start/size locate it */
-  buf: Uint8Array;
-  start: number;
-  size: number;
-  /** the file offset of the current sub-buffer (or of its chunk, when compressed), for errors */
-  fileOffset: number;
-}
 
 const WINDOW_BYTES = 1 << 20;
 
