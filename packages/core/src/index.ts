@@ -11,12 +11,12 @@ export { makeFieldReader, makeFieldJsonWriter, jsonSafe, readCString, type Field
 export { openTraceDat, type TraceDat, type TraceBuffer, type CpuData } from './tracedat/read-trace-dat.js';
 export { FilePages, CompressedPages } from './tracedat/cpu-pages.js';
 export type { PageSource } from './decode/page-source.js';
-export { Engine, EventView, traceDatSource, type TraceSource, type EventType, type EngineStats } from './session/engine.js';
+export { Engine, EventView, type TraceSource, type EventType, type EngineStats } from './session/engine.js';
 export { ProcessTable, type ProcessInfo } from './session/process-table.js';
 export { syscallNamer, syscallTable, type SyscallNamer } from './session/syscalls.js';
 export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
 export * from './watch/define-watch.js';
-export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
+export { replayFile, dumpFile, describeFile, traceDatSource, type DumpOptions, type FileDescription } from './session/offline.js';
 export { formatTable, type Column } from './watch/table.js';
 export { findTracefs, checkTracefsAccess } from './tracefs/tracefs.js';
 export { Instance, removeStaleInstances, staleInstances, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
