@@ -12,7 +12,7 @@ export { openTraceDat, type TraceDat, type TraceBuffer, type CpuData } from './t
 export { FilePages, CompressedPages } from './tracedat/cpu-pages.js';
 export type { PageSource } from './decode/page-source.js';
 export { Engine, EventView, type TraceSource, type EventType, type EngineStats } from './session/engine.js';
-export { ProcessTable, type ProcessInfo } from './session/process-table.js';
+export { ProcessTable } from './session/process-table.js';
 export { syscallNamer, syscallTable, type SyscallNamer } from './session/syscalls.js';
 export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
 export * from './watch/define-watch.js';
