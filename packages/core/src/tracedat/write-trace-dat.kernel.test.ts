@@ -11,7 +11,8 @@ import { closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpFile, openTraceDat } from '../index.js';
+import { dumpFile } from '../session/offline.js';
+import { openTraceDat } from './read-trace-dat.js';
 import { TraceDatWriter, readTracefsFinish, readTracefsMeta, type TraceDatMeta } from './write-trace-dat.js';
 
 const ROOT = '/sys/kernel/tracing';
