@@ -8,7 +8,7 @@ import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
 import type { PageSource } from '../decode/page-source.js';
 import { isTwError } from '../errors.js';
-import { defineWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
+import { defineWatch, type AnyWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
 import type { TraceSource } from './engine.js';
 import { runWatches, type RunOptions } from './run-watches.js';
 
@@ -56,7 +56,7 @@ function source(records: Uint8Array[]): TraceSource {
 }
 
 /** A watch whose custom_event handler keeps every CustomProbeEvent it gets (they are copies). */
-function collector(): { watch: ReturnType<typeof defineWatch>; seen: CustomProbeEvent[] } {
+function collector(): { watch: AnyWatch; seen: CustomProbeEvent[] } {
   const seen: CustomProbeEvent[] = [];
   const watch = defineWatch({
     name: 'collect',
