@@ -1,25 +1,34 @@
+/**
+ * @tw/core's public API: what watches, plugins, kprobe-gen and the CLI use. The decoder's
+ * machinery (sub-buffer cursor, per-CPU streams, merge, page sources, the trace.dat reader,
+ * the process table) stays inside; tw's own tests that need a piece of it import
+ * '@tw/core/internal'. Types that appear in these functions' signatures are exported with them.
+ */
 export * from './errors.js';
 export * from './units.js';
+
+// formats: kprobe-gen checks a probe's layout against the kernel's format file
 export type { Field, FieldKind } from './format/field.js';
 export { parseEventFormat, type EventFormat } from './format/parse-format.js';
-export { parseHeaderPage, checkHeaderEvent, type HeaderPage } from './format/header-page.js';
-export { FormatRegistry, globToRegExp } from './format/registry.js';
-export { SubBufferCursor, compareTs, type KbufferLayout } from './decode/kbuffer.js';
-export { CpuStream } from './decode/cpu-stream.js';
-export { Merger } from './decode/merge.js';
-export { makeFieldReader, makeFieldJsonWriter, jsonSafe, readCString, type FieldReader, type FieldValue } from './decode/read-field.js';
-export { openTraceDat, type TraceDat, type TraceBuffer, type CpuData } from './tracedat/read-trace-dat.js';
-export { FilePages, CompressedPages, type PageSource } from './tracedat/cpu-pages.js';
-export { Engine, EventView, traceDatSource, type TraceSource, type EventType, type EngineStats } from './session/engine.js';
-export { ProcessTable, type ProcessInfo } from './session/process-table.js';
-export { syscallNamer, syscallTable, type SyscallNamer } from './session/syscalls.js';
-export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
+export { globToRegExp } from './format/registry.js';
+export { jsonSafe, type FieldValue } from './decode/read-field.js';
+
+// the watch API
 export * from './watch/define-watch.js';
-export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
 export { formatTable, type Column } from './watch/table.js';
-export { findTracefs, mountedTracefs, checkTracefsAccess, Tracefs, TracefsDir, TRACEFS_MOUNTS } from './tracefs/tracefs.js';
-export { Instance, liveInstances, removeStaleInstances, staleInstances, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
-export { expandEvents, enableEvents, setEventFilter, existingEvents, type EventName } from './tracefs/events.js';
+
+// running watches: over a recording, over any TraceSource (unit tests), live
+export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
+export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
+export type { Engine, EventView, EngineStats, TraceSource } from './session/engine.js';
+export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss } from './live/trace-live.js';
+export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
+export type { ProbeProvider, LiveProbe } from './watch/probe-provider.js';
+
+// tracefs: the one access layer (kprobe-gen's probe loading and the CLI's doctor/events use it)
+export { findTracefs, mountedTracefs, checkTracefsAccess, Tracefs, TracefsDir } from './tracefs/tracefs.js';
+export { Instance, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
+export { type EventName } from './tracefs/events.js';
 export {
   hasKprobeEvents,
   kprobeEventsPath,
@@ -30,12 +39,8 @@ export {
   detachFromEvent,
 } from './tracefs/dynamic-events.js';
 export { tracefsCapabilities, eventExists, type TracefsCapabilities } from './tracefs/capabilities.js';
+
+// recording (tw record, --record)
+export { TraceDatWriter, type TraceDatMeta, type TraceDatWriterOptions, type TraceDatFinish, type TraceDatWriterStats } from './tracedat/write-trace-dat.js';
 export { readTracefsMeta, type ReadTracefsMetaOptions } from './tracefs/meta.js';
-export { seedFromProc } from './session/proc-scan.js';
-export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss } from './live/trace-live.js';
-export { PushPages } from './live/push-pages.js';
-export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
 export { Recorder } from './live/recorder.js';
-export type { ProbeProvider, LiveProbe } from './watch/probe-provider.js';
-export { LIFECYCLE_EVENTS } from './live/setup.js';
-export { TraceDatWriter, selectedClock, type TraceDatMeta, type TraceDatWriterOptions, type TraceDatFinish, type TraceDatWriterStats } from './tracedat/write-trace-dat.js';

@@ -6,7 +6,8 @@
  *   u64 timestamp | u64 commit (data length) | per record: u32 header (type_len 0, delta 0),
  *   u32 length word (payload + itself), payload zero-padded to 4 bytes   (ring_buffer.c)
  */
-import { CpuStream, FormatRegistry, parseEventFormat, parseHeaderPage, type PageSource, type TraceSource } from '@tw/core';
+import { parseEventFormat, type TraceSource } from '@tw/core';
+import { CpuStream, FormatRegistry, parseHeaderPage, type PageSource } from '@tw/core/internal';
 
 /** events/header_page of an x86-64 kernel. */
 const HEADER_PAGE_64 = [

@@ -20,7 +20,8 @@ export interface NativeBinding {
     poolSize: number;
     latencyMs: number;
     backend: 'mmap' | 'read';
-    realtime: boolean;
+    /** SCHED_FIFO reader threads; absent: false (the addon accepts it absent) */
+    realtime?: boolean;
   }) => NativeReaderHandle;
 }
 

@@ -2,7 +2,7 @@
  * One CPU's record stream: a page source feeding a reusable SubBufferCursor, with the CPU's
  * missed-event accounting. Used the same way for trace.dat data and (later) live sub-buffers.
  */
-import type { PageSource } from '../tracedat/cpu-pages.js';
+import type { PageSource } from './page-source.js';
 import { SubBufferCursor, type KbufferLayout } from './kbuffer.js';
 
 export class CpuStream {

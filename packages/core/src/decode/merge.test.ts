@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../errors.js';
-import type { PageSource } from '../tracedat/cpu-pages.js';
+import type { PageSource } from './page-source.js';
 import { CpuStream } from './cpu-stream.js';
 import { Merger } from './merge.js';
 import { ALL_ABIS, BE64, LE64, SubBufferBuilder, layoutFor, type Abi } from './test-bytes.js';

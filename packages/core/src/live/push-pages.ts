@@ -3,7 +3,7 @@
  * CPU's cursor one at a time; each one's release() runs as soon as the cursor moves past it
  * (traceLive gives its page back to the slab it was copied into).
  */
-import type { PageSource } from '../tracedat/cpu-pages.js';
+import type { PageSource } from '../decode/page-source.js';
 
 export class PushPages implements PageSource {
   buf: Uint8Array = new Uint8Array(0);

@@ -4,14 +4,12 @@
  * every record handed to a visitor through one reusable EventView.
  */
 import { DecodeError, TwError, isTwError } from '../errors.js';
-import { CpuStream } from '../decode/cpu-stream.js';
+import type { CpuStream } from '../decode/cpu-stream.js';
 import type { SubBufferCursor } from '../decode/kbuffer.js';
 import { Merger } from '../decode/merge.js';
 import { jsonSafe, makeFieldJsonWriter, makeFieldReader, type FieldJsonWriter, type FieldReader, type FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
 import type { FormatRegistry } from '../format/registry.js';
-import { CompressedPages, FilePages, type PageSource } from '../tracedat/cpu-pages.js';
-import type { TraceDat } from '../tracedat/read-trace-dat.js';
 import type { EventRecord, WatchEvent } from '../watch/define-watch.js';
 import { ProcessTable } from './process-table.js';
 import { syscallNamer, type SyscallNamer } from './syscalls.js';
@@ -75,7 +73,10 @@ function unknownFormat(id: number): EventFormat {
   return { system: 'unknown', name: `id_${id}`, fullName: `unknown:id_${id}`, id, fields: common, ownFields: [], printFmt: '', fixedSize: 8 };
 }
 
-/** A source of per-CPU page streams and the metadata to decode them (a trace.dat file, or live). */
+/**
+ * A source of per-CPU page streams and the metadata to decode them. The engine only consumes
+ * one: a trace.dat file's is made by traceDatSource (session/offline), a live one by traceLive.
+ */
 export interface TraceSource {
   readonly littleEndian: boolean;
   readonly formats: FormatRegistry;
@@ -86,40 +87,6 @@ export interface TraceSource {
   /** pid → ppid/exe where the trace carries them */
   readonly tasks?: Map<number, { ppid: number | undefined; exe: string | undefined }>;
   streams(buffers?: readonly string[]): CpuStream[];
-}
-
-/** Adapt an opened trace.dat file to a TraceSource. */
-export function traceDatSource(dat: TraceDat): TraceSource {
-  const layout = { littleEndian: dat.littleEndian, longSize: dat.longSize, header: dat.headerPage };
-  return {
-    littleEndian: dat.littleEndian,
-    formats: dat.formats,
-    arch: dat.arch,
-    tsOffset: dat.tsOffset,
-    cmdlines: dat.cmdlines,
-    tgids: dat.tgids,
-    tasks: dat.tasks,
-    streams(buffers) {
-      const known = dat.buffers.map((b) => b.name);
-      for (const want of buffers ?? []) {
-        if (!known.includes(want)) {
-          throw new TwError('BAD_ARGUMENT', `${dat.path} has no buffer '${want}' (buffers: ${known.map((n) => (n === '' ? '"" (top)' : n)).join(', ')})`);
-        }
-      }
-      const out: CpuStream[] = [];
-      for (const b of dat.buffers) {
-        if (buffers && !buffers.includes(b.name)) continue;
-        for (const c of b.cpus) {
-          if (c.size === 0) continue;
-          const pages: PageSource = b.compressed
-            ? new CompressedPages(dat.file, c, b.pageSize, dat.decompress!, dat.littleEndian)
-            : new FilePages(dat.file, c, b.pageSize);
-          out.push(new CpuStream(c.cpu, b.name, pages, layout));
-        }
-      }
-      return out;
-    },
-  };
 }
 
 /** The reusable per-event view handed to visitors and watch handlers. */

@@ -1,14 +1,48 @@
 /**
  * Offline entry points over a trace.dat file: replay watches, dump every event as JSON lines,
  * describe the file (buffers, events present, counts, formats). Each opens the file, does its
- * work and closes the file on every path.
+ * work and closes the file on every path. traceDatSource adapts the opened file to the
+ * engine's TraceSource (the engine itself knows nothing of trace.dat).
  */
 import { TwError } from '../errors.js';
+import { CpuStream } from '../decode/cpu-stream.js';
+import { cpuPages } from '../tracedat/cpu-pages.js';
 import { openTraceDat, type TraceDat } from '../tracedat/read-trace-dat.js';
 import type { Field } from '../format/field.js';
 import { globToRegExp } from '../format/registry.js';
-import { Engine, traceDatSource, type EngineStats } from './engine.js';
+import { Engine, type EngineStats, type TraceSource } from './engine.js';
 import { runWatches, type RunOptions, type RunReport, type WatchRun } from './run-watches.js';
+
+/** Adapt an opened trace.dat file to a TraceSource: one stream per CPU with data, per buffer. */
+export function traceDatSource(dat: TraceDat): TraceSource {
+  const layout = { littleEndian: dat.littleEndian, longSize: dat.longSize, header: dat.headerPage };
+  return {
+    littleEndian: dat.littleEndian,
+    formats: dat.formats,
+    arch: dat.arch,
+    tsOffset: dat.tsOffset,
+    cmdlines: dat.cmdlines,
+    tgids: dat.tgids,
+    tasks: dat.tasks,
+    streams(buffers) {
+      const known = dat.buffers.map((b) => b.name);
+      for (const want of buffers ?? []) {
+        if (!known.includes(want)) {
+          throw new TwError('BAD_ARGUMENT', `${dat.path} has no buffer '${want}' (buffers: ${known.map((n) => (n === '' ? '"" (top)' : n)).join(', ')})`);
+        }
+      }
+      const out: CpuStream[] = [];
+      for (const b of dat.buffers) {
+        if (buffers && !buffers.includes(b.name)) continue;
+        for (const c of b.cpus) {
+          if (c.size === 0) continue;
+          out.push(new CpuStream(c.cpu, b.name, cpuPages(dat, b, c), layout));
+        }
+      }
+      return out;
+    },
+  };
+}
 
 async function withFile<T>(path: string, fn: (dat: TraceDat) => T): Promise<T> {
   const dat = await openTraceDat(path);

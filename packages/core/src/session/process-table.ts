@@ -6,18 +6,7 @@
  */
 import type { EventFormat } from '../format/parse-format.js';
 import type { FieldReader } from '../decode/read-field.js';
-
-export interface ProcessInfo {
-  pid: number;
-  comm: string;
-  /** thread-group id (the process id of a thread); undefined when the trace never said */
-  tgid: number | undefined;
-  ppid: number | undefined;
-  exe: string | undefined;
-  cmdline: string | undefined;
-  /** timestamp (ns) of sched_process_exit, when seen */
-  exitedAt: bigint | undefined;
-}
+import type { ProcessInfo } from '../watch/define-watch.js';
 
 const CLONE_THREAD = 0x10000;
 

@@ -6,9 +6,9 @@ import { CpuStream } from '../decode/cpu-stream.js';
 import { LE64, RecordBuilder, SubBufferBuilder, commonFields, formatText, layoutFor } from '../decode/test-bytes.js';
 import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
-import type { PageSource } from '../tracedat/cpu-pages.js';
+import type { PageSource } from '../decode/page-source.js';
 import { isTwError } from '../errors.js';
-import { defineWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
+import { defineWatch, type AnyWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
 import type { TraceSource } from './engine.js';
 import { runWatches, type RunOptions } from './run-watches.js';
 
@@ -56,7 +56,7 @@ function source(records: Uint8Array[]): TraceSource {
 }
 
 /** A watch whose custom_event handler keeps every CustomProbeEvent it gets (they are copies). */
-function collector(): { watch: ReturnType<typeof defineWatch>; seen: CustomProbeEvent[] } {
+function collector(): { watch: AnyWatch; seen: CustomProbeEvent[] } {
   const seen: CustomProbeEvent[] = [];
   const watch = defineWatch({
     name: 'collect',

@@ -7,22 +7,19 @@
  * The page handed out is a view (subarray) of the window: valid until the next call to next().
  */
 import { TwError } from '../errors.js';
+import type { PageSource } from '../decode/page-source.js';
 import type { Decompressor } from './compression.js';
 import type { FileBytes } from './byte-reader.js';
-import type { CpuData } from './read-trace-dat.js';
-
-export interface PageSource {
-  /** Move to the next sub-buffer. False when the CPU's data is exhausted. */
-  next(): boolean;
-  /** the bytes the current sub-buffer lives in; start/size locate it */
-  buf: Uint8Array;
-  start: number;
-  size: number;
-  /** the file offset of the current sub-buffer (or of its chunk, when compressed), for errors */
-  fileOffset: number;
-}
+import type { CpuData, TraceBuffer, TraceDat } from './read-trace-dat.js';
 
 const WINDOW_BYTES = 1 << 20;
+
+/** The page source for one CPU of one buffer of the file: chunked when the buffer is compressed. */
+export function cpuPages(dat: TraceDat, buffer: TraceBuffer, data: CpuData): PageSource {
+  if (!buffer.compressed) return new FilePages(dat.file, data, buffer.pageSize);
+  if (!dat.decompress) throw new TwError('CORRUPT_FILE', `${dat.path}: buffer '${buffer.name}' is compressed but the file names no compression`);
+  return new CompressedPages(dat.file, data, buffer.pageSize, dat.decompress, dat.littleEndian);
+}
 
 export class FilePages implements PageSource {
   buf: Uint8Array;

@@ -11,7 +11,8 @@ import { closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpFile, openTraceDat } from '../index.js';
+import { dumpFile } from '../session/offline.js';
+import { openTraceDat } from './read-trace-dat.js';
 import { readTracefsMeta } from '../tracefs/meta.js';
 import { Tracefs } from '../tracefs/tracefs.js';
 import { TraceDatWriter, type TraceDatMeta } from './write-trace-dat.js';

@@ -6,7 +6,6 @@
 import { TwError } from '../errors.js';
 import type { FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
-import type { ProcessInfo } from '../session/process-table.js';
 
 export type ArgType = 'integer' | 'string' | 'boolean';
 
@@ -67,6 +66,19 @@ export interface Alert {
   ts: bigint;
   watch: string;
   message: string;
+}
+
+/** What `ctx.proc(pid)` knows about a process (the session's process table keeps it current). */
+export interface ProcessInfo {
+  pid: number;
+  comm: string;
+  /** thread-group id (the process id of a thread); undefined when the trace never said */
+  tgid: number | undefined;
+  ppid: number | undefined;
+  exe: string | undefined;
+  cmdline: string | undefined;
+  /** timestamp (ns) of sched_process_exit, when seen */
+  exitedAt: bigint | undefined;
 }
 
 export interface WatchContext<A, S> {

@@ -1,0 +1,10 @@
+/**
+ * '@tw/core/internal': pieces of the decoder that tw's own tests build on (an in-memory trace
+ * for a watch to run over). Not part of the public API: it changes with the decoder, without
+ * notice. Plugins and watches use '@tw/core'.
+ */
+export { FormatRegistry } from './format/registry.js';
+export { parseHeaderPage, type HeaderPage } from './format/header-page.js';
+export type { PageSource } from './decode/page-source.js';
+export type { KbufferLayout } from './decode/kbuffer.js';
+export { CpuStream } from './decode/cpu-stream.js';
