@@ -96,6 +96,38 @@ describe('tw CLI on the sample recording', () => {
   });
 });
 
+/** tw's own commands (the plugins commands come from @oclif/plugin-plugins, which gives them -h itself) */
+const COMMANDS = [['watch'], ['watches'], ['events'], ['dump'], ['record'], ['doctor'], ['probe', 'list'], ['probe', 'gen'], ['probe', 'load'], ['probe', 'unload']];
+
+describe('tw help', () => {
+  it('tw help <command> and tw <command> -h print the same help, for every command', async () => {
+    for (const cmd of COMMANDS) {
+      const help = await tw('help', ...cmd);
+      expect(help.code, `tw help ${cmd.join(' ')}: ${help.stderr}`).toBe(0);
+      expect(help.stdout).toContain(`$ tw ${cmd.join(' ')}`);
+      // -h is help on every command, listed with it (no command uses -h for anything else)
+      expect(help.stdout).toMatch(/^\s+-h, --help\s+Show CLI help\.$/m);
+      const h = await tw(...cmd, '-h');
+      expect({ cmd, code: h.code, stderr: h.stderr }).toEqual({ cmd, code: 0, stderr: '' });
+      expect(h.stdout).toBe(help.stdout);
+    }
+  });
+
+  it('--help, -h after a watch name, and tw help / tw -h for the command list', async () => {
+    const ref = await tw('help', 'watch');
+    expect((await tw('watch', '--help')).stdout).toBe(ref.stdout);
+    const r = await tw('watch', 'syscalls', '-h');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(ref.stdout);
+    const top = await tw('help');
+    expect(top.code, top.stderr).toBe(0);
+    for (const c of ['watch', 'watches', 'events', 'dump', 'record', 'doctor', 'probe', 'plugins']) expect(top.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+    const h = await tw('-h');
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toBe(top.stdout);
+  });
+});
+
 describe('tw CLI errors', () => {
   it('missing file', () => expectError(['watch', 'allcounts', '--input', join(dir, 'nope.dat')], 2, /nope\.dat: no such file/));
   it('a directory', () => expectError(['dump', '--input', dir], 2, /is a directory/));

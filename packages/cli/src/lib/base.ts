@@ -2,7 +2,7 @@
  * The base of every tw command: turns tw errors (recognised by brand) into one clear line on
  * stderr and an exit code, instead of a stack trace.
  */
-import { Command } from '@oclif/core';
+import { Command, Flags } from '@oclif/core';
 import { isTwError, jsonSafe, type ErrorCode } from '@tw/core';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
@@ -37,6 +37,11 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
 };
 
 export abstract class TwCommand extends Command {
+  /** -h on every command, as --help (no tw command uses the letter for anything else) */
+  static override baseFlags = {
+    help: Flags.help({ char: 'h', helpGroup: 'GLOBAL' }),
+  };
+
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
     if (isTwError(err)) {
       // straight to stderr: oclif's own loggers are silent under --json
