@@ -24,8 +24,18 @@ async function twCached(cache: string, ...args: string[]) {
   return run(process.execPath, [twCliPath(), ...args], { check: false, env: { ...process.env, XDG_CACHE_HOME: cache } });
 }
 
-async function expectError(args: string[], code: number, pattern: RegExp) {
-  const r = await tw(...args);
+/**
+ * tw as an unprivileged user: as nobody through setpriv when the tests run as root, else as
+ * the user running them. Live runs fail there before they touch tracefs.
+ */
+async function twUnprivileged(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const tw = [process.execPath, twCliPath(), ...args];
+  if (process.getuid?.() !== 0) return run(tw[0]!, tw.slice(1), { check: false, env: { ...process.env, ...env } });
+  return run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...tw], { check: false });
+}
+
+async function expectError(args: string[], code: number, pattern: RegExp, r?: Awaited<ReturnType<typeof tw>>) {
+  r ??= await tw(...args);
   expect(r.code, `tw ${args.join(' ')} should fail; stdout: ${r.stdout.slice(0, 200)}`).toBe(code);
   const lines = r.stderr.trim().split('\n');
   expect(lines, r.stderr).toHaveLength(1);
@@ -157,6 +167,32 @@ describe('tw CLI errors', () => {
   it('unknown event for dump', () => expectError(['dump', '--input', SAMPLE, '-e', 'nosuch:event'], 5, /has no event matching nosuch:event/));
   it('event without a system', () => expectError(['dump', '--input', SAMPLE, '-e', 'sched_switch'], 5, /must be written as system:event/));
   it('unknown buffer', () => expectError(['dump', '--input', SAMPLE, '-B', 'nosuch'], 5, /has no buffer 'nosuch'/));
+});
+
+describe('--duration and the other live options', () => {
+  it('a --duration that is not a positive duration is an error, also with --input', async () => {
+    await expectError(['watch', 'syscalls', '--input', SAMPLE, '--duration', '5x'], 5, /--duration '5x' is not a duration/);
+    await expectError(['watch', 'syscalls', '--input', SAMPLE, '--duration=-1'], 5, /--duration '-1' is not a duration/);
+    await expectError(['dump', '--input', SAMPLE, '-d', '0'], 5, /--duration must be positive, got '0'/);
+  });
+
+  it('a --duration longer than Node\'s timers hold (2^31-1 ms, about 24.8 days) is an error, not a run that ends at once', async () => {
+    await expectError(['watch', 'syscalls', '--input', SAMPLE, '--duration', '597h'], 5, /--duration '597h' is too long: at most 596h \(2147483647 ms, about 24\.8 days\)/);
+    // live, it is refused before anything starts: as an unprivileged user, before the need for root
+    const r = await twUnprivileged({ HOME: '/nonexistent' }, 'watch', 'syscalls', '--duration', '35792m');
+    await expectError([], 5, /--duration '35792m' is too long/, r);
+    const rec = await twUnprivileged({ HOME: '/nonexistent' }, 'record', '-o', join(dir, 'never.dat'), '-e', 'sched:sched_switch', '-d', '600h');
+    await expectError([], 5, /--duration '600h' is too long/, rec);
+    expect((await tw('watch', '--help')).stdout).toMatch(/at most 596h/);
+  });
+
+  it('the live options are an error with --input, which replays the whole recording', async () => {
+    await expectError(['watch', 'syscalls', '--input', SAMPLE, '--duration', '5s'], 5, /^tw: --duration applies to live tracing, not to a recording given with --input$/);
+    await expectError(['watch', 'syscalls', '--input', SAMPLE, '--latency', '10', '--no-rt-readers', '--probe-backend', 'module'], 5, /^tw: --latency, --rt-readers, --probe-backend apply to live tracing, not to a recording given with --input$/);
+    await expectError(['dump', '--input', SAMPLE, '--buffer-kb', '64', '--clock=global', '--backend', 'js'], 5, /^tw: --buffer-kb, --clock, --backend apply to live tracing/);
+    // the defaults of those options are not "given"
+    expect((await tw('watch', 'syscalls', '--input', SAMPLE, '--json')).code).toBe(0);
+  });
 });
 
 describe('tw probe gen --no-load', () => {
