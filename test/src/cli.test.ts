@@ -169,6 +169,32 @@ describe('tw CLI errors', () => {
   it('unknown buffer', () => expectError(['dump', '--input', SAMPLE, '-B', 'nosuch'], 5, /has no buffer 'nosuch'/));
 });
 
+describe('tw events PATTERN --input', () => {
+  it('lists only the recording\'s events matching the pattern, with the live command\'s glob rules', async () => {
+    const all = JSON.parse((await tw('events', '--input', SAMPLE, '--json')).stdout) as { total: number; events: Array<{ event: string; count: number }> };
+    const only = (re: RegExp) => all.events.filter((e) => re.test(e.event));
+    expect(only(/^sched:/).length).toBeGreaterThan(0);
+    expect(only(/^sched:/).length).toBeLessThan(all.events.length);
+    for (const [pattern, re] of [['sched:*', /^sched:/], ['sched', /^sched:/], ['raw_syscalls:sys_en*', /^raw_syscalls:sys_enter$/], ['*:sys_?xit*', /^(raw_syscalls:sys_exit|syscalls:sys_exit_.*)$/]] as const) {
+      const r = await tw('events', pattern, '--input', SAMPLE, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      const d = JSON.parse(r.stdout) as typeof all & { pattern: string };
+      expect(d.events, pattern).toEqual(only(re));
+      expect(d.pattern).toBe(pattern);
+      expect(d.total).toBe(all.total); // the file's own numbers stay whole
+    }
+    const text = await tw('events', 'signal', '--input', SAMPLE);
+    expect(text.code, text.stderr).toBe(0);
+    const rows = text.stdout.split('\n\n')[1]!.trim().split('\n').slice(1);
+    expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(only(/^signal:/).map((e) => e.event));
+    const records = only(/^signal:/).reduce((n, e) => n + e.count, 0);
+    expect(text.stdout).toMatch(new RegExp(`\n${rows.length} events match signal \\(${records} of the ${all.total} records\\)\n$`));
+    const none = await tw('events', 'nosuch:*', '--input', SAMPLE);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toMatch(/\n0 events match nosuch:\* \(0 of the \d+ records\)\n$/);
+  });
+});
+
 describe('--duration and the other live options', () => {
   it('a --duration that is not a positive duration is an error, also with --input', async () => {
     await expectError(['watch', 'syscalls', '--input', SAMPLE, '--duration', '5x'], 5, /--duration '5x' is not a duration/);
