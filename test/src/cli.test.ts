@@ -195,6 +195,32 @@ describe('tw events PATTERN --input', () => {
   });
 });
 
+describe('handlers a watch never gets live', () => {
+  const WATCH = join(REPO_ROOT, 'test/fixtures/undeclared-handler-watch.mjs');
+  const WARNINGS = [
+    "tw: warning: watch 'undeclared-handlers': handler 'sched:sched_switch' is never called live: it matches none of the events the watch declares (signal:signal_generate, raw_syscalls:sys_enter|syscalls:sys_enter_*), and tw enables only those; on a recording it runs only if the file has the event. Add it to the watch's events",
+    "tw: warning: watch 'undeclared-handlers': handler 'custom_event' is never called live: it gets dynamic-probe (tw:*) events, and the watch declares no probes and no tw:* events (declared: signal:signal_generate, raw_syscalls:sys_enter|syscalls:sys_enter_*); on a recording it runs only if the file has tw:* events. Declare the probes the watch uses (probes: [...]) and their tw:<name> events",
+  ];
+
+  it('are named on stderr when the watch loads, for --input runs (also with --json, whose stdout stays JSON)', async () => {
+    const r = await tw('watch', WATCH, '--input', SAMPLE);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trimEnd().split('\n')).toEqual(WARNINGS);
+    const j = await tw('watch', WATCH, '--input', SAMPLE, '--json');
+    expect(j.code, j.stderr).toBe(0);
+    expect(j.stderr.trimEnd().split('\n')).toEqual(WARNINGS);
+    expect(JSON.parse(j.stdout)).toMatchObject({ signals: expect.any(Number), syscalls: expect.any(Number) });
+  });
+
+  it('and for live runs, before tracing starts (as an unprivileged user: then the need for root)', async () => {
+    const r = await twUnprivileged({ HOME: '/nonexistent' }, 'watch', WATCH, '--duration', '1');
+    expect(r.code).toBe(7);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.slice(0, 2)).toEqual(WARNINGS);
+    expect(lines.slice(2)).toEqual([expect.stringMatching(/^tw: tracing the live kernel needs root/)]);
+  });
+});
+
 describe('--duration and the other live options', () => {
   it('a --duration that is not a positive duration is an error, also with --input', async () => {
     await expectError(['watch', 'syscalls', '--input', SAMPLE, '--duration', '5x'], 5, /--duration '5x' is not a duration/);

@@ -14,6 +14,7 @@ export { Engine, EventView, traceDatSource, type TraceSource, type EventType, ty
 export { ProcessTable, type ProcessInfo } from './session/process-table.js';
 export { syscallNamer, syscallTable, type SyscallNamer } from './session/syscalls.js';
 export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
+export { unreachableHandlers, globsIntersect, type HandlerProblem } from './session/handler-check.js';
 export * from './watch/define-watch.js';
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
 export { formatTable, type Column } from './watch/table.js';

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, type Alert, type AnyWatch, type Engine, type ProbeUnpacker, type RunReport, type CpuLoss } from '@tw/core';
+import { TwError, WatchSession, declaredEvents, formatSeconds, parseWatchArgs, replayFile, traceLive, unreachableHandlers, type Alert, type AnyWatch, type Engine, type ProbeUnpacker, type RunReport, type CpuLoss } from '@tw/core';
 import type { ProbeSpec } from '@tw/kprobe-gen';
 import { Recorder } from '../lib/recorder.js';
 import { findProbe, probeUnpacker, probeUp, type ActiveProbe, type ProbeBackend } from '../lib/probes.js';
@@ -67,6 +67,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     checkLiveOnlyFlags(flags, raw, ['probe-backend']);
     const { watch } = await findWatch(this.config, args.name);
     const watchArgs = parseWatchArgs(watch, (argv as string[]).slice(1));
+    for (const p of unreachableHandlers(watch, watchArgs)) process.stderr.write(`tw: warning: watch '${watch.name}': ${p.message}\n`);
     const json = this.jsonEnabled();
     const onAlert = (a: Alert) => {
       if (!flags.quiet && !json) this.logToStderr(`[${formatSeconds(a.ts)}] ${a.watch}: ${a.message}`);
