@@ -247,6 +247,37 @@ describe('--duration and the other live options', () => {
   });
 });
 
+describe('errors under --json', () => {
+  /** the command fails with `code` and prints {"error": {"code", "message"}} on stdout, the tw: line on stderr */
+  async function expectJsonError(args: string[], exit: number, code: string, message: RegExp) {
+    const r = await tw(...args, '--json');
+    expect(r.code, `tw ${args.join(' ')} --json: ${r.stderr}`).toBe(exit);
+    const out = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    expect(Object.keys(out)).toEqual(['error']);
+    expect(out.error).toEqual({ code, message: expect.stringMatching(message) });
+    expect(r.stderr).toBe(`tw: ${out.error.message}\n`);
+    // without --json: the same exit code
+    expect((await tw(...args)).code).toBe(exit);
+  }
+
+  it('tw errors: their code and message, and the exit code they have without --json', async () => {
+    await expectJsonError(['watch', 'allcounts', '--input', join(dir, 'nope.dat')], 2, 'FILE_NOT_FOUND', /nope\.dat: no such file/);
+    const f = join(dir, 'not-a-trace.dat');
+    writeFileSync(f, 'hello, this is not a trace\n'.repeat(10));
+    await expectJsonError(['events', '--input', f], 3, 'NOT_TRACE_DAT', /not-a-trace\.dat: not a trace\.dat file/);
+    await expectJsonError(['watch', 'no-such-watch', '--input', SAMPLE], 4, 'UNKNOWN_WATCH', /^no watch named 'no-such-watch'/);
+    await expectJsonError(['watch', 'syscall-times', 'abc', '--input', SAMPLE], 5, 'BAD_ARGUMENT', /<pid> must be an integer, got 'abc'$/);
+    await expectJsonError(['watch', join(REPO_ROOT, 'test/fixtures/throwing-watch.mjs'), '--input', SAMPLE], 6, 'WATCH_FAILED', /boom from the fixture/);
+  });
+
+  it("oclif's own errors about the command line: BAD_ARGUMENT, one line, oclif's exit code", async () => {
+    await expectJsonError(['watch', 'syscalls', '--bogus'], 2, 'BAD_ARGUMENT', /^Nonexistent flag: --bogus$/);
+    await expectJsonError(['watch', 'syscalls', '--input', SAMPLE, '--latency', '0'], 2, 'BAD_ARGUMENT', /^Parsing --latency Expected an integer greater than or equal to 1 but received: 0$/);
+    await expectJsonError(['watch'], 2, 'BAD_ARGUMENT', /^Missing 1 required arg: name /);
+    await expectJsonError(['events', 'a', 'b'], 2, 'BAD_ARGUMENT', /^Unexpected argument: b$/);
+  });
+});
+
 describe('tw probe gen --no-load', () => {
   it('writes the module sources, the kprobe_events line, <name>.unpack.ts and its compiled <name>.unpack.js; stores the unpacker for tw watch', async () => {
     const out = join(dir, 'gen-out');
