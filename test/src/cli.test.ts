@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeUnlinkRecording, TW_UNLINK_FORMAT } from './support/probe-recording.js';
+import { writeUnlinkRecording, TW_OPEN_WRITE_FORMAT, TW_UNLINK_FORMAT } from './support/probe-recording.js';
 import { run } from './support/proc.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
 
@@ -96,6 +96,25 @@ describe('tw CLI on the sample recording', () => {
     expect(lines.some((l) => l.fields.sig === 9), 'the SIGKILL of the sample workload').toBe(true);
     const two = await tw('dump', '--input', SAMPLE, '-e', 'signal:*', '-n', '2');
     expect(two.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('every shipped watch\'s --json carries a numeric lost, and loads without warnings', async () => {
+    const { watches } = JSON.parse((await tw('watches', '--json')).stdout) as { watches: Array<{ name: string; usage: string; plugin: string; events: string[] }> };
+    const shipped = watches.filter((w) => w.plugin.startsWith('@tw/plugin-'));
+    expect(shipped.length).toBeGreaterThanOrEqual(7);
+    // the probe watches' events are not in the sample: a recording with tw:unlink events that
+    // also describes tw:open_write
+    const probes = join(dir, 'probe-events.dat');
+    await writeUnlinkRecording(probes, [{ pid: 4242, dfd: -100, pathname: '/tmp/gone', comm: 'rm' }], TW_UNLINK_FORMAT, 1_000_000n, [TW_OPEN_WRITE_FORMAT]);
+    const value: Record<string, string> = { '<pid>': '1', '<path>': '/etc/hosts' };
+    for (const w of shipped) {
+      const args = w.usage.split(' ').slice(1).filter((a) => a.startsWith('<'));
+      for (const a of args) expect(value[a], `a value for ${w.name}'s ${a}`).toBeDefined();
+      const file = w.events.every((p) => p.split('|').every((e) => e.startsWith('tw:'))) ? probes : SAMPLE;
+      const r = await tw('watch', w.name, ...args.map((a) => value[a]!), '--input', file, '--json');
+      expect({ watch: w.name, code: r.code, stderr: r.stderr }).toEqual({ watch: w.name, code: 0, stderr: '' });
+      expect((JSON.parse(r.stdout) as { lost?: unknown }).lost, `${w.name} --json: ${r.stdout.slice(0, 200)}`).toBe(0);
+    }
   });
 
   it('prints a human table by default', async () => {

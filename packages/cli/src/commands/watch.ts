@@ -19,7 +19,7 @@ export default class Watch extends TwCommand {
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
 Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters), reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop(), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path.
 With --input it replays a whole trace.dat recording (made by trace-cmd or tw) instead; the live options (--duration, --clock, --buffer-kb, --latency, --backend, --[no-]rt-readers, --probe-backend, --record) are an error with it.
-It prints what the watch's end() returns: as a table, or as JSON with --json (which includes "lost": events the kernel dropped). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).
+It prints what the watch's end() returns: as a table, or as JSON with --json (every shipped watch's includes "lost": events the kernel dropped, which the result may miss). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).
 When the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them) and what helps ("losses" in --json: the kernel's counts next to the reader's).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> syscalls --duration 5',
