@@ -186,6 +186,13 @@ describe('tw CLI errors', () => {
   it('unknown event for dump', () => expectError(['dump', '--input', SAMPLE, '-e', 'nosuch:event'], 5, /has no event matching nosuch:event/));
   it('event without a system', () => expectError(['dump', '--input', SAMPLE, '-e', 'sched_switch'], 5, /must be written as system:event/));
   it('unknown buffer', () => expectError(['dump', '--input', SAMPLE, '-B', 'nosuch'], 5, /has no buffer 'nosuch'/));
+  it('an unknown flag, on every command', async () => {
+    for (const cmd of [['watches'], ['probe', 'list'], ['events', '--input', SAMPLE]]) {
+      const r = await tw(...cmd, '--no-such-flag');
+      expect({ cmd, code: r.code }).toEqual({ cmd, code: 2 });
+      expect(r.stderr).toMatch(/Nonexistent flag: --no-such-flag/);
+    }
+  });
 });
 
 describe('tw events PATTERN --input', () => {
