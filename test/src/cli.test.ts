@@ -4,7 +4,7 @@
 // Also `tw probe gen --no-load` (what it writes, and the unpacker it stores for tw watch) and a
 // probe watch replayed on a recording of tw:unlink events: custom_event's payload comes from the
 // generated unpacker when the recording's format fits the spec, else from the format.
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -301,6 +301,40 @@ describe('errors under --json', () => {
     await expectJsonError(['watch', 'syscalls', '--input', SAMPLE, '--latency', '0'], 2, 'BAD_ARGUMENT', /^Parsing --latency Expected an integer greater than or equal to 1 but received: 0$/);
     await expectJsonError(['watch'], 2, 'BAD_ARGUMENT', /^Missing 1 required arg: name /);
     await expectJsonError(['events', 'a', 'b'], 2, 'BAD_ARGUMENT', /^Unexpected argument: b$/);
+  });
+});
+
+describe('a user plugin directory tw cannot read', () => {
+  // oclif reads the list of user-installed plugins from <data dir>/package.json; as a user who
+  // may not read it (HOME=/root kept by sudo, a locked XDG_DATA_HOME) tw says nothing about it
+  function lockedDataHome(): string {
+    const locked = join(dir, 'locked-data');
+    mkdirSync(join(locked, 'tracewatch'), { recursive: true });
+    writeFileSync(join(locked, 'tracewatch', 'package.json'), '{"oclif": {"plugins": []}}');
+    // as root the test directory itself is closed to nobody; as another user, close this one
+    if (process.getuid?.() !== 0) chmodSync(locked, 0o000);
+    return locked;
+  }
+  afterAll(() => {
+    if (existsSync(join(dir, 'locked-data'))) chmodSync(join(dir, 'locked-data'), 0o700);
+  });
+
+  it('live: only the one-line need for root (exit 7), with HOME=/root and with a locked XDG_DATA_HOME', async () => {
+    const envs = [{ XDG_DATA_HOME: lockedDataHome(), HOME: '/nonexistent' }, ...(process.getuid?.() === 0 ? [{ HOME: '/root' }] : [])];
+    for (const env of envs) {
+      const r = await twUnprivileged(env, 'watch', 'syscalls', '--duration', '1');
+      expect({ env, code: r.code, stderr: r.stderr.trim().split('\n') }).toEqual({ env, code: 7, stderr: [expect.stringMatching(/^tw: tracing the live kernel needs root/)] });
+    }
+  });
+
+  it('offline: the shipped watches still load and run, silently', async () => {
+    const env = { XDG_DATA_HOME: lockedDataHome(), HOME: '/nonexistent' };
+    const r = await twUnprivileged(env, 'watch', 'syscalls', '--input', SAMPLE, '--json');
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect((JSON.parse(r.stdout) as { total: number }).total).toBeGreaterThan(1000);
+    const w = await twUnprivileged(env, 'watches');
+    expect({ code: w.code, stderr: w.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(w.stdout).toMatch(/^who-killed <pid>/m);
   });
 });
 
