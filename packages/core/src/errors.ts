@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   PROBE_REJECTED: 'the kernel rejected a dynamic (kprobe) event definition or filter',
   LAYOUT_MISMATCH: "a probe's record layout differs from the kernel's event format",
   UNPACKER: "a probe's generated unpacker could not be compiled, stored or loaded, or does not match its spec",
+  INTERNAL: 'an unexpected error inside tw or a library it uses (a bug: please report it with the message)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,6 +13,8 @@ export { parseEventFormat, type EventFormat } from './format/parse-format.js';
 export { globToRegExp } from './format/registry.js';
 export { jsonSafe, type FieldValue } from './decode/read-field.js';
 
+export { unreachableHandlers, globsIntersect, type HandlerProblem } from './session/handler-check.js';
+
 // the watch API
 export * from './watch/define-watch.js';
 export { formatTable, type Column } from './watch/table.js';

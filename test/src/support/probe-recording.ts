@@ -31,6 +31,31 @@ export const TW_UNLINK_FORMAT = [
   '',
 ].join('\n');
 
+/**
+ * events/tw/open_write/format as kprobe-gen lays out plugin-fswatch's `open_write` spec (the
+ * offsets of layoutFor(openWrite)): for recordings that describe the event without holding any.
+ */
+export const TW_OPEN_WRITE_FORMAT = [
+  'name: open_write',
+  `ID: ${UNLINK_ID + 1}`,
+  'format:',
+  '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',
+  '\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;',
+  '\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;',
+  '\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;',
+  '',
+  '\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;',
+  '\tfield:u64 ino;\toffset:16;\tsize:8;\tsigned:0;',
+  '\tfield:u32 dev;\toffset:24;\tsize:4;\tsigned:0;',
+  '\tfield:u32 flags;\toffset:28;\tsize:4;\tsigned:0;',
+  '\tfield:u32 mode;\toffset:32;\tsize:4;\tsigned:0;',
+  '\tfield:__data_loc char[] comm;\toffset:36;\tsize:4;\tsigned:0;',
+  '\tfield:__data_loc char[] path;\toffset:40;\tsize:4;\tsigned:0;',
+  '',
+  'print fmt: "(%lx) ino=%llu dev=%u flags=%u mode=%u comm=%s path=%s", REC->__probe_ip, REC->ino, REC->dev, REC->flags, REC->mode, __get_str(comm), __get_str(path)',
+  '',
+].join('\n');
+
 /** events/header_page and header_event of an x86-64 kernel. */
 const HEADER_PAGE = [
   '\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;',
@@ -81,9 +106,10 @@ export function unlinkRecord(u: Unlink): Uint8Array {
 
 /**
  * Write `path`: one CPU, one sub-buffer with these records 10 ns apart from `ts`, the given
- * tw:unlink format (default: the module's), saved cmdlines for their pids.
+ * tw:unlink format (default: the module's) and `moreFormats` (other tw:* events, no records),
+ * saved cmdlines for their pids.
  */
-export async function writeUnlinkRecording(path: string, events: readonly Unlink[], format = TW_UNLINK_FORMAT, ts = 1_000_000n): Promise<void> {
+export async function writeUnlinkRecording(path: string, events: readonly Unlink[], format = TW_UNLINK_FORMAT, ts = 1_000_000n, moreFormats: readonly string[] = []): Promise<void> {
   const page = new Uint8Array(PAGE);
   const dv = new DataView(page.buffer);
   dv.setBigUint64(0, ts, true); // timestamp
@@ -103,7 +129,7 @@ export async function writeUnlinkRecording(path: string, events: readonly Unlink
     headerPage: HEADER_PAGE,
     headerEvent: HEADER_EVENT,
     ftraceFormats: [],
-    eventFormats: new Map([['tw', [format]]]),
+    eventFormats: new Map([['tw', [format, ...moreFormats]]]),
     cpus: 1,
     clock: 'mono',
   });

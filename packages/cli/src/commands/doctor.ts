@@ -19,6 +19,7 @@ export default class Doctor extends TwCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<unknown> {
+    await this.parse(Doctor); // rejects unknown flags and arguments
     const checks: Check[] = [];
     const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
     let root: string | undefined;

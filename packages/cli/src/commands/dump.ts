@@ -4,11 +4,12 @@ import { TwError, dumpFile, traceLive } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags, quietFlag } from '../lib/live.js';
+import { checkLiveOnlyFlags } from '../lib/live-only.js';
 
 export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
   static override description = `Each line: {"ts":"<ns>","cpu":N,"pid":N,"comm":"...","event":"system:name","fields":{...}} (plus "buffer" for events of a named instance buffer), in timestamp order across CPUs.
-Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording.
+Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording (the live options, --duration and --filter among them, are an error with it).
 ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").
 Live, once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it). When stdout is closed (| head) it stops quietly, exit 0, and cleans up.
 If the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them).`;
@@ -29,7 +30,8 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
   };
 
   async run(): Promise<void> {
-    const { flags } = await this.parse(Dump);
+    const { flags, raw } = await this.parse(Dump);
+    checkLiveOnlyFlags(flags, raw);
     // a closed stdout (| head) ends the trace like a Ctrl-C: quietly, with full teardown
     let run: LiveRun | undefined;
     const out = new LineWriter(() => run?.end());

@@ -5,16 +5,17 @@ import { bufferFlag, inputFlag } from '../lib/input.js';
 
 export default class Events extends TwCommand {
   static override summary = 'List the events of the running kernel, or of a recording with counts.';
-  static override description = 'Without --input: the events this kernel offers (from tracefs; needs root), optionally matching a pattern. With --input: reads the whole file once; shows the file\'s metadata (version, compression, clock, CPUs, buffers) and, per event present, how many records it has. --formats adds every field (type, offset, size, signedness); --all lists every event format the file describes, not just those recorded.';
+  static override description = 'Without --input: the events this kernel offers (from tracefs; needs root). With --input: reads the whole file once; shows the file\'s metadata (version, compression, clock, CPUs, buffers) and, per event present, how many records it has. Either way PATTERN keeps only the events matching it (system:event, globs allowed; a bare system means system:*). --formats adds every field (type, offset, size, signedness); --all lists every event format the file describes, not just those recorded.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> "sched:*" --formats',
     '<%= config.bin %> <%= command.id %> --input examples/sample.dat',
+    '<%= config.bin %> <%= command.id %> "syscalls:sys_enter_*" --input examples/sample.dat',
     '<%= config.bin %> <%= command.id %> --input trace.dat --formats',
     '<%= config.bin %> <%= command.id %> --input trace.dat --json',
   ];
   static override enableJsonFlag = true;
   static override args = {
-    pattern: Args.string({ description: 'live: only events matching system:event (globs allowed)' }),
+    pattern: Args.string({ description: 'only events matching system:event (globs allowed; a bare system means system:*), live or in the recording' }),
   };
   static override flags = {
     input: inputFlag,
@@ -26,7 +27,9 @@ export default class Events extends TwCommand {
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Events);
     if (!flags.input) return this.kernelEvents(args.pattern, flags.formats);
-    const d = await describeFile(flags.input, { all: flags.all, ...(flags.buffer ? { buffers: flags.buffer } : {}) });
+    const file = await describeFile(flags.input, { all: flags.all, ...(flags.buffer ? { buffers: flags.buffer } : {}) });
+    const re = args.pattern === undefined ? undefined : patternRegExp(args.pattern);
+    const d = re ? { ...file, events: file.events.filter((e) => re.test(e.event)), pattern: args.pattern } : file;
     if (!this.jsonEnabled()) {
       this.log(`${d.path}: trace.dat v${d.version}, ${d.compression === 'none' ? 'uncompressed' : d.compression}, ${d.endianness}-endian, ${d.longSize * 8}-bit, page ${d.pageSize}`);
       this.log(`clock ${d.clock}, ${d.cpus} CPUs${d.arch ? `, ${d.arch}` : ''}${d.uname ? ` (${d.uname})` : ''}`);
@@ -40,6 +43,10 @@ export default class Events extends TwCommand {
           for (const f of e.fields) this.log(`    ${`${f.type} ${f.name};`.padEnd(44)} offset:${f.offset} size:${f.size} signed:${f.signed ? 1 : 0}`);
         }
       }
+      if (args.pattern !== undefined) {
+        const records = d.events.reduce((n, e) => n + e.count, 0);
+        this.log(`\n${d.events.length} events match ${args.pattern} (${records} of the ${d.total} records)`);
+      }
     }
     return d;
   }
@@ -49,7 +56,7 @@ export default class Events extends TwCommand {
     const root = findTracefs();
     checkTracefsAccess(root);
     const top = new Tracefs(root);
-    const re = pattern ? globToRegExp(pattern.includes(':') ? pattern : `${pattern}:*`) : undefined;
+    const re = pattern ? patternRegExp(pattern) : undefined;
     const events = top
       .availableEvents()
       .filter((l) => !re || re.test(l))
@@ -67,4 +74,9 @@ export default class Events extends TwCommand {
     }
     return { events };
   }
+}
+
+/** PATTERN of tw events: system:event with globs; a bare system means all of its events. */
+function patternRegExp(pattern: string): RegExp {
+  return globToRegExp(pattern.includes(':') ? pattern : `${pattern}:*`);
 }

@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { TwError, parseWatchArgs, replayWatch, watchLive, type CpuLoss, type RunReport } from '@tw/core';
+import { TwError, parseWatchArgs, replayWatch, unreachableHandlers, watchLive, type CpuLoss, type RunReport } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags } from '../lib/live.js';
+import { checkLiveOnlyFlags } from '../lib/live-only.js';
 import { probeBackendFlag } from '../lib/probe-flags.js';
 import { probeProvider } from '../lib/probes.js';
 import { alertLine, resultJson, resultText } from '../lib/watch-output.js';
@@ -12,8 +13,8 @@ export default class Watch extends TwCommand {
   static override summary = 'Run a watch on the live kernel or on a recording, and print its result.';
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
 Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters) plus the process lifecycle events that keep process names current, reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop(), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path. Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
-With --input it replays a trace.dat recording (made by trace-cmd or tw) instead.
-It prints what the watch's end() returns: as a table, or as JSON with --json (which includes "lost": events the kernel dropped). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).
+With --input it replays a whole trace.dat recording (made by trace-cmd or tw) instead; the live options (--duration, --clock, --buffer-kb, --latency, --backend, --[no-]rt-readers, --[no-]process-events, --probe-backend, --record) are an error with it.
+It prints what the watch's end() returns: as a table, or as JSON with --json (every shipped watch's includes "lost": events the kernel dropped, which the result may miss). Alerts are printed to stderr as they happen (and returned under "alerts" with --json).
 When the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them) and what helps ("losses" in --json: the kernel's counts next to the reader's).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> syscalls --duration 5',
@@ -38,9 +39,11 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
   };
 
   async run(): Promise<unknown> {
-    const { args, argv, flags } = await this.parse(Watch);
+    const { args, argv, flags, raw } = await this.parse(Watch);
+    checkLiveOnlyFlags(flags, raw, ['probe-backend']);
     const { watch } = await findWatch(this.config, args.name);
     const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)) };
+    for (const p of unreachableHandlers(watch, run.args)) process.stderr.write(`tw: warning: watch '${watch.name}': ${p.message}\n`);
     const json = this.jsonEnabled();
     const say = (line: string): void => {
       if (!json) this.logToStderr(line);

@@ -8,6 +8,7 @@ export default class Watches extends TwCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<unknown> {
+    await this.parse(Watches); // rejects unknown flags and arguments
     const all = await loadWatches(this.config);
     const rows = all.map(({ watch, plugin }) => {
       const args = Object.entries(watch.args ?? {}).map(([k, s]) => ((s as { required?: boolean }).required ? `<${k}>` : `[${k}]`));

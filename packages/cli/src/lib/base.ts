@@ -1,8 +1,9 @@
 /**
  * The base of every tw command: turns tw errors (recognised by brand) into one clear line on
- * stderr and an exit code, instead of a stack trace.
+ * stderr and an exit code, instead of a stack trace; under --json also into
+ * {"error": {"code", "message"}} on stdout, oclif's errors about the command line included.
  */
-import { Command } from '@oclif/core';
+import { Command, Flags } from '@oclif/core';
 import { isTwError, jsonSafe, type ErrorCode } from '@tw/core';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
@@ -37,19 +38,43 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
 };
 
 export abstract class TwCommand extends Command {
-  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
-    if (isTwError(err)) {
-      // straight to stderr: oclif's own loggers are silent under --json
+  /** -h on every command, as --help (no tw command uses the letter for anything else) */
+  static override baseFlags = {
+    help: Flags.help({ char: 'h', helpGroup: 'GLOBAL' }),
+  };
+
+  protected override async catch(err: Error & { exitCode?: number; code?: unknown; oclif?: { exit?: number } }): Promise<unknown> {
+    // this.exit() and the help flag end a command with oclif's ExitError: not a failure to report
+    if (err.code === 'EEXIT') throw err;
+    if (isTwError(err) && !this.jsonEnabled()) {
       process.stderr.write(`tw: ${err.message}\n`);
       this.exit(EXIT[err.code] ?? 1);
     }
-    return super.catch(err);
+    if (!this.jsonEnabled()) return super.catch(err);
+    const e = jsonError(err, !this.parsed);
+    // straight to stderr: oclif's own loggers are silent under --json
+    process.stderr.write(`tw: ${e.message}\n`);
+    this.logJson({ error: { code: e.code, message: e.message } });
+    this.exit(e.exit);
   }
 
   /** oclif's --json printer cannot print bigints: hand it a JSON-safe copy. */
   protected override toSuccessJson(result: unknown): unknown {
     return deepJsonSafe(result);
   }
+}
+
+/**
+ * What --json reports for a failed command, and its exit code (the one it has without --json):
+ * a tw error's code; BAD_ARGUMENT for oclif's errors about the command line (thrown before the
+ * arguments were parsed), on one line without oclif's "See more help" hint; INTERNAL otherwise.
+ */
+export function jsonError(err: Error & { oclif?: { exit?: number }; exitCode?: number }, duringParse: boolean): { code: ErrorCode; message: string; exit: number } {
+  if (isTwError(err)) return { code: err.code, message: err.message, exit: EXIT[err.code] ?? 1 };
+  const exit = err.oclif?.exit ?? err.exitCode ?? (duringParse ? 2 : 1);
+  if (!duringParse) return { code: 'INTERNAL', message: err.message, exit };
+  const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== 'See more help with --help');
+  return { code: 'BAD_ARGUMENT', message: lines.join(' ').replace(/\s+/g, ' '), exit };
 }
 
 export function deepJsonSafe(v: unknown): unknown {

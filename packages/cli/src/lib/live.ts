@@ -8,7 +8,7 @@ import { TwError, type CpuLoss, type Instance, type LiveInfo, type LiveOptions, 
 import { openRingReader, READER_ORDER, type Backend } from '@tw/relay-native';
 
 export const liveFlags = {
-  duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m.', helpValue: 'TIME' }),
+  duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m / 1h (at most 596h).', helpValue: 'TIME' }),
   clock: Flags.string({ summary: 'Trace clock of the session\'s instance (the kernel\'s list: tw doctor, or trace_clock in tracefs).', default: 'mono', helpValue: 'CLOCK' }),
   'buffer-kb': Flags.integer({ summary: 'Ring-buffer size per CPU, in KiB.', default: 4096, min: 64, helpValue: 'KB' }),
   latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
@@ -44,14 +44,20 @@ export function tracingLine(info: LiveInfo, extra: readonly string[] = []): stri
   return `tw: tracing ${what} on ${info.cpus.length} CPUs, ${info.backend} reader${extra.length ? `; ${extra.join('; ')}` : ''}`;
 }
 
+/** The longest timeout Node's timers hold (2^31-1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function parseDuration(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new TwError('BAD_ARGUMENT', `--duration '${text}' is not a duration (examples: 5, 500ms, 30s, 2m)`);
+  if (!m) throw new TwError('BAD_ARGUMENT', `--duration '${text}' is not a duration (examples: 5, 500ms, 30s, 2m, 1h)`);
   const v = Number(m[1]);
   const unit = m[2] ?? 's';
   const ms = unit === 'ms' ? v : unit === 's' ? v * 1000 : unit === 'm' ? v * 60_000 : v * 3_600_000;
   if (ms <= 0) throw new TwError('BAD_ARGUMENT', `--duration must be positive, got '${text}'`);
+  if (ms > MAX_TIMER_MS) {
+    throw new TwError('BAD_ARGUMENT', `--duration '${text}' is too long: at most 596h (${MAX_TIMER_MS} ms, about 24.8 days); for a longer run leave it out and stop tw with Ctrl-C or SIGTERM`);
+  }
   return ms;
 }
 

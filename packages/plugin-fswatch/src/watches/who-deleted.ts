@@ -23,6 +23,8 @@ export interface WhoDeletedResult {
   /** deletions not kept in `deletions` (beyond the first 10000) */
   dropped: number;
   byProcess: Array<{ tgid: number; comm: string; count: number }>;
+  /** events the kernel lost (stored counts of dropped events): the result may miss some */
+  lost: number;
 }
 
 /** A substring usable inside an ftrace glob ("*<text>*"): no glob metacharacters or quotes. */
@@ -75,15 +77,17 @@ export default defineWatch({
       byProcess: [...s.byProcess]
         .map(([tgid, p]) => ({ tgid, comm: p.comm, count: p.count }))
         .sort((a, b) => b.count - a.count || a.tgid - b.tgid),
+      lost: ctx.lost,
     };
   },
   format(r) {
-    if (r.total === 0) return `no deletions${r.match !== null ? ` matching '${r.match}'` : ''}`;
+    const lost = r.lost > 0 ? ` (${r.lost} events lost)` : '';
+    if (r.total === 0) return `no deletions${r.match !== null ? ` matching '${r.match}'` : ''}${lost}`;
     const table = formatTable(r.byProcess, [
       { header: 'PID', value: (x) => x.tgid },
       { header: 'COMM', value: (x) => x.comm },
       { header: 'DELETIONS', value: (x) => x.count },
     ]);
-    return `${table}\n\n${r.total} deletion(s)${r.match !== null ? ` matching '${r.match}'` : ''}${r.dropped > 0 ? ` (${r.dropped} not kept)` : ''}`;
+    return `${table}\n\n${r.total} deletion(s)${r.match !== null ? ` matching '${r.match}'` : ''}${r.dropped > 0 ? ` (${r.dropped} not kept)` : ''}${lost}`;
   },
 });

@@ -23,6 +23,8 @@ export interface WhoModifiedResult {
   total: number;
   opens: Modification[];
   byProcess: Array<{ tgid: number; comm: string; count: number }>;
+  /** events the kernel lost (stored counts of dropped events): the result may miss some */
+  lost: number;
 }
 
 interface Target {
@@ -110,15 +112,17 @@ export default defineWatch({
       byProcess: [...s.byProcess]
         .map(([tgid, p]) => ({ tgid, comm: p.comm, count: p.count }))
         .sort((a, b) => b.count - a.count || a.tgid - b.tgid),
+      lost: ctx.lost,
     };
   },
   format(r) {
-    if (r.total === 0) return `nobody opened ${r.path} for writing`;
+    const lost = r.lost > 0 ? ` (${r.lost} events lost)` : '';
+    if (r.total === 0) return `nobody opened ${r.path} for writing${lost}`;
     const table = formatTable(r.byProcess, [
       { header: 'PID', value: (x) => x.tgid },
       { header: 'COMM', value: (x) => x.comm },
       { header: 'OPENS', value: (x) => x.count },
     ]);
-    return `${table}\n\n${r.total} open(s) of ${r.path} for writing (matched by ${r.matchedBy})`;
+    return `${table}\n\n${r.total} open(s) of ${r.path} for writing (matched by ${r.matchedBy})${lost}`;
   },
 });

@@ -41,6 +41,8 @@ export interface WhoKilledResult {
   total: number;
   signals: SignalSent[];
   bySender: Array<{ tgid: number; comm: string; signal: string; count: number }>;
+  /** events the kernel lost (stored counts of dropped events): the result may miss some */
+  lost: number;
 }
 
 interface State {
@@ -120,15 +122,17 @@ export default defineWatch({
       total: s.total,
       signals: s.signals,
       bySender: [...s.bySender.values()].sort((a, b) => b.count - a.count || a.tgid - b.tgid),
+      lost: ctx.lost,
     };
   },
   format(r) {
-    if (r.total === 0) return `no signals sent to ${r.pid}`;
+    const lost = r.lost > 0 ? ` (${r.lost} events lost)` : '';
+    if (r.total === 0) return `no signals sent to ${r.pid}${lost}`;
     return `${formatTable(r.bySender, [
       { header: 'PID', value: (x) => x.tgid },
       { header: 'COMM', value: (x) => x.comm },
       { header: 'SIGNAL', value: (x) => x.signal },
       { header: 'COUNT', value: (x) => x.count },
-    ])}\n\n${r.total} signal(s) to ${r.pid}`;
+    ])}\n\n${r.total} signal(s) to ${r.pid}${lost}`;
   },
 });

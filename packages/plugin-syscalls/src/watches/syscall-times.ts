@@ -1,5 +1,6 @@
 import { defineWatch, formatTable, type WatchContext, type WatchEvent } from '@tw/core';
 import { SYSCALL_EVENTS, nameFromEvent, rawSyscallNr } from './syscall-source.js';
+import { lostNote } from './syscalls.js';
 
 export interface SyscallTime {
   name: string;
@@ -16,6 +17,8 @@ export interface SyscallTimesResult {
   comm: string;
   total: number;
   syscalls: SyscallTime[];
+  /** events the kernel lost (stored counts of dropped events): the result may miss some */
+  lost: number;
 }
 
 interface Tally {
@@ -100,11 +103,11 @@ export default defineWatch({
         maxNs: Number(s.max),
       }))
       .sort((a, b) => b.calls - a.calls || b.totalNs - a.totalNs || a.name.localeCompare(b.name));
-    return { pid: ctx.args.pid, comm: ctx.state.comm, total: syscalls.reduce((n, s) => n + s.calls, 0), syscalls };
+    return { pid: ctx.args.pid, comm: ctx.state.comm, total: syscalls.reduce((n, s) => n + s.calls, 0), syscalls, lost: ctx.lost };
   },
   format(r) {
     const us = (ns: number) => (ns / 1000).toFixed(3);
-    return `pid ${r.pid} (${r.comm}): ${r.total} syscalls\n\n${formatTable(r.syscalls, [
+    return `pid ${r.pid} (${r.comm}): ${r.total} syscalls${lostNote(r.lost)}\n\n${formatTable(r.syscalls, [
       { header: 'SYSCALL', value: (x) => x.name },
       { header: 'CALLS', value: (x) => x.calls },
       { header: 'TOTAL_us', value: (x) => Number(us(x.totalNs)) },

@@ -1,10 +1,12 @@
 import { defineWatch, formatTable } from '@tw/core';
 import { SYSCALL_ENTER_EVENTS, nameFromEvent, rawSyscallNr } from './syscall-source.js';
-import { sortedCounts } from './syscalls.js';
+import { lostNote, sortedCounts } from './syscalls.js';
 
 export interface SyscallsByPidResult {
   total: number;
   processes: Array<{ pid: number; comm: string; total: number; counts: Record<string, number> }>;
+  /** events the kernel lost (stored counts of dropped events): the result may miss some */
+  lost: number;
 }
 
 export default defineWatch({
@@ -27,7 +29,7 @@ export default defineWatch({
     const processes = [...t.pids]
       .map(([pid, p]) => ({ pid, comm: p.comm, total: p.total, counts: sortedCounts(p.counts) }))
       .sort((a, b) => b.total - a.total || a.pid - b.pid);
-    return { total: t.total, processes };
+    return { total: t.total, processes, lost: ctx.lost };
   },
   format(r) {
     const rows = r.processes.flatMap((p) => Object.entries(p.counts).map(([name, n]) => ({ pid: p.pid, comm: p.comm, name, n })));
@@ -36,7 +38,7 @@ export default defineWatch({
       { header: 'COMM', value: (x) => x.comm },
       { header: 'SYSCALL', value: (x) => x.name },
       { header: 'COUNT', value: (x) => x.n },
-    ])}\n\ntotal ${r.total} syscalls by ${r.processes.length} threads`;
+    ])}\n\ntotal ${r.total} syscalls by ${r.processes.length} threads${lostNote(r.lost)}`;
   },
 });
 

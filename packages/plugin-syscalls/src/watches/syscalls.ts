@@ -4,6 +4,13 @@ import { SYSCALL_ENTER_EVENTS, nameFromEvent, rawSyscallNr } from './syscall-sou
 export interface SyscallsResult {
   total: number;
   counts: Record<string, number>;
+  /** events the kernel lost (stored counts of dropped events): the result may miss some */
+  lost: number;
+}
+
+/** ", N events lost" for a text summary, when the kernel lost any */
+export function lostNote(lost: number): string {
+  return lost > 0 ? `, ${lost} events lost` : '';
 }
 
 export function sortedCounts(m: Map<string, number>): Record<string, number> {
@@ -32,18 +39,18 @@ export default defineWatch({
   },
   end(ctx): SyscallsResult {
     const s = ctx.state;
-    if (s.rawTotal === 0) return { total: s.namedTotal, counts: sortedCounts(s.byName) };
+    if (s.rawTotal === 0) return { total: s.namedTotal, counts: sortedCounts(s.byName), lost: ctx.lost };
     const m = new Map<string, number>();
     s.byNr.forEach((n, nr) => {
       const name = ctx.syscallName(nr);
       m.set(name, (m.get(name) ?? 0) + n);
     });
-    return { total: s.rawTotal, counts: sortedCounts(m) };
+    return { total: s.rawTotal, counts: sortedCounts(m), lost: ctx.lost };
   },
   format(r) {
     return `${formatTable(Object.entries(r.counts), [
       { header: 'SYSCALL', value: (x) => x[0] },
       { header: 'COUNT', value: (x) => x[1] },
-    ])}\n\ntotal ${r.total} syscalls`;
+    ])}\n\ntotal ${r.total} syscalls${lostNote(r.lost)}`;
   },
 });

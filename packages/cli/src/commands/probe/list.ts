@@ -10,6 +10,7 @@ export default class ProbeList extends TwCommand {
   static override enableJsonFlag = true;
 
   async run(): Promise<unknown> {
+    await this.parse(ProbeList); // rejects unknown flags and arguments
     let root: string | undefined;
     try {
       root = findTracefs({ mount: false });
