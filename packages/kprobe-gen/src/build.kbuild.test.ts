@@ -6,11 +6,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTwError, type ModuleBuildError } from '@tw/core';
+import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildModule } from './build.js';
 import { listKernelTrees } from './kernels.js';
 import { moduleTakesMountOffsets, specNeedsMountOffsets } from './mount-offsets.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 import { shippedSpecs } from './test-shipped.js';
 import { broken, testSpecs } from './test-specs.js';
 

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { isTwError, type TwError } from '@tw/core';
+import type { ProbeSpec } from '@tw/probe-spec';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { memberLayoutsFromBtf, parsePaholeStruct } from './btf-members.js';
 import { renderKprobeEvent } from './kprobe-events.js';
 import { listKernelTrees } from './kernels.js';
-import type { ProbeSpec } from './spec.js';
 import { MEMBERS_6_12, PAHOLE_6_1_FILE, PAHOLE_6_12 } from './test-members.js';
 import { shippedSpecs } from './test-shipped.js';
 import { kitchenSink, sysFiltered } from './test-specs.js';

@@ -1,9 +1,8 @@
 import { isTwError, LayoutMismatchError } from '@tw/core';
+import { checkLayout, layoutFor, type ProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { renderKprobeEvent } from './kprobe-events.js';
-import { checkLayout, layoutFor } from './layout.js';
 import { renderProbe } from './render.js';
-import type { ProbeSpec } from './spec.js';
 import { kprobeFormat, moduleFormat } from './test-formats.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';

@@ -1,6 +1,6 @@
+import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { GENERATOR, renderProbe } from './render.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 import { MEMBERS_6_12 } from './test-members.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';

@@ -5,6 +5,6 @@
  */
 import { probes as fswatch } from '@tw/plugin-fswatch/probes';
 import { probes as kill } from '@tw/plugin-kill/probes';
-import type { ProbeSpec } from './spec.js';
+import type { ProbeSpec } from '@tw/probe-spec';
 
 export const shippedSpecs: ProbeSpec[] = [...fswatch, ...kill];

@@ -5,7 +5,7 @@
  * mount), plus a deliberately
  * broken one that must fail to compile.
  */
-import { defineProbe, type ProbeSpec } from './spec.js';
+import { defineProbe, type ProbeSpec } from '@tw/probe-spec';
 
 /** kretprobe on do_filp_open: the opened file (or an ERR_PTR, read without faulting) and more. */
 export const kitchenSink = defineProbe({

@@ -5,10 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineWatch, isTwError, parseEventFormat, runWatches, type CustomProbeEvent, type ProbeUnpacker } from '@tw/core';
+import { makeUnpacker, modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeUnpacker } from './layout.js';
 import { renderProbe } from './render.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 import { moduleFormat } from './test-formats.js';
 import { buildRecord, sampleValues } from './test-records.js';
 import { shippedSpecs } from './test-shipped.js';
