@@ -4,11 +4,11 @@ import type { ProbeSpec } from '@tw/probe-spec';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { memberLayoutsFromBtf, parsePaholeStruct } from './btf-members.js';
-import { renderKprobeEvent } from './kprobe-events.js';
 import { listKernelTrees } from './kernels.js';
-import { MEMBERS_6_12, PAHOLE_6_1_FILE, PAHOLE_6_12 } from './test-members.js';
+import { renderKprobeEvent } from './kprobe-events.js';
 import { shippedSpecs } from './test-shipped.js';
 import { kitchenSink, sysFiltered } from './test-specs.js';
+import { MEMBERS_6_12, PAHOLE_6_1_FILE, PAHOLE_6_12 } from './testing/members.js';
 
 const spec = (name: string): ProbeSpec => shippedSpecs.find((s) => s.name === name)!;
 

@@ -3,9 +3,9 @@ import { checkLayout, layoutFor, type ProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { renderKprobeEvent } from './kprobe-events.js';
 import { renderProbe } from './render.js';
-import { kprobeFormat, moduleFormat } from './test-formats.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';
+import { kprobeFormat, moduleFormat } from './testing/formats.js';
 
 const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
 

@@ -14,9 +14,9 @@ import {
   specNeedsMountOffsets,
   type MountOffsets,
 } from './mount-offsets.js';
-import { PAHOLE_6_12_MOUNT } from './test-members.js';
 import { shippedSpecs } from './test-shipped.js';
 import { dentryPath, kitchenSink, pathMix, sysFiltered } from './test-specs.js';
+import { PAHOLE_6_12_MOUNT } from './testing/members.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-mount-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

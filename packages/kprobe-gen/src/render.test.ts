@@ -1,9 +1,9 @@
 import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { GENERATOR, renderProbe } from './render.js';
-import { MEMBERS_6_12 } from './test-members.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';
+import { MEMBERS_6_12 } from './testing/members.js';
 
 const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
 

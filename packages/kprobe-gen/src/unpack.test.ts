@@ -7,9 +7,9 @@ import { layoutFor, makeUnpacker, modelOf, pascalCase, type ProbeSpec } from '@t
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderProbe, renderUnpacker, renderUnpackerJs } from './render.js';
-import { buildRecord, sampleValues } from './test-records.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';
+import { buildRecord, sampleValues } from './testing/records.js';
 
 const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -8,11 +8,11 @@ import { defineWatch, isTwError, parseEventFormat, runWatches, type CustomProbeE
 import { makeUnpacker, modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderProbe } from './render.js';
-import { moduleFormat } from './test-formats.js';
-import { buildRecord, sampleValues } from './test-records.js';
 import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';
-import { memoryTrace } from './test-trace.js';
+import { moduleFormat } from './testing/formats.js';
+import { buildRecord, sampleValues } from './testing/records.js';
+import { memoryTrace } from './testing/trace.js';
 import { importUnpacker, storeUnpacker, unpackerKey } from './unpacker.js';
 
 const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];

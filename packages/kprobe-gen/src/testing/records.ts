@@ -1,5 +1,5 @@
 /**
- * Test helper: synthesise a record the way the kernel lays out the probe's event (common header,
+ * For tests: synthesise a record the way the kernel lays out the probe's event (common header,
  * probe header, fields at layoutFor() offsets, __data_loc strings after the fixed part), with
  * known values per field.
  */
