@@ -6,11 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { memberLayoutsFromBtf, parsePaholeStruct } from './btf-members.js';
 import { listKernelTrees } from './kernels.js';
 import { renderKprobeEvent } from './kprobe-events.js';
-import { shippedSpecs } from './test-shipped.js';
-import { kitchenSink, sysFiltered } from './test-specs.js';
+import { kitchenSink, pluginShapes, sysFiltered } from './test-specs.js';
 import { MEMBERS_6_12, PAHOLE_6_1_FILE, PAHOLE_6_12 } from './testing/members.js';
 
-const spec = (name: string): ProbeSpec => shippedSpecs.find((s) => s.name === name)!;
+const spec = (name: string): ProbeSpec => pluginShapes.find((s) => s.name === name)!;
 
 function unsupported(fn: () => unknown): TwError {
   try {
