@@ -6,9 +6,9 @@
  * struct mount with it).
  */
 import { TwError } from '@tw/core';
+import type { ProbeSpec } from '@tw/probe-spec';
 import { missingStruct, type Arch, type MemberInfo, type MemberLayouts } from './kprobe-events.js';
 import { run } from './run.js';
-import type { ProbeSpec } from './spec.js';
 
 export interface BtfOptions {
   /** BTF to read: /sys/kernel/btf/vmlinux (default), or a vmlinux with a .BTF section */

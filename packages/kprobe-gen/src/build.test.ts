@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { isTwError, type TwError } from '@tw/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildKey, buildModule, compilerErrorLines } from './build.js';
-import { shippedSpecs } from './test-shipped.js';
+import { pluginShapes } from './test-specs.js';
 import { makeFakeTree } from './test-tree.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-build-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const unlinkat = shippedSpecs.find((s) => s.name === 'unlinkat')!;
+const unlinkat = pluginShapes.find((s) => s.name === 'unlinkat')!;
 
 async function twError(p: Promise<unknown>): Promise<TwError> {
   try {

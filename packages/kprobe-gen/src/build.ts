@@ -6,12 +6,11 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ModuleBuildError } from '@tw/core';
+import { modelOf, sha256Hex, type ProbeSpec } from '@tw/probe-spec';
 import { twCacheDir, workDirFor } from './cache.js';
 import { defaultKdir, kernelTree } from './kernels.js';
-import { sha256Hex } from './hash.js';
 import { renderModuleFiles } from './render.js';
 import { commandLine, run } from './run.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 import { checkSymbols } from './symbols.js';
 
 export interface BuildOptions {

@@ -3,9 +3,7 @@
  * renderer (non-faulting loads) and the kprobe_events renderer (offset derefs) read the very
  * same members. path() of a struct path/file reads both the mount and the dentry.
  */
-import { vfsKind, type CType } from './c-type.js';
-import type { Expr } from './expr.js';
-import type { ProbeModel } from './spec.js';
+import { vfsKind, type CType, type Expr, type ProbeModel } from '@tw/probe-spec';
 
 function member(obj: Expr, name: string, arrow = true): Expr {
   return { k: 'member', obj, member: name, arrow, pos: 0 };

@@ -5,7 +5,7 @@
  * and runs); plus building (real Kbuild), loading and layout checks against the kernel's format file.
  */
 export * from './spec-entry.js';
-export { analyzeProbeSpec, modelOf, paramValueProblem, type ProbeModel, type FieldInfo, type ArgInfo, type ParamInfo } from './spec.js';
+export { analyzeProbeSpec, modelOf, paramValueProblem, readDataLocString, type ProbeModel, type FieldInfo, type ArgInfo, type ParamInfo } from '@tw/probe-spec';
 export { renderProbe, renderModuleFiles, renderUnpacker, renderUnpackerJs, generatorId, GENERATOR, type RenderedProbe, type RenderOptions } from './render.js';
 export {
   renderKprobeEvent,
@@ -47,7 +47,6 @@ export {
   type AddKprobeEventOptions,
   type IsLoadedOptions,
 } from './load.js';
-export { readDataLocString } from './layout.js';
 export { transpileUnpacker, typescriptVersion } from './transpile.js';
 export {
   storeUnpacker,

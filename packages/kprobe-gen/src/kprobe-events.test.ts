@@ -1,16 +1,15 @@
 import { existsSync } from 'node:fs';
 import { isTwError, type TwError } from '@tw/core';
+import type { ProbeSpec } from '@tw/probe-spec';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { memberLayoutsFromBtf, parsePaholeStruct } from './btf-members.js';
-import { renderKprobeEvent } from './kprobe-events.js';
 import { listKernelTrees } from './kernels.js';
-import type { ProbeSpec } from './spec.js';
-import { MEMBERS_6_12, PAHOLE_6_1_FILE, PAHOLE_6_12 } from './test-members.js';
-import { shippedSpecs } from './test-shipped.js';
-import { kitchenSink, sysFiltered } from './test-specs.js';
+import { renderKprobeEvent } from './kprobe-events.js';
+import { kitchenSink, pluginShapes, sysFiltered } from './test-specs.js';
+import { MEMBERS_6_12, PAHOLE_6_1_FILE, PAHOLE_6_12 } from './testing/members.js';
 
-const spec = (name: string): ProbeSpec => shippedSpecs.find((s) => s.name === name)!;
+const spec = (name: string): ProbeSpec => pluginShapes.find((s) => s.name === name)!;
 
 function unsupported(fn: () => unknown): TwError {
   try {

@@ -11,11 +11,8 @@
  * (pass `members`, e.g. from memberLayoutsFromBtf()).
  */
 import { TwError } from '@tw/core';
-import type { CType } from './c-type.js';
+import { modelOf, paramValueProblem, payloadOrder, SCALAR_SIZE, type CType, type Expr, type FieldInfo, type ProbeModel, type ProbeSpec, type ScalarFieldType } from '@tw/probe-spec';
 import { devOf, inoOf } from './desugar.js';
-import type { Expr } from './expr.js';
-import { payloadOrder } from './layout.js';
-import { SCALAR_SIZE, modelOf, paramValueProblem, type FieldInfo, type ProbeModel, type ProbeSpec, type ScalarFieldType } from './spec.js';
 
 export type Arch = 'x86_64' | 'arm64';
 

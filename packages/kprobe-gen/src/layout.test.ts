@@ -1,14 +1,10 @@
 import { isTwError, LayoutMismatchError } from '@tw/core';
+import { checkLayout, layoutFor, type ProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { renderKprobeEvent } from './kprobe-events.js';
-import { checkLayout, layoutFor } from './layout.js';
 import { renderProbe } from './render.js';
-import type { ProbeSpec } from './spec.js';
-import { kprobeFormat, moduleFormat } from './test-formats.js';
-import { shippedSpecs } from './test-shipped.js';
-import { testSpecs } from './test-specs.js';
-
-const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
+import { pluginShapes, testSpecs } from './test-specs.js';
+import { kprobeFormat, moduleFormat } from './testing/formats.js';
 
 function mismatch(spec: ProbeSpec, format: string): LayoutMismatchError {
   try {
@@ -22,7 +18,7 @@ function mismatch(spec: ProbeSpec, format: string): LayoutMismatchError {
 }
 
 describe('checkLayout', () => {
-  it.each(ALL.map((s) => [s.name, s] as const))('%s: the module event format matches the expected layout', (_n, spec) => {
+  it.each(testSpecs.map((s) => [s.name, s] as const))('%s: the module event format matches the expected layout', (_n, spec) => {
     const traceH = renderProbe(spec).files[`tw_${spec.name}_trace.h`]!;
     const fmt = checkLayout(spec, moduleFormat(traceH, spec.name));
     expect(fmt.fullName).toBe(`tw:${spec.name}`);
@@ -31,7 +27,7 @@ describe('checkLayout', () => {
     for (let i = 1; i < own.length; i++) expect(own[i]!.offset).toBe(own[i - 1]!.offset + own[i - 1]!.size);
   });
 
-  it.each([shippedSpecs.find((s) => s.name === 'kill')!, shippedSpecs.find((s) => s.name === 'unlinkat')!, testSpecs[1]!].map((s) => [s.name, s] as const))(
+  it.each([pluginShapes.find((s) => s.name === 'kill')!, pluginShapes.find((s) => s.name === 'unlinkat')!, testSpecs[1]!].map((s) => [s.name, s] as const))(
     '%s: a kprobe event definition has the same layout',
     (_n, spec) => {
       const { line } = renderKprobeEvent(spec, { arch: 'x86_64' });
@@ -39,7 +35,7 @@ describe('checkLayout', () => {
     },
   );
 
-  const unlink = shippedSpecs.find((s) => s.name === 'unlink')!;
+  const unlink = pluginShapes.find((s) => s.name === 'unlink')!;
   const good = () => moduleFormat(renderProbe(unlink).files['tw_unlink_trace.h']!, 'unlink');
 
   it('detects a moved field', () => {

@@ -6,8 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { listKernelTrees } from './kernels.js';
 import { addKprobeEvent, isLoaded, loadModule, removeKprobeEvent, unloadModule } from './load.js';
-import { shippedSpecs } from './test-shipped.js';
-import { sysFiltered } from './test-specs.js';
+import { pluginShapes, sysFiltered } from './test-specs.js';
 
 // A directory that looks like tracefs (plain files do not run the commands written to them: the
 // tests check what is written, in which order; the kernel side is covered by the VM tests).
@@ -57,9 +56,9 @@ describe('kprobe events', () => {
   const btf = listKernelTrees().map((k) => `${k.kdir}/vmlinux`).find((p) => existsSync(p));
   it.skipIf(!btf)('reads struct member offsets from BTF (pahole) when the spec needs them', async (ctx) => {
     if ((await execa('pahole', ['--version'], { reject: false })).exitCode !== 0) ctx.skip('pahole is not installed');
-    const def = await addKprobeEvent(root, shippedSpecs.find((s) => s.name === 'unlink')!, { arch: 'x86_64', btf: btf! });
+    const def = await addKprobeEvent(root, pluginShapes.find((s) => s.name === 'unlink')!, { arch: 'x86_64', btf: btf! });
     expect(def.line).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
-    const e = await twError(addKprobeEvent(root, shippedSpecs.find((s) => s.name === 'unlink')!, { arch: 'x86_64', btf: false }));
+    const e = await twError(addKprobeEvent(root, pluginShapes.find((s) => s.name === 'unlink')!, { arch: 'x86_64', btf: false }));
     expect(e.code).toBe('PROBE_UNSUPPORTED');
   });
 
@@ -73,13 +72,13 @@ describe('kprobe events', () => {
   });
 
   it('what kprobe events cannot express is PROBE_UNSUPPORTED before anything is written', async () => {
-    const e = await twError(addKprobeEvent(root, shippedSpecs.find((s) => s.name === 'open_write')!, { arch: 'x86_64' }));
+    const e = await twError(addKprobeEvent(root, pluginShapes.find((s) => s.name === 'open_write')!, { arch: 'x86_64' }));
     expect(e.code).toBe('PROBE_UNSUPPORTED');
     expect(readFileSync(join(root, 'kprobe_events'), 'utf8')).toBe('p:kprobes/other vfs_read\n');
   });
 
   it('removal: eprobes on the event first, disable everywhere, then -:tw/<name>', async () => {
-    const unlinkSpec = shippedSpecs.find((s) => s.name === 'unlink')!;
+    const unlinkSpec = pluginShapes.find((s) => s.name === 'unlink')!;
     writeFileSync(join(root, 'kprobe_events'), 'p:tw/unlink do_unlinkat dfd=%di:s32\n');
     expect(await removeKprobeEvent(root, unlinkSpec)).toBe(true);
     expect(readFileSync(join(root, 'dynamic_events'), 'utf8')).toMatch(/\n-:eprobes\/on_unlink\n$/);
@@ -99,7 +98,7 @@ describe('modules', () => {
   it('insmod with params (no shell: each name=value one argument)', async () => {
     const log = join(tmp, 'insmod.log');
     const insmod = script('fake-insmod', `for a in "$@"; do echo "$a"; done > ${log}`);
-    const spec = shippedSpecs.find((s) => s.name === 'open_write')!;
+    const spec = pluginShapes.find((s) => s.name === 'open_write')!;
     expect(await loadModule(ko, { watch_ino: 1234n, watch_dev: 8388609 }, { insmod, spec })).toBe('tw_open_write');
     expect(readFileSync(log, 'utf8')).toBe(`${ko}\nwatch_ino=1234\nwatch_dev=8388609\n`);
   });
@@ -108,7 +107,7 @@ describe('modules', () => {
     const insmod = script('fake-insmod2', 'exit 0');
     expect((await twError(loadModule(ko, { watch_ino: '1 evil=2' }, { insmod }))).code).toBe('BAD_ARGUMENT');
     expect((await twError(loadModule(ko, { 'a b': 1 }, { insmod }))).code).toBe('BAD_ARGUMENT');
-    const spec = shippedSpecs.find((s) => s.name === 'open_write')!;
+    const spec = pluginShapes.find((s) => s.name === 'open_write')!;
     expect((await twError(loadModule(ko, { nosuch: 1 }, { insmod, spec }))).message).toContain("no parameter 'nosuch'");
     expect((await twError(loadModule(ko, { watch_dev: -1 }, { insmod, spec }))).message).toContain('out of range');
   });
@@ -182,7 +181,7 @@ describe('modules', () => {
     const log = join(tmp, 'rmmod.log');
     // records what dynamic_events held when rmmod ran
     const rmmod = script('fake-rmmod', `echo "$@" > ${log}; tail -n 1 ${join(root, 'dynamic_events')} >> ${log}`);
-    expect(await isLoaded(shippedSpecs.find((s) => s.name === 'unlink')!, { tracefsRoot: root, procModules })).toBe('module');
+    expect(await isLoaded(pluginShapes.find((s) => s.name === 'unlink')!, { tracefsRoot: root, procModules })).toBe('module');
     expect(await unloadModule('tw_unlink', { tracefsRoot: root, rmmod, procModules })).toBe(true);
     expect(readFileSync(log, 'utf8')).toBe('tw_unlink\n-:eprobes/on_unlink\n');
     expect(await unloadModule('tw_kill', { tracefsRoot: root, rmmod, procModules })).toBe(false);

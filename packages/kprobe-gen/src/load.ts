@@ -22,11 +22,11 @@ import {
   setDynamicEventFilter,
   TwError,
 } from '@tw/core';
+import { modelOf, paramValueProblem, type ProbeSpec } from '@tw/probe-spec';
 import { memberLayoutsFromBtf } from './btf-members.js';
 import { MOUNT_PARAMS, mountOffsetsFromBtf, mountOffsetsProblem, mountParams, moduleTakesMountOffsets, type MountOffsets } from './mount-offsets.js';
 import { missingStruct, renderKprobeEvent, type KprobeEventDefinition, type KprobeEventOptions } from './kprobe-events.js';
 import { run } from './run.js';
-import { modelOf, paramValueProblem, type ProbeSpec } from './spec.js';
 
 export type ParamValue = number | bigint | boolean | string;
 

@@ -11,9 +11,9 @@
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { TwError } from '@tw/core';
+import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { structFromBtf, type BtfOptions } from './btf-members.js';
 import { crossesMounts } from './desugar.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 
 export interface MountOffsets {
   /** offsetof(struct mount, mnt_parent): a struct mount * */

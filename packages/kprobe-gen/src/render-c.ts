@@ -4,11 +4,8 @@
  * TW_LOAD (copy_from_kernel_nofault), one temporary per load, so the templates only lay out
  * the code.
  */
-import type { CType } from './c-type.js';
+import { fieldSize, payloadOrder, probeHeader, type ArgInfo, type BinOp, type CType, type Expr, type FieldInfo, type ParamInfo, type ParamType, type ProbeModel, type ScalarFieldType } from '@tw/probe-spec';
 import { crossesMounts, dentryOf, devOf, inoOf, mntOf } from './desugar.js';
-import type { BinOp, Expr } from './expr.js';
-import { fieldSize, payloadOrder, probeHeader } from './layout.js';
-import type { ArgInfo, FieldInfo, ParamInfo, ParamType, ProbeModel, ScalarFieldType } from './spec.js';
 
 /** C type of a field in the vals struct and the TRACE_EVENT */
 const C_SCALAR: Record<ScalarFieldType, string> = {

@@ -1,16 +1,15 @@
+import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { GENERATOR, renderProbe } from './render.js';
-import { modelOf, type ProbeSpec } from './spec.js';
-import { MEMBERS_6_12 } from './test-members.js';
-import { shippedSpecs } from './test-shipped.js';
-import { testSpecs } from './test-specs.js';
+import { pluginShapes, testSpecs } from './test-specs.js';
+import { MEMBERS_6_12 } from './testing/members.js';
 
-const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
+// The plugins' shipped specs are snapshotted in test/src/shipped-probes.
 
 /** deterministic rendering: fixed arch and member layouts (Debian 6.12, x86-64) */
 const render = (spec: ProbeSpec) => renderProbe(spec, { arch: 'x86_64', members: MEMBERS_6_12 });
 
-describe.each(ALL.map((spec) => ({ name: spec.name, spec })))('generated files of $name', ({ spec }) => {
+describe.each(testSpecs.map((spec) => ({ name: spec.name, spec })))('generated files of $name', ({ spec }) => {
   const r = render(spec);
   const hash = modelOf(spec).hash;
 
@@ -49,13 +48,13 @@ describe.each(ALL.map((spec) => ({ name: spec.name, spec })))('generated files o
 
 describe('rendering details', () => {
   it('handles __assign_str arity by kernel version', () => {
-    const h = render(shippedSpecs[0]!).files['tw_unlink_trace.h']!;
+    const h = render(pluginShapes[0]!).files['tw_unlink_trace.h']!;
     expect(h).toContain('#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)');
     expect(h).toMatch(/__assign_str\(dst\)\n#else\n#define TW_UNLINK_ASSIGN_STR\(dst, src\) __assign_str\(dst, src\)/);
   });
 
   it('resolves syscalls to the arch wrapper and reads the user pt_regs', () => {
-    const c = render(shippedSpecs.find((s) => s.name === 'unlinkat')!).files['tw_unlinkat.c']!;
+    const c = render(pluginShapes.find((s) => s.name === 'unlinkat')!).files['tw_unlinkat.c']!;
     expect(c).toContain('#define TW_SYSCALL_SYMBOL "__x64_sys_unlinkat"');
     expect(c).toContain('#define TW_SYSCALL_SYMBOL "__arm64_sys_unlinkat"');
     expect(c).toContain('tw_uregs = (const struct pt_regs *)regs_get_kernel_argument(tw_regs, 0);');
@@ -81,7 +80,7 @@ describe('rendering details', () => {
   });
 
   it('computes the fields a filter reads before it, and the rest after', () => {
-    const c = render(shippedSpecs.find((s) => s.name === 'open_write')!).files['tw_open_write.c']!;
+    const c = render(pluginShapes.find((s) => s.name === 'open_write')!).files['tw_open_write.c']!;
     const filterAt = c.indexOf('/* filter:');
     expect(c.indexOf('/* ino = ino(path) */')).toBeLessThan(filterAt);
     expect(c.indexOf('/* mode = file->f_mode */')).toBeLessThan(filterAt);
@@ -89,7 +88,7 @@ describe('rendering details', () => {
   });
 
   it('a kprobe_events file only when kprobe events can express the spec', () => {
-    const r = renderProbe(shippedSpecs.find((s) => s.name === 'open_write')!, { arch: 'x86_64', members: MEMBERS_6_12 });
+    const r = renderProbe(pluginShapes.find((s) => s.name === 'open_write')!, { arch: 'x86_64', members: MEMBERS_6_12 });
     expect(r.files['tw_open_write.kprobe_events']).toBeUndefined();
     expect('unsupported' in r.kprobeEvent && r.kprobeEvent.unsupported).toContain("field 'path'");
   });

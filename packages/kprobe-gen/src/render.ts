@@ -13,12 +13,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { layoutFor } from './layout.js';
+import { layoutFor, modelOf, pascalCase, sha256Hex, type FieldInfo, type ProbeModel, type ProbeSpec } from '@tw/probe-spec';
 import { tryRenderKprobeEvent, hostArch, type KprobeEventDefinition, type KprobeEventOptions } from './kprobe-events.js';
-import { pascalCase } from './names.js';
 import { cModuleView, sourceText, traceHeaderView } from './render-c.js';
-import { modelOf, type FieldInfo, type ProbeModel, type ProbeSpec } from './spec.js';
-import { sha256Hex } from './hash.js';
 import { transpileUnpacker } from './transpile.js';
 
 // handlebars is CommonJS (module.exports = instance): load it with require, typed by its own d.ts

@@ -1,6 +1,7 @@
 /**
- * @tw/kprobe-gen/spec: probe spec types, validation and device-number helpers only — no
- * renderer, no handlebars or execa. Plugins import their probe specs' helpers from here.
+ * @tw/kprobe-gen/spec: kept for plugins written against it; the spec types, validation, layout
+ * and device-number helpers now live in @tw/probe-spec, which plugins should depend on instead
+ * (this package brings the generator's handlebars, execa and typescript along).
  */
 export {
   defineProbe,
@@ -18,7 +19,19 @@ export {
   type ParamType,
   type ProbePayload,
   type FieldValueOf,
-} from './spec.js';
-export { specHash, canonicalJson } from './hash.js';
-export { layoutFor, checkLayout, checkFormatLayout, makeUnpacker, type LayoutEntry, type LayoutType, type UnpackedValue } from './layout.js';
-export { decodeKernelDev, encodeKernelDev, decodeUserDev, userDevToKernel, kernelDevToUser, type DevNumber } from './dev.js';
+  specHash,
+  canonicalJson,
+  layoutFor,
+  checkLayout,
+  checkFormatLayout,
+  makeUnpacker,
+  type LayoutEntry,
+  type LayoutType,
+  type UnpackedValue,
+  decodeKernelDev,
+  encodeKernelDev,
+  decodeUserDev,
+  userDevToKernel,
+  kernelDevToUser,
+  type DevNumber,
+} from '@tw/probe-spec';

@@ -8,9 +8,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TwError } from '@tw/core';
+import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { kernelTree } from './kernels.js';
 import { requiredSymbolsOf, type RequiredSymbol } from './render-c.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 
 export type { RequiredSymbol };
 

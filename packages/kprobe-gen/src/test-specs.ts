@@ -5,7 +5,7 @@
  * mount), plus a deliberately
  * broken one that must fail to compile.
  */
-import { defineProbe, type ProbeSpec } from './spec.js';
+import { defineProbe, type ProbeSpec } from '@tw/probe-spec';
 
 /** kretprobe on do_filp_open: the opened file (or an ERR_PTR, read without faulting) and more. */
 export const kitchenSink = defineProbe({
@@ -121,3 +121,91 @@ export const broken: ProbeSpec = {
 };
 
 export const testSpecs: ProbeSpec[] = [kitchenSink, sysFiltered, pathMix, dentryPath];
+
+// The shapes the plugins ship, copied (without their descriptions) so the generator's tests keep
+// their exact expectations (kprobe_events lines, symbols, load and unpacker behaviour) without
+// importing a plugin, and do not move when a plugin changes its probes. The plugins' own specs
+// are tested in test/src/shipped-probes. Not in testSpecs: their generated files are snapshotted
+// there, not here.
+
+/** plugin-fswatch's unlink: a kprobe reading a struct member (kernel_string(name->name)). */
+export const unlink = defineProbe({
+  name: 'unlink',
+  description: "test probe: plugin-fswatch's unlink",
+  attach: { kprobe: 'do_unlinkat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'name', type: 'struct filename *' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'pathname', type: { string: 256 }, from: 'kernel_string(name->name)' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+});
+
+/** plugin-fswatch's unlinkat: the syscall wrapper, a pathname from user memory. */
+export const unlinkat = defineProbe({
+  name: 'unlinkat',
+  description: "test probe: plugin-fswatch's unlinkat",
+  attach: { syscall: 'unlinkat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'pathname', type: 'const char __user *' },
+    { name: 'flag', type: 'int' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'flag', type: 's32', from: 'flag' },
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(pathname)' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+});
+
+/** plugin-fswatch's open_write: ino/dev/path() of a struct path, params, a filter over fields. */
+export const openWrite = defineProbe({
+  name: 'open_write',
+  description: "test probe: plugin-fswatch's open_write",
+  attach: { kprobe: 'vfs_open' },
+  args: [
+    { name: 'path', type: 'const struct path *' },
+    { name: 'file', type: 'struct file *' },
+  ],
+  params: [
+    { name: 'watch_ino', type: 'ulong', default: 0 },
+    { name: 'watch_dev', type: 'uint', default: 0 },
+  ],
+  fields: [
+    { name: 'ino', type: 'u64', from: 'ino(path)' },
+    { name: 'dev', type: 'u32', from: 'dev(path)' },
+    { name: 'flags', type: 'u32', from: 'file->f_flags' },
+    { name: 'mode', type: 'u32', from: 'file->f_mode' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'path', type: { string: 256 }, from: 'path(path)' },
+  ],
+  filter: '(mode & 2) != 0 && (watch_ino == 0 || ino == watch_ino) && (watch_dev == 0 || dev == watch_dev)',
+});
+
+/** plugin-kill's kill: plain register arguments only. */
+export const kill = defineProbe({
+  name: 'kill',
+  description: "test probe: plugin-kill's kill",
+  attach: { kprobe: 'kill_something_info' },
+  args: [
+    { name: 'sig', type: 'int' },
+    { name: 'info', type: 'struct kernel_siginfo *' },
+    { name: 'target', type: 'pid_t' },
+  ],
+  fields: [
+    { name: 'sig', type: 's32', from: 'sig' },
+    { name: 'target', type: 'pid', from: 'target' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+});
+
+/** The copies above, in the plugins' order. */
+export const pluginShapes: ProbeSpec[] = [unlink, unlinkat, openWrite, kill];

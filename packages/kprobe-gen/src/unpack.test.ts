@@ -3,17 +3,15 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { layoutFor, makeUnpacker, modelOf, pascalCase, type ProbeSpec } from '@tw/probe-spec';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layoutFor, makeUnpacker } from './layout.js';
-import { pascalCase } from './names.js';
 import { renderProbe, renderUnpacker, renderUnpackerJs } from './render.js';
-import { modelOf, type ProbeSpec } from './spec.js';
-import { buildRecord, sampleValues } from './test-records.js';
-import { shippedSpecs } from './test-shipped.js';
 import { testSpecs } from './test-specs.js';
+import { buildRecord, sampleValues } from './testing/records.js';
 
-const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
+/** kprobe-gen's own specs (the plugins' shipped ones: test/src/shipped-probes) */
+const ALL: ProbeSpec[] = testSpecs;
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 type Unpack = (v: DataView, o: number, le: boolean, into?: object) => Record<string, unknown>;

@@ -5,19 +5,18 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineWatch, isTwError, parseEventFormat, runWatches, type CustomProbeEvent, type ProbeUnpacker } from '@tw/core';
+import { makeUnpacker, modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeUnpacker } from './layout.js';
 import { renderProbe } from './render.js';
-import { modelOf, type ProbeSpec } from './spec.js';
-import { moduleFormat } from './test-formats.js';
-import { buildRecord, sampleValues } from './test-records.js';
-import { shippedSpecs } from './test-shipped.js';
-import { testSpecs } from './test-specs.js';
-import { memoryTrace } from './test-trace.js';
+import { pluginShapes, testSpecs } from './test-specs.js';
+import { moduleFormat } from './testing/formats.js';
+import { buildRecord, sampleValues } from './testing/records.js';
+import { memoryTrace } from './testing/trace.js';
 import { importUnpacker, storeUnpacker, unpackerKey } from './unpacker.js';
 
-const ALL: ProbeSpec[] = [...shippedSpecs, ...testSpecs];
-const unlink = shippedSpecs.find((s) => s.name === 'unlink')!;
+/** kprobe-gen's own specs (the plugins' shipped ones: test/src/shipped-probes) */
+const ALL: ProbeSpec[] = testSpecs;
+const unlink = pluginShapes.find((s) => s.name === 'unlink')!;
 const tmp = mkdtempSync(join(tmpdir(), 'tw-unpackers-'));
 let n = 0;
 /** a fresh cache directory (Node caches imported modules by URL: a new path is a new import) */

@@ -16,12 +16,9 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TwError, type EventFormat } from '@tw/core';
+import { checkFormatLayout, layoutFor, modelOf, pascalCase, sha256Hex, type ProbeSpec, type UnpackedValue } from '@tw/probe-spec';
 import { twCacheDir, workDirFor } from './cache.js';
-import { sha256Hex } from './hash.js';
-import { checkFormatLayout, layoutFor, type UnpackedValue } from './layout.js';
-import { pascalCase } from './names.js';
 import { renderUnpacker } from './render.js';
-import { modelOf, type ProbeSpec } from './spec.js';
 import { transpileUnpacker, typescriptVersion } from './transpile.js';
 
 export interface UnpackerStoreOptions {

@@ -3,7 +3,7 @@
  * "tw.probes"). Each becomes the event tw:<name>, from a generated kprobe module or, where the
  * spec allows it, a tracefs kprobe event.
  */
-import { defineProbe, type ProbeSpec } from '@tw/kprobe-gen/spec';
+import { defineProbe, type ProbeSpec } from '@tw/probe-spec';
 
 /**
  * unlink(2)/unlinkat(2) of a non-directory. do_unlinkat(int dfd, struct filename *name) is

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
-import { layoutFor, userDevToKernel, validateProbeSpec } from '@tw/kprobe-gen/spec';
+import { layoutFor, userDevToKernel, validateProbeSpec } from '@tw/probe-spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { watches, whoDeleted, whoModified } from './index.js';
 import { probes } from './probes.js';

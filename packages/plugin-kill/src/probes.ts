@@ -1,7 +1,7 @@
 /**
  * The dynamic probe this plugin's watch uses (tw discovers it through package.json "tw.probes").
  */
-import { defineProbe, type ProbeSpec } from '@tw/kprobe-gen/spec';
+import { defineProbe, type ProbeSpec } from '@tw/probe-spec';
 
 /**
  * kill(2). kill_something_info(int sig, struct kernel_siginfo *info, pid_t pid) is what

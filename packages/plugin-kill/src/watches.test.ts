@@ -1,5 +1,5 @@
 import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
-import { validateProbeSpec } from '@tw/kprobe-gen/spec';
+import { validateProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
 import { signalName, watches, whoKilled } from './index.js';
 import { probes } from './probes.js';

@@ -4,7 +4,7 @@
  * takes its place in PROBE_BACKEND_ORDER; nothing else chooses.
  */
 import type { Tracefs } from '@tw/core';
-import type { ProbeSpec } from '../spec.js';
+import type { ProbeSpec } from '@tw/probe-spec';
 
 export type ProbeBackendName = 'module' | 'kprobe-events';
 

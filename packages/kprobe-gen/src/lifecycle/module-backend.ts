@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { buildModule } from '../build.js';
 import { loadModule, unloadModule } from '../load.js';
-import { moduleName, type ProbeSpec } from '../spec.js';
+import { moduleName, type ProbeSpec } from '@tw/probe-spec';
 import type { ProbeBackend, ProbeEnv } from './backend.js';
 
 export const moduleBackend: ProbeBackend = {

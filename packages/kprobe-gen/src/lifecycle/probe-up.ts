@@ -5,9 +5,9 @@
  */
 import { release } from 'node:os';
 import { TwError, Tracefs, isTwError, type ProbeUnpacker } from '@tw/core';
-import { checkLayout } from '../layout.js';
+import { checkLayout } from '@tw/probe-spec';
 import { isLoaded } from '../load.js';
-import type { ProbeSpec } from '../spec.js';
+import type { ProbeSpec } from '@tw/probe-spec';
 import { importUnpacker } from '../unpacker.js';
 import { probeBackendOrder, type ProbeBackend, type ProbeBackendName, type ProbeEnv } from './backend.js';
 import { kprobeEventsBackend } from './kprobe-events-backend.js';

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { defineWatch, formatTable } from '@tw/core';
-import { userDevToKernel } from '@tw/kprobe-gen/spec';
+import { userDevToKernel } from '@tw/probe-spec';
 
 const KEEP = 10_000;
 

@@ -1,10 +1,10 @@
 /**
- * pahole output (trimmed to the members the tests walk through) for Debian's 6.12 x86-64 kernel,
- * as `pahole -F btf -C <struct> /lib/modules/6.12.117+deb12-amd64/build/vmlinux` prints it;
- * struct file as 6.1 prints it too, to show why layouts must come from the target's BTF.
+ * For tests: pahole output (trimmed to the members the tests walk through) for Debian's 6.12
+ * x86-64 kernel, as `pahole -F btf -C <struct> /lib/modules/6.12.117+deb12-amd64/build/vmlinux`
+ * prints it; struct file as 6.1 prints it too, to show why layouts must come from the target's BTF.
  */
-import { parsePaholeStruct } from './btf-members.js';
-import type { MemberInfo, MemberLayouts } from './kprobe-events.js';
+import { parsePaholeStruct } from '../btf-members.js';
+import type { MemberInfo, MemberLayouts } from '../kprobe-events.js';
 
 export const PAHOLE_6_12: Record<string, string> = {
   filename: `struct filename {

@@ -1,5 +1,5 @@
 /**
- * Test helper: an in-memory trace (one CPU, one sub-buffer, 64-bit kernel layout) holding the
+ * For tests: an in-memory trace (one CPU, one sub-buffer, 64-bit kernel layout) holding the
  * given records, with the given tw event formats, so watches can run over probe records
  * exactly as the session decodes them from a ring buffer.
  *

@@ -1,10 +1,9 @@
 /**
- * Test helper: synthesise a record the way the kernel lays out the probe's event (common header,
+ * For tests: synthesise a record the way the kernel lays out the probe's event (common header,
  * probe header, fields at layoutFor() offsets, __data_loc strings after the fixed part), with
  * known values per field.
  */
-import { fixedEnd, layoutFor, type LayoutEntry } from './layout.js';
-import { modelOf, type ProbeSpec } from './spec.js';
+import { fixedEnd, layoutFor, modelOf, type LayoutEntry, type ProbeSpec } from '@tw/probe-spec';
 
 export type Sample = number | bigint | boolean | string | Uint8Array;
 

@@ -1,6 +1,6 @@
 /**
- * Test helper: the format files the kernel would publish for a probe's event, built from the
- * generated files (not from layout.ts), so layout checks have an independent oracle.
+ * For tests: the format files the kernel would publish for a probe's event, built from the
+ * generated files (not from layoutFor), so layout checks have an independent oracle.
  */
 const HEADER = [
   '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',

@@ -1,0 +1,17 @@
+// Which of the plugins' generated modules take struct mount's offsets at load (path() across
+// mounts); kprobe-gen's own test specs: packages/kprobe-gen.
+import { specNeedsMountOffsets } from '@tw/kprobe-gen';
+import { describe, expect, it } from 'vitest';
+import { shippedSpecs } from '../support/shipped-specs.js';
+
+describe('which modules take the offsets', () => {
+  it('specs with a path() of a struct path * or struct file * (not of a dentry, not without path())', () => {
+    const byName = Object.fromEntries(shippedSpecs.map((s) => [s.name, specNeedsMountOffsets(s)]));
+    expect(byName).toEqual({
+      unlink: false,
+      unlinkat: false,
+      open_write: true, // path(path), path: const struct path *
+      kill: false,
+    });
+  });
+});

@@ -1,0 +1,14 @@
+// The probe specs the plugins ship (what `tw watch` loads for their watches), imported by
+// package name as tw finds them.
+import { probes as fswatch } from '@tw/plugin-fswatch/probes';
+import { probes as kill } from '@tw/plugin-kill/probes';
+import type { ProbeSpec } from '@tw/probe-spec';
+
+export const shippedSpecs: ProbeSpec[] = [...fswatch, ...kill];
+
+/** One shipped spec by name. */
+export function shipped(name: string): ProbeSpec {
+  const spec = shippedSpecs.find((s) => s.name === name);
+  if (!spec) throw new Error(`no shipped probe spec '${name}' (have ${shippedSpecs.map((s) => s.name).join(', ')})`);
+  return spec;
+}
