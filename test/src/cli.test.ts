@@ -243,7 +243,7 @@ describe('handlers a watch never gets live', () => {
     expect(r.code).toBe(7);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines.slice(0, 2)).toEqual(WARNINGS);
-    expect(lines.slice(2)).toEqual([expect.stringMatching(/^tw: tracing the live kernel needs root/)]);
+    expect(lines.slice(2)).toEqual([expect.stringMatching(/^tw: live tracing needs root/)]);
   });
 });
 
@@ -323,7 +323,7 @@ describe('a user plugin directory tw cannot read', () => {
     const envs = [{ XDG_DATA_HOME: lockedDataHome(), HOME: '/nonexistent' }, ...(process.getuid?.() === 0 ? [{ HOME: '/root' }] : [])];
     for (const env of envs) {
       const r = await twUnprivileged(env, 'watch', 'syscalls', '--duration', '1');
-      expect({ env, code: r.code, stderr: r.stderr.trim().split('\n') }).toEqual({ env, code: 7, stderr: [expect.stringMatching(/^tw: tracing the live kernel needs root/)] });
+      expect({ env, code: r.code, stderr: r.stderr.trim().split('\n') }).toEqual({ env, code: 7, stderr: [expect.stringMatching(/^tw: live tracing needs root/)] });
     }
   });
 

@@ -19,7 +19,7 @@ function error(fn: () => void): string {
 
 describe('checkLiveOnlyFlags', () => {
   it('knows the shared live flags', () => {
-    expect([...LIVE_ONLY_FLAGS].sort()).toEqual(['backend', 'buffer-kb', 'clock', 'duration', 'latency', 'rt-readers']);
+    expect([...LIVE_ONLY_FLAGS].sort()).toEqual(['backend', 'buffer-kb', 'clock', 'duration', 'latency', 'process-events', 'rt-readers']);
   });
 
   it('live: a valid --duration passes, a bad one or one too long for a timer is an error', () => {

@@ -7,7 +7,7 @@ const flag = (aliases: string[]) =>
     summary: `How to bring up dynamic probes: auto (${PROBE_BACKEND_ORDER.join(', else ')}), or one of ${PROBE_BACKEND_ORDER.join(', ')}.`,
     default: 'auto',
     options: ['auto', ...PROBE_BACKEND_ORDER],
-    helpValue: 'auto|' + PROBE_BACKEND_ORDER.join('|'),
+    helpValue: 'BACKEND',
     aliases,
   })();
 
