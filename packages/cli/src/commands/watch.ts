@@ -1,12 +1,12 @@
 import { Args, Flags } from '@oclif/core';
-import { TwError, parseWatchArgs, replayWatch, unreachableHandlers, watchLive, type CpuLoss, type RunReport } from '@tw/core';
+import { parseWatchArgs, replayWatch, watchLive } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags } from '../lib/live.js';
 import { checkLiveOnlyFlags } from '../lib/live-only.js';
 import { probeBackendFlag } from '../lib/probe-flags.js';
 import { probeProvider } from '../lib/probes.js';
-import { alertLine, resultJson, resultText } from '../lib/watch-output.js';
+import { WatchOutput } from '../lib/watch-output.js';
 import { findWatch } from '../lib/watches.js';
 
 export default class Watch extends TwCommand {
@@ -40,43 +40,21 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
 
   async run(): Promise<unknown> {
     const { args, argv, flags, raw } = await this.parse(Watch);
-    checkLiveOnlyFlags(flags, raw, ['probe-backend']);
+    checkLiveOnlyFlags(flags, raw, ['probe-backend', 'record']);
     const { watch } = await findWatch(this.config, args.name);
     const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)) };
-    for (const p of unreachableHandlers(watch, run.args)) process.stderr.write(`tw: warning: watch '${watch.name}': ${p.message}\n`);
-    const json = this.jsonEnabled();
-    const say = (line: string): void => {
-      if (!json) this.logToStderr(line);
-    };
-    const onAlert = flags.quiet ? undefined : (a: Parameters<typeof alertLine>[0]) => (live?.status.clear(), say(alertLine(a)));
-    const onNote = (m: string) => say(`tw: note: ${m}`);
-    const live = flags.input ? undefined : new LiveRun(flags, !json);
+    const out = new WatchOutput(watch, run.args, { json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l) });
+    const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled());
     const probes = probeProvider(this.config, flags['probe-backend'], (event, backend) => live?.tracingExtra.push(`${event} via ${backend}`));
-    let report: RunReport;
-    let losses: CpuLoss[] = [];
-    if (flags.input) {
-      if (flags.record) throw new TwError('BAD_ARGUMENT', '--record applies to live tracing; a recording given with --input is already a file');
-      report = await replayWatch(flags.input, run, { probes, onNote, ...(onAlert ? { onAlert } : {}), ...(flags.buffer ? { buffers: flags.buffer } : {}) });
-    } else {
-      try {
-        const r = await watchLive(run, {
-          ...live!.sessionOptions(), probes, onNote, ...(onAlert ? { onAlert } : {}),
-          onWarning: (m) => this.logToStderr(`tw: ${m}`),
-          ...(flags.record ? { record: { path: flags.record, version: 7 } } : {}),
-          onReady: live!.wrapReady((info) => (info.fallbackReason ? onNote(`using the ${info.backend} reader (${info.fallbackReason})`) : undefined)),
-        });
-        ({ report, losses } = r);
-        live!.warnLosses(r);
-      } finally {
-        live!.dispose();
-      }
+    if (!live) return out.render(await replayWatch(flags.input!, run, { probes, ...out.hooks, ...(flags.buffer ? { buffers: flags.buffer } : {}) }), []);
+    out.status = live.status;
+    try {
+      const record = flags.record ? { record: { path: flags.record, version: 7 as const } } : {};
+      const r = await watchLive(run, { ...live.sessionOptions(), probes, ...out.hooks, ...record, onReady: live.wrapReady(out.onReady) });
+      live.warnLosses(r);
+      return out.render(r.report, r.losses);
+    } finally {
+      live.dispose();
     }
-    // (live, the kernel's own counts said it per CPU already)
-    if (report.stats.lostUnknown > 0 && losses.length === 0) say(`tw: warning: ${report.stats.lostUnknown} sub-buffers report lost events without a count`);
-    const result = report.outcomes[0]?.result;
-    if (json) return resultJson(report, losses);
-    const text = resultText(watch, result);
-    if (text !== undefined) this.log(text);
-    return result;
   }
 }
