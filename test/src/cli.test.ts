@@ -309,6 +309,8 @@ describe('a user plugin directory tw cannot read', () => {
   // may not read it (HOME=/root kept by sudo, a locked XDG_DATA_HOME) tw says nothing about it
   function lockedDataHome(): string {
     const locked = join(dir, 'locked-data');
+    // made once: as another user than root, a second mkdir would meet the closed directory
+    if (existsSync(locked)) return locked;
     mkdirSync(join(locked, 'tracewatch'), { recursive: true });
     writeFileSync(join(locked, 'tracewatch', 'package.json'), '{"oclif": {"plugins": []}}');
     // as root the test directory itself is closed to nobody; as another user, close this one
