@@ -229,14 +229,13 @@ Napi::Value BpfProbe::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// stop(): detach every program (no new records), then the thread drains the ring buffer,
+// stop(): the thread detaches every program (no new records), drains the ring buffer,
 // hands the rest over and exits; onDone runs on the JS thread after the last batch, with the
 // object closed. A probe that was never started is closed at once.
 Napi::Value BpfProbe::Stop(const Napi::CallbackInfo& info) {
   if (state_ == State::Running) {
     state_ = State::Stopping;
-    if (object_) object_->detach();
-    SignalStop();
+    SignalStop();  // the reader thread detaches: that waits for the kernel (tens of ms), not for JS
   } else if (state_ == State::Idle) {
     state_ = State::Done;
     RemoveCleanupHook();
@@ -427,10 +426,17 @@ void BpfProbe::ThreadMain() {
   const double latency_ns = static_cast<double>(latency_ms_) * 1e6;
   const uint64_t drain_limit = 2 * static_cast<uint64_t>(object_->events_bytes());
   const int epoll_fd = ring_buffer__epoll_fd(ring_);
+  bool detached = false;
   try {
     for (;;) {
       if (abort_) break;
       const bool stopping = stop_.load();
+      if (stopping && !detached) {
+        // destroying a tracepoint link waits for the kernel to be done with the program
+        // (an RCU grace period: tens of ms), here rather than on the JS thread
+        object_->detach();
+        detached = true;
+      }
       yielded_ = false;
       since_yield_ = 0;
       const int n = ring_buffer__consume(ring_);
