@@ -1,6 +1,12 @@
-// @tw/relay-native: module entry. Exports the reader class and a backend probe.
+// @tw/relay-native: module entry. Exports the reader class, a backend probe and, when the
+// addon was built with libbpf (TW_HAVE_LIBBPF, see binding.gyp), the BPF probe class.
 #include <napi.h>
 
+#ifdef TW_HAVE_LIBBPF
+#include <bpf/libbpf.h>
+
+#include "bpf-probe.h"
+#endif
 #include "native-reader.h"
 #include "sources.h"
 #include "sys.h"
@@ -35,7 +41,15 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeReader", twrn::NativeReader::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-  exports.Set("abiVersion", Napi::Number::New(env, 4));
+  exports.Set("abiVersion", Napi::Number::New(env, 5));
+#ifdef TW_HAVE_LIBBPF
+  // bpf: true, or why this build has no BPF backend
+  exports.Set("bpf", Napi::Boolean::New(env, true));
+  exports.Set("libbpfVersion", Napi::String::New(env, libbpf_version_string()));
+  exports.Set("BpfProbe", twrn::BpfProbe::Init(env));
+#else
+  exports.Set("bpf", Napi::String::New(env, "the addon was built without libbpf (install libbpf-dev and rebuild)"));
+#endif
   return exports;
 }
 

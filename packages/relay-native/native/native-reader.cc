@@ -15,6 +15,7 @@
 
 #include "subbuf.h"
 #include "sys.h"
+#include "threads.h"
 
 namespace twrn {
 
@@ -55,21 +56,6 @@ Napi::Error to_js_error(Napi::Env env, const SysError& se) {
   err.Set("syscall", Napi::String::New(env, se.syscall));
   err.Set("path", Napi::String::New(env, se.path));
   return err;
-}
-
-/** Runs `fn` with every signal blocked, so threads it creates never take the process's signals. */
-template <typename Fn>
-void with_signals_blocked(Fn fn) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  try {
-    fn();
-  } catch (...) {
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw;
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 }  // namespace

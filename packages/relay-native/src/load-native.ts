@@ -12,6 +12,18 @@ import type { ReaderStats } from './types.js';
 /** The addon as TS sees it (native/addon.cc). */
 export interface NativeBinding {
   readonly abiVersion: number;
+  /** true when built with libbpf, else why not */
+  readonly bpf: true | string;
+  /** libbpf's version ("v1.1"), when built with it */
+  readonly libbpfVersion?: string;
+  /** present when `bpf` is true (native/bpf-probe.cc) */
+  readonly BpfProbe?: new (opts: {
+    object: string;
+    params: Record<string, number | bigint | string | boolean>;
+    poolSize: number;
+    batchBytes: number;
+    latencyMs: number;
+  }) => BpfProbeHandle;
   probe(rawPipePath: string, subbufSize: number): { mmap: true | string; read: true | string };
   NativeReader: new (opts: {
     instance: string;
@@ -47,6 +59,33 @@ export interface NativeReaderHandle {
   stats(): Array<Omit<ReaderStats, 'cpu'>>;
 }
 
+export interface BpfProbeHandle {
+  /** poolSize batches of batchBytes bytes */
+  readonly pool: ArrayBuffer;
+  /** the programs, attached */
+  readonly programs: Array<{ name: string; section: string }>;
+  start(
+    /** a batch: `bytes` bytes at slot × batchBytes in `pool`, or `extra` (a copy) when slot is -1 */
+    onBatch: (slot: number, bytes: number, records: number, extra?: ArrayBuffer) => void,
+    onError: (e: Error) => void,
+    onDone: () => void,
+  ): void;
+  stop(): void;
+  release(slot: number): boolean;
+  lost(): number[];
+  stats(): BpfProbeNativeStats;
+}
+
+export interface BpfProbeNativeStats {
+  records: number;
+  batches: number;
+  bytes: number;
+  malformed: number;
+  poolWaits: number;
+  poolWaitNs: number;
+  wakeups: number;
+}
+
 export interface NativeStatus {
   binding: NativeBinding | undefined;
   /** the file that loaded */
@@ -55,7 +94,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 const ADDON = 'tw_relay_native.node';
 let cached: NativeStatus | undefined;
 
