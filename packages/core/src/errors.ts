@@ -26,9 +26,10 @@ export const ERROR_CODES = {
   PROBE_UNSUPPORTED: 'a probe spec uses something the chosen probe backend cannot express',
   MODULE_BUILD: 'building a generated kernel module failed',
   MODULE_LOAD: 'loading or unloading a kernel module failed',
+  BPF_BUILD: 'compiling a generated BPF program (or making the vmlinux.h it needs) failed',
   MISSING_SYMBOL: 'generated module code needs a kernel symbol the target kernel does not export to modules',
   KERNEL_HEADERS: 'no usable kernel headers (Kbuild tree) for the target kernel',
-  TOOL_START: 'a program tw runs (make, insmod, rmmod, pahole) could not be started',
+  TOOL_START: 'a program tw runs (make, insmod, rmmod, pahole, clang, bpftool) could not be started',
   PROBE_REJECTED: 'the kernel rejected a dynamic (kprobe) event definition or filter',
   LAYOUT_MISMATCH: "a probe's record layout differs from the kernel's event format",
   UNPACKER: "a probe's generated unpacker could not be compiled, stored or loaded, or does not match its spec",
@@ -153,6 +154,21 @@ export class ModuleBuildError extends TwError {
   constructor(command: string, exitCode: number, stderr: string, message?: string, options?: { cause?: unknown }) {
     super('MODULE_BUILD', message ?? `'${command}' failed with exit code ${exitCode}`, options);
     this.name = 'ModuleBuildError';
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+/** clang (or bpftool making vmlinux.h) failed on a generated BPF program; stderr has the compiler's lines. */
+export class BpfBuildError extends TwError {
+  readonly command: string;
+  readonly exitCode: number;
+  readonly stderr: string;
+
+  constructor(command: string, exitCode: number, stderr: string, message?: string, options?: { cause?: unknown }) {
+    super('BPF_BUILD', message ?? `'${command}' failed with exit code ${exitCode}`, options);
+    this.name = 'BpfBuildError';
     this.command = command;
     this.exitCode = exitCode;
     this.stderr = stderr;

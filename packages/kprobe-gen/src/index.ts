@@ -1,7 +1,8 @@
 /**
  * @tw/kprobe-gen: typed dynamic probe specs → a kprobe kernel module whose events land in the
  * ftrace ring buffer as tw:<name> (TRACE_EVENT), a tracefs kprobe_events definition for kernels
- * where no module can be built, and a typed TS unpacker (and its compiled JS, which tw imports
+ * where no module can be built, a CO-RE BPF program (src/bpf/) with the same record layout, and
+ * a typed TS unpacker (and its compiled JS, which tw imports
  * and runs); plus building (real Kbuild), loading and layout checks against the kernel's format file.
  */
 export * from './spec-entry.js';
@@ -48,6 +49,9 @@ export {
   type IsLoadedOptions,
 } from './load.js';
 export { transpileUnpacker, typescriptVersion } from './transpile.js';
+export { renderBpf, tryRenderBpf, bpfFileName, BPF_RECORD_PREFIX, TW_RINGBUF_BYTES, TW_CHARP_BYTES, TW_ENTRY_MAX } from './bpf/render-bpf.js';
+export { vmlinuxHeader, defaultVmlinuxCacheDir, KERNEL_BTF, type VmlinuxHeader, type VmlinuxOptions } from './bpf/vmlinux.js';
+export { compileBpf, clangVersion, bpfKey, defaultBpfObjectCacheDir, readBpfStamp, type CompileBpfOptions, type CompiledBpf } from './bpf/compile-bpf.js';
 export {
   storeUnpacker,
   importUnpacker,

@@ -224,6 +224,10 @@ function fieldFetch(fc: FetchCompiler, m: ProbeModel, f: FieldInfo): string {
         const id = (s.arg as Extract<Expr, { k: 'ident' }>).name;
         return scalar(fc.compile(s.fn === 'ino' ? inoOf(id, identType(id)) : devOf(id, identType(id))));
       }
+      case 'fd_ino':
+      case 'fd_dev':
+      case 'fd_path':
+        throw new Unsupported(`${s.fn}(…) looks the descriptor up in the task's file table (current->files), which kprobe events cannot walk (use the BPF backend)`);
       case 'user_string':
         return stringAt(fc.compile(s.arg), 'ustring');
       case 'kernel_string':
@@ -373,6 +377,12 @@ function ftraceFilter(m: ProbeModel, e: Expr, params: ParamValues): string | boo
  */
 export function renderKprobeEvent(spec: ProbeSpec, opts: KprobeEventOptions = {}): KprobeEventDefinition {
   const m = modelOf(spec);
+  if (m.kind === 'tracepoint') {
+    throw new TwError('PROBE_UNSUPPORTED', `probe '${m.name}': not expressible as a kprobe event: it attaches to the tracepoint ${m.target}, not to a kernel function (use the BPF backend)`);
+  }
+  if (m.kind === 'syscall_exit') {
+    throw new TwError('PROBE_UNSUPPORTED', `probe '${m.name}': not expressible as a kprobe event: a syscall exit carries the entry's arguments, which a return probe cannot read with kprobe events (use the BPF backend)`);
+  }
   const arch = opts.arch ?? hostArch();
   const members = opts.members ?? {};
   const fc = new FetchCompiler(m, arch, members);

@@ -5,6 +5,7 @@
  * the code.
  */
 import { fieldSize, payloadOrder, probeHeader, type ArgInfo, type BinOp, type CType, type Expr, type FieldInfo, type ParamInfo, type ParamType, type ProbeModel, type ScalarFieldType } from '@tw/probe-spec';
+import { TwError } from '@tw/core';
 import { crossesMounts, dentryOf, devOf, inoOf, mntOf } from './desugar.js';
 
 /** C type of a field in the vals struct and the TRACE_EVENT */
@@ -25,7 +26,7 @@ const PRINTF: Record<ScalarFieldType, { fmt: string; cast: string }> = {
   pid: { fmt: '%d', cast: '' },
 };
 
-const PARAM_C: Record<ParamType, string> = {
+export const PARAM_C: Record<ParamType, string> = {
   int: 'int', uint: 'unsigned int', long: 'long', ulong: 'unsigned long', short: 'short', ushort: 'unsigned short', bool: 'bool', charp: 'char *',
 };
 
@@ -39,7 +40,7 @@ export interface CBlock {
 type CV = { kind: 'val'; c: string } | { kind: 'mem'; addr: string };
 
 /** Compiles spec expressions to C; every memory read becomes `__auto_type tw_tN = TW_LOAD(addr);`. */
-class CCompiler {
+export class CCompiler {
   private n = 0;
   decls: string[] = [];
 
@@ -109,7 +110,7 @@ function paramVar(p: ParamInfo): string {
   return `tw_param_${p.name}`;
 }
 
-function paramDefault(p: ParamInfo): string {
+export function paramDefault(p: ParamInfo): string {
   const v = p.default;
   switch (p.type) {
     case 'bool':
@@ -135,7 +136,7 @@ function paramDefault(p: ParamInfo): string {
 }
 
 /** Which identifiers (args, retval) a set of expressions reads. */
-function usedNames(m: ProbeModel): Set<string> {
+export function usedNames(m: ProbeModel): Set<string> {
   const used = new Set<string>();
   const walk = (e: Expr): void => {
     switch (e.k) {
@@ -188,8 +189,27 @@ export interface CModuleView {
   headerFields: Array<{ name: string; value: string }>;
 }
 
+/**
+ * Why the kernel module cannot express a spec (undefined when it can): it attaches kprobes, so
+ * not to tracepoints; syscall exits, the caller's cwd and the file behind a descriptor are not
+ * written for it yet (the BPF backend has them).
+ */
+export function moduleUnsupported(m: ProbeModel): string | undefined {
+  if (m.kind === 'tracepoint') return `probe '${m.name}': the module backend attaches kprobes, not tracepoints (${m.target}); use the BPF backend`;
+  if (m.kind === 'syscall_exit') return `probe '${m.name}': the module backend has no syscall exit form yet; use the BPF backend`;
+  for (const f of m.fields) {
+    const s = f.source;
+    if ((s.k === 'builtin' && s.name === 'cwd') || (s.k === 'call' && (s.fn === 'fd_ino' || s.fn === 'fd_dev' || s.fn === 'fd_path'))) {
+      return `probe '${m.name}', field '${f.name}': ${s.k === 'builtin' ? 'cwd' : `${s.fn}(…)`} is not available in the module backend yet; use the BPF backend`;
+    }
+  }
+  return undefined;
+}
+
 /** The C side of a probe: handler code, asserts, params. */
 export function cModuleView(m: ProbeModel): CModuleView {
+  const why = moduleUnsupported(m);
+  if (why !== undefined) throw new TwError('PROBE_UNSUPPORTED', why);
   const used = usedNames(m);
   const usedArgs = m.args.filter((a) => used.has(a.name));
   const fieldsByName = new Map(m.fields.map((f) => [f.name, f]));
@@ -245,6 +265,15 @@ export function cModuleView(m: ProbeModel): CModuleView {
         case 'tgid':
           stmts.push(`${dst} = (${C_SCALAR[f.scalar!]})current->tgid;`);
           break;
+        case 'ppid': {
+          // real_parent is RCU-protected: read it without faulting, like any other pointer
+          const parent = cc.value({ k: 'member', obj: { k: 'ident', name: 'current', pos: 0 }, member: 'real_parent', arrow: true, pos: 0 });
+          stmts.push(`${dst} = (${C_SCALAR[f.scalar!]})(${parent} ? TW_LOAD(&${parent}->tgid) : 0);`);
+          needsLoad = true;
+          break;
+        }
+        case 'cwd':
+          throw new Error(`internal: ${moduleUnsupported(m) ?? 'cwd'}`);
         case 'uid':
           stmts.push(`${dst} = (${C_SCALAR[f.scalar!]})__kuid_val(current_uid());`);
           break;
@@ -255,6 +284,7 @@ export function cModuleView(m: ProbeModel): CModuleView {
           throw new Error('internal: pid is not stored');
       }
     } else if (s.k === 'call') {
+      if (s.fn === 'fd_ino' || s.fn === 'fd_dev' || s.fn === 'fd_path') throw new Error(`internal: ${moduleUnsupported(m) ?? s.fn}`);
       if (s.fn === 'ino' || s.fn === 'dev') {
         const arg = s.arg as Extract<Expr, { k: 'ident' }>;
         const chain = s.fn === 'ino' ? inoOf(arg.name, identType(arg.name)) : devOf(arg.name, identType(arg.name));
@@ -378,7 +408,7 @@ export function cModuleView(m: ProbeModel): CModuleView {
   };
 }
 
-function scalarAssign(t: ScalarFieldType, v: string): string {
+export function scalarAssign(t: ScalarFieldType, v: string): string {
   if (t === 'bool') return `!!(${v})`;
   return `(${C_SCALAR[t]})(unsigned long)(${v})`;
 }

@@ -122,6 +122,102 @@ export const broken: ProbeSpec = {
 
 export const testSpecs: ProbeSpec[] = [kitchenSink, sysFiltered, pathMix, dentryPath];
 
+// Specs only the BPF backend can express (a syscall exit, a tracepoint, the caller's cwd, the file
+// behind a descriptor): their generated files have no module (and no kprobe event).
+
+/**
+ * openat(2) at its exit: the arguments from the entry, the returned fd, the file behind it
+ * (inode, device, full path), the caller's cwd and who called (pid, tgid, ppid, uid, comm).
+ */
+export const openExit = defineProbe({
+  name: 'open_exit',
+  description: 'test probe: openat(2) exit with the file behind the returned fd',
+  attach: { syscall: 'openat', returns: 'long' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'filename', type: 'const char __user *' },
+    { name: 'flags', type: 'int' },
+  ],
+  params: [
+    { name: 'watch_ino', type: 'ulong', default: 0 },
+    { name: 'only_comm', type: 'charp', default: '' },
+  ],
+  fields: [
+    { name: 'ret', type: 's64', from: 'retval' },
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'flags', type: 'u32', from: 'flags' },
+    { name: 'filename', type: { string: 256 }, from: 'user_string(filename)' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(retval)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(retval)' },
+    { name: 'path', type: { string: 512 }, from: 'fd_path(retval)' },
+    { name: 'cwd', type: { string: 256 }, from: 'cwd' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'tgid', type: 'u32', from: 'tgid' },
+    { name: 'ppid', type: 'u32', from: 'ppid' },
+    { name: 'uid', type: 'u32', from: 'uid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+  filter: 'retval >= 0 && (watch_ino == 0 || ino == watch_ino) && (only_comm == comm || only_comm != comm)',
+});
+
+/** A tracepoint's fields by name, one of them renamed (its field 'pid' cannot be an arg name). */
+export const sigGenerate = defineProbe({
+  name: 'sig_generate',
+  description: 'test probe: signal:signal_generate fields',
+  attach: { tracepoint: 'signal:signal_generate' },
+  args: [
+    { name: 'sig', type: 'int' },
+    { name: 'target', type: 'pid_t', field: 'pid' },
+    { name: 'result', type: 'int' },
+  ],
+  params: [{ name: 'only_sig', type: 'int', default: 0 }],
+  fields: [
+    { name: 'sig', type: 's32', from: 'sig' },
+    { name: 'target', type: 'pid', from: 'target' },
+    { name: 'result', type: 's32', from: 'result' },
+    { name: 'sender', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+  filter: 'only_sig == 0 || sig == only_sig',
+});
+
+/** A tracepoint defined from an event class (struct trace_event_raw_sched_wakeup_template). */
+export const schedWaking = defineProbe({
+  name: 'sched_waking',
+  description: 'test probe: sched:sched_waking through its event class',
+  attach: { tracepoint: 'sched:sched_waking', class: 'sched_wakeup_template' },
+  args: [
+    { name: 'woken', type: 'pid_t', field: 'pid' },
+    { name: 'target_cpu', type: 'int' },
+  ],
+  fields: [
+    { name: 'woken', type: 'pid', from: 'woken' },
+    { name: 'target_cpu', type: 's32', from: 'target_cpu' },
+  ],
+});
+
+/** The unlinkat syscall at its exit, with the cwd a relative name is resolved against. */
+export const unlinkExit = defineProbe({
+  name: 'unlink_exit',
+  description: 'test probe: unlinkat(2) exit with the cwd',
+  attach: { syscall: 'unlinkat', returns: 'int' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'pathname', type: 'const char __user *' },
+  ],
+  fields: [
+    { name: 'ret', type: 's32', from: 'retval' },
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(pathname)' },
+    { name: 'cwd', type: { string: 256 }, from: 'cwd' },
+    { name: 'dir', type: { string: 256 }, from: 'fd_path(dfd)' },
+    { name: 'pid', type: 'pid', from: 'pid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+  ],
+});
+
+export const bpfOnlySpecs: ProbeSpec[] = [openExit, sigGenerate, schedWaking, unlinkExit];
+
 // The shapes the plugins ship, copied (without their descriptions) so the generator's tests keep
 // their exact expectations (kprobe_events lines, symbols, load and unpacker behaviour) without
 // importing a plugin, and do not move when a plugin changes its probes. The plugins' own specs

@@ -3,8 +3,8 @@
  *
  *   from:    identifiers, `->`, `.`, integer literals (decimal, 0x hex), binary `&` `|` `+` `-`,
  *            unary `-` and `&` (address of a member), parentheses, casts to whitelisted types;
- *            or a whole built-in: comm | pid | tgid | uid | gid | ino(x) | dev(x) | path(x) |
- *            user_string(e) | kernel_string(e)
+ *            or a whole built-in: comm | pid | tgid | ppid | uid | gid | cwd | ino(x) | dev(x) |
+ *            path(x) | fd_ino(fd) | fd_dev(fd) | fd_path(fd) | user_string(e) | kernel_string(e)
  *   filter:  the same, plus `==` `!=` `<` `<=` `>` `>=` `&&` `||` and unary `!`
  *
  * Nothing else gets through: no calls (other than the built-ins, as the whole source), no
@@ -23,8 +23,8 @@ export type Expr =
   | { readonly k: 'cast'; readonly type: CType; readonly arg: Expr; readonly pos: number }
   | { readonly k: 'binary'; readonly op: BinOp; readonly left: Expr; readonly right: Expr; readonly pos: number };
 
-export type BareBuiltin = 'comm' | 'pid' | 'tgid' | 'uid' | 'gid';
-export type CallBuiltin = 'ino' | 'dev' | 'path' | 'user_string' | 'kernel_string';
+export type BareBuiltin = 'comm' | 'pid' | 'tgid' | 'ppid' | 'uid' | 'gid' | 'cwd';
+export type CallBuiltin = 'ino' | 'dev' | 'path' | 'fd_ino' | 'fd_dev' | 'fd_path' | 'user_string' | 'kernel_string';
 
 /** What a field's `from` is. */
 export type Source =
@@ -263,7 +263,7 @@ class Parser {
       }
       if (this.isOp('(')) {
         const t = this.peek()!;
-        throw new ExprError(`function calls are not allowed ('(' at column ${t.pos + 1}); built-ins (ino, dev, path, user_string, kernel_string) must be the whole field source`);
+        throw new ExprError(`function calls are not allowed ('(' at column ${t.pos + 1}); built-ins (ino, dev, path, fd_ino, fd_dev, fd_path, user_string, kernel_string) must be the whole field source`);
       }
       return e;
     }
@@ -311,8 +311,8 @@ export function parseFilter(src: string): Expr {
   return new Parser(tokenize(src), true).parseAll();
 }
 
-const CALLS: readonly CallBuiltin[] = ['ino', 'dev', 'path', 'user_string', 'kernel_string'];
-const BARES: readonly BareBuiltin[] = ['comm', 'pid', 'tgid', 'uid', 'gid'];
+const CALLS: readonly CallBuiltin[] = ['ino', 'dev', 'path', 'fd_ino', 'fd_dev', 'fd_path', 'user_string', 'kernel_string'];
+const BARES: readonly BareBuiltin[] = ['comm', 'pid', 'tgid', 'ppid', 'uid', 'gid', 'cwd'];
 
 /** Parse a field's `from`: a bare built-in, a built-in call wrapping an expression, or an expression. */
 export function parseSource(src: string): Source {

@@ -101,6 +101,13 @@ describe('layoutFor', () => {
       { field: 'ret', offset: 24, size: 8, type: 's64' },
     ]);
   });
+
+  it('a syscall exit has the return probe header; a tracepoint has __probe_ip', () => {
+    const exit = defineProbe({ name: 'ex', attach: { syscall: 'close', returns: 'int' }, args: [{ name: 'fd', type: 'int' }], fields: [{ name: 'ret', type: 's32', from: 'retval' }, { name: 'fd', type: 's32', from: 'fd' }] });
+    expect(layoutFor(exit).map((e) => [e.field, e.offset])).toEqual([['__probe_func', 8], ['__probe_ret_ip', 16], ['ret', 24], ['fd', 28]]);
+    const tp = defineProbe({ name: 'tp', attach: { tracepoint: 'sched:sched_process_fork' }, args: [{ name: 'child', type: 'pid_t', field: 'child_pid' }], fields: [{ name: 'child', type: 'pid', from: 'child' }] });
+    expect(layoutFor(tp).map((e) => [e.field, e.offset])).toEqual([['__probe_ip', 8], ['child', 16]]);
+  });
 });
 
 describe('checkLayout', () => {

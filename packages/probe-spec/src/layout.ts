@@ -2,7 +2,7 @@
  * The record layout of a probe's event, shared by both backends:
  *
  *   0   common header (common_type, common_flags, common_preempt_count, common_pid)
- *   8   __probe_ip                      (kprobe, syscall)   | __probe_func, __probe_ret_ip (kretprobe)
+ *   8   __probe_ip    (kprobe, syscall, tracepoint) | __probe_func, __probe_ret_ip (kretprobe, syscall exit)
  *   16+ the spec's fields, ordered by decreasing alignment (8, 4, 2, 1; spec order within a class)
  *
  * Because of that order the record has no padding, so the module's TRACE_EVENT struct (natural
@@ -12,7 +12,7 @@
  * is the header's common_pid (the same value: the current task's pid).
  */
 import { LayoutMismatchError, parseEventFormat, type EventFormat, type Field } from '@tw/core';
-import { modelOf, SCALAR_SIZE, type FieldInfo, type ProbeModel, type ProbeSpec, type ScalarFieldType } from './spec.js';
+import { hasRetval, modelOf, SCALAR_SIZE, type FieldInfo, type ProbeModel, type ProbeSpec, type ScalarFieldType } from './spec.js';
 
 export type LayoutType = ScalarFieldType | 'string' | 'bytes';
 
@@ -41,7 +41,7 @@ export function fieldSize(f: FieldInfo): number {
 
 /** the probe's own header fields after the common header */
 export function probeHeader(m: ProbeModel): Array<{ name: string; offset: number }> {
-  return m.kind === 'kretprobe'
+  return hasRetval(m.kind)
     ? [{ name: '__probe_func', offset: 8 }, { name: '__probe_ret_ip', offset: 16 }]
     : [{ name: '__probe_ip', offset: 8 }];
 }

@@ -169,6 +169,94 @@ describe('types', () => {
   });
 });
 
+describe('syscall exits, tracepoints, and the culprit sources', () => {
+  const exit = {
+    name: 'open_exit',
+    attach: { syscall: 'openat', returns: 'long' },
+    args: [
+      { name: 'dfd', type: 'int' },
+      { name: 'filename', type: 'const char __user *' },
+    ],
+    fields: [
+      { name: 'ret', type: 's64', from: 'retval' },
+      { name: 'name', type: { string: 64 }, from: 'user_string(filename)' },
+      { name: 'ino', type: 'u64', from: 'fd_ino(retval)' },
+      { name: 'dev', type: 'u32', from: 'fd_dev(retval)' },
+      { name: 'path', type: { string: 128 }, from: 'fd_path(retval)' },
+      { name: 'dir', type: { string: 128 }, from: 'fd_path(dfd)' },
+      { name: 'cwd', type: { string: 128 }, from: 'cwd' },
+      { name: 'ppid', type: 'u32', from: 'ppid' },
+    ],
+    filter: 'retval >= 0',
+  };
+
+  it('a syscall with returns is its exit: retval, the entry args, a 16-byte probe header', () => {
+    const m = analyzeProbeSpec(exit);
+    expect(m.kind).toBe('syscall_exit');
+    expect(m.target).toBe('openat');
+    expect(m.returns!.text).toBe('long');
+    expect(analyzeProbeSpec({ ...exit, attach: { syscall: 'openat' }, fields: exit.fields.slice(1, 2), filter: undefined }).kind).toBe('syscall');
+  });
+
+  it('retval only where there is one', () => {
+    const entry = { ...exit, attach: { syscall: 'openat' } };
+    expect(specError(entry).rule).toMatch(/'retval' .*only available in a kretprobe or a syscall exit/);
+    expect(specError({ ...entry, fields: [{ name: 'ino', type: 'u64', from: 'fd_ino(retval)' }], filter: undefined }).rule).toMatch(/only available in a kretprobe or a syscall exit/);
+    expect(specError({ ...exit, attach: { syscall: 'openat', returns: 'struct file' } }).field).toBe('attach.returns');
+  });
+
+  it('fd_*(x) take an integer argument or retval; cwd is a string, ppid a number', () => {
+    const one = (f: Record<string, unknown>) => ({ ...exit, fields: [f], filter: undefined });
+    expect(specError(one({ name: 'x', type: 'u64', from: 'fd_ino(filename)' })).rule).toMatch(/needs an integer file descriptor; 'filename' is const char __user \*/);
+    expect(specError(one({ name: 'x', type: 'u64', from: 'fd_ino(dfd + 1)' })).rule).toMatch(/takes the name of an argument/);
+    expect(specError(one({ name: 'x', type: 'u64', from: 'fd_path(dfd)' })).rule).toMatch(/fd_path\(…\) gives a string/);
+    expect(specError(one({ name: 'x', type: 'bool', from: 'fd_dev(dfd)' })).rule).toMatch(/not a boolean/);
+    expect(specError(one({ name: 'x', type: 'u32', from: 'cwd' })).rule).toMatch(/'cwd' gives a string/);
+    expect(specError(one({ name: 'x', type: { string: 16 }, from: 'ppid' })).rule).toMatch(/'ppid' gives a number/);
+    expect(specError(one({ name: 'x', type: 'u64', from: 'fd_ino(nope)' })).rule).toMatch(/unknown argument 'nope'/);
+  });
+
+  it('ppid and cwd are built-ins: no arg or param may take their names', () => {
+    expect(specError(variant({ args: [{ name: 'cwd', type: 'int' }] })).rule).toMatch(/built-in field source/);
+    expect(specError(variant({ params: [{ name: 'ppid', type: 'int', default: 0 }] })).rule).toMatch(/built-in field source/);
+  });
+
+  const tp = {
+    name: 'sig',
+    attach: { tracepoint: 'signal:signal_generate' },
+    args: [
+      { name: 'sig', type: 'int' },
+      { name: 'target', type: 'pid_t', field: 'pid' },
+    ],
+    fields: [
+      { name: 'sig', type: 's32', from: 'sig' },
+      { name: 'target', type: 'pid', from: 'target' },
+    ],
+  };
+
+  it('a tracepoint: system:event, its fields as args (field renames one), an optional event class', () => {
+    const m = analyzeProbeSpec(tp);
+    expect(m.kind).toBe('tracepoint');
+    expect(m.target).toBe('signal:signal_generate');
+    expect(m.tracepointStruct).toBe('signal_generate');
+    expect(m.args.map((a) => a.field)).toEqual(['sig', 'pid']);
+    expect(analyzeProbeSpec({ ...tp, attach: { tracepoint: 'sched:sched_waking', class: 'sched_wakeup_template' } }).tracepointStruct).toBe('sched_wakeup_template');
+  });
+
+  it('tracepoint names, classes and field names are checked', () => {
+    expect(specError({ ...tp, attach: { tracepoint: 'signal_generate' } }).field).toBe('attach.tracepoint');
+    expect(specError({ ...tp, attach: { tracepoint: 'signal:x; rm' } }).field).toBe('attach.tracepoint');
+    expect(specError({ ...tp, attach: { tracepoint: 'syscalls:sys_enter_openat' } }).rule).toMatch(/use \{ syscall: '<name>' \}/);
+    expect(specError({ ...tp, attach: { tracepoint: 'sched:sched_waking', class: 'x y' } }).field).toBe('attach.class');
+    expect(specError({ ...tp, attach: { tracepoint: 'sched:sched_waking', kprobe: 'f' } }).field).toBe('attach');
+    expect(specError({ ...tp, args: [{ name: 'sig', type: 'int', field: 'a->b' }] }).field).toBe('args[0].field');
+    expect(specError({ ...tp, args: [{ name: 'sig', type: 'int', field: 'int' }] }).field).toBe('args[0].field');
+    // `field` is for tracepoints only
+    expect(specError(variant({ args: [{ name: 'dfd', type: 'int', field: 'x' }] })).field).toBe('args[0].field');
+    expect(specError({ ...tp, fields: [{ name: 'r', type: 's64', from: 'retval' }] }).rule).toMatch(/only available in a kretprobe or a syscall exit/);
+  });
+});
+
 describe('expressions: a strict subset of C', () => {
   const injections: Array<[string, string]> = [
     ['evil()', 'function calls are not allowed'],

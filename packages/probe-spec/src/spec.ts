@@ -8,7 +8,12 @@ import { ProbeSpecError } from '@tw/core';
 import { parseCType, vfsKind, type CType } from './c-type.js';
 import { ExprError, identifiers, parseFilter, parseSource, type BareBuiltin, type Expr, type Source } from './expr.js';
 import { specHash } from './hash.js';
-import { describe, nameProblem, SYMBOL_RE, SYSCALL_RE, textProblem } from './names.js';
+import { clip, describe, isReserved, nameProblem, SYMBOL_RE, SYSCALL_RE, textProblem } from './names.js';
+
+/** 'system:event' of a tracepoint */
+const TRACEPOINT_RE = /^([a-z_][a-z0-9_]{0,63}):([a-z_][a-z0-9_]{0,63})$/;
+/** an event class (struct trace_event_raw_<class>) or a tracepoint field name */
+const CLASS_RE = /^[a-z_][a-z0-9_]{0,63}$/;
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -23,9 +28,11 @@ export interface ProbeField {
   /**
    * where the value comes from: an argument name, an expression over arguments and `current`
    * (`->`, `.`, integer literals, `&`, `|`, `+`, `-`, casts), or a built-in: `comm`, `pid`,
-   * `tgid`, `uid`, `gid`, `ino(arg)`, `dev(arg)`, `path(arg)` (the full path for a struct
-   * path * or struct file *, across mounts; inside its filesystem for a struct dentry *),
-   * `user_string(expr)`, `kernel_string(expr)`. A kretprobe can also read `retval`.
+   * `tgid`, `ppid`, `uid`, `gid`, `cwd` (the caller's working directory, a full path), `ino(arg)`,
+   * `dev(arg)`, `path(arg)` (the full path for a struct path * or struct file *, across mounts;
+   * inside its filesystem for a struct dentry *), `fd_ino(fd)`, `fd_dev(fd)`, `fd_path(fd)` (the
+   * file behind a file descriptor of the current task), `user_string(expr)`,
+   * `kernel_string(expr)`. A kretprobe and a syscall exit can also read `retval`.
    */
   readonly from: string;
   readonly description?: string;
@@ -35,14 +42,30 @@ export interface ProbeArg {
   readonly name: string;
   /** C type from the whitelist, e.g. "int", "const char __user *", "struct filename *" */
   readonly type: string;
+  /**
+   * tracepoints only: the event's field this argument reads, when it differs from `name` (a
+   * field called `pid` or `comm` cannot be an argument name: those are built-in sources)
+   */
+  readonly field?: string;
 }
 
 export type ProbeAttach =
   | { readonly kprobe: string }
   /** `returns`: the C type of the return value (`retval` in expressions); default "long" */
   | { readonly kretprobe: string; readonly returns?: string }
-  /** the syscall's arch wrapper: __x64_sys_<name> on x86-64, __arm64_sys_<name> on arm64 */
-  | { readonly syscall: string };
+  /**
+   * a syscall (module and kprobe events: its arch wrapper, __x64_sys_<name> / __arm64_sys_<name>;
+   * BPF: the syscalls:sys_enter_<name> tracepoint). With `returns` (the C type of the return
+   * value, `retval`), the event is emitted when the syscall returns and carries the arguments
+   * it was called with as well (BPF: syscalls:sys_exit_<name>, the arguments kept per thread).
+   */
+  | { readonly syscall: string; readonly returns?: string }
+  /**
+   * a kernel tracepoint 'system:event' (BPF only); the args are its fields, read by name from
+   * struct trace_event_raw_<event> (or trace_event_raw_<class> for an event defined from an
+   * event class, e.g. sched:sched_wakeup has class 'sched_wakeup_template')
+   */
+  | { readonly tracepoint: string; readonly class?: string };
 
 export type ParamType = 'int' | 'uint' | 'long' | 'ulong' | 'short' | 'ushort' | 'bool' | 'charp';
 
@@ -105,6 +128,8 @@ export interface ArgInfo {
   readonly name: string;
   readonly index: number;
   readonly type: CType;
+  /** tracepoints: the event field it reads (the name unless `field` says otherwise) */
+  readonly field?: string;
 }
 
 export interface ParamInfo {
@@ -115,13 +140,27 @@ export interface ParamInfo {
   readonly description?: string;
 }
 
+/**
+ * Where a probe attaches: a kernel function (entry, return), a syscall (entry; exit with the
+ * entry's arguments), a tracepoint.
+ */
+export type ProbeKind = 'kprobe' | 'kretprobe' | 'syscall' | 'syscall_exit' | 'tracepoint';
+
+/** Kinds whose event is emitted on return, with `retval`. */
+export function hasRetval(kind: ProbeKind): boolean {
+  return kind === 'kretprobe' || kind === 'syscall_exit';
+}
+
 export interface ProbeModel {
   readonly spec: ProbeSpec;
   readonly name: string;
   readonly hash: string;
-  readonly kind: 'kprobe' | 'kretprobe' | 'syscall';
-  /** the kprobe target for kprobe/kretprobe; the syscall name for syscall */
+  readonly kind: ProbeKind;
+  /** the kprobe target for kprobe/kretprobe; the syscall name for syscall/syscall_exit; 'system:event' for a tracepoint */
   readonly target: string;
+  /** tracepoints: the name after trace_event_raw_ of the struct its fields are read from */
+  readonly tracepointStruct?: string;
+  /** kretprobe and syscall_exit: the type of `retval` */
   readonly returns?: CType;
   readonly args: readonly ArgInfo[];
   readonly fields: readonly FieldInfo[];
@@ -199,21 +238,30 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
 
   // attach
   const attach = input.attach;
-  if (!isObject(attach)) c.fail('attach', `must be { kprobe: '<symbol>' }, { kretprobe: '<symbol>', returns? } or { syscall: '<name>' }, got ${describe(attach)}`);
-  const kinds = (['kprobe', 'kretprobe', 'syscall'] as const).filter((k) => attach[k] !== undefined);
-  if (kinds.length !== 1) c.fail('attach', 'must have exactly one of kprobe, kretprobe, syscall');
-  const kind = kinds[0]!;
-  onlyKeys(c, 'attach', attach, kind === 'kretprobe' ? ['kretprobe', 'returns'] : [kind]);
-  const target = attach[kind];
-  if (typeof target !== 'string') c.fail(`attach.${kind}`, `must be a string, got ${describe(target)}`);
-  if (kind === 'syscall') {
+  if (!isObject(attach)) c.fail('attach', `must be { kprobe: '<symbol>' }, { kretprobe: '<symbol>', returns? }, { syscall: '<name>', returns? } or { tracepoint: '<system>:<event>', class? }, got ${describe(attach)}`);
+  const keys = (['kprobe', 'kretprobe', 'syscall', 'tracepoint'] as const).filter((k) => attach[k] !== undefined);
+  if (keys.length !== 1) c.fail('attach', 'must have exactly one of kprobe, kretprobe, syscall, tracepoint');
+  const key = keys[0]!;
+  onlyKeys(c, 'attach', attach, key === 'kretprobe' || key === 'syscall' ? [key, 'returns'] : key === 'tracepoint' ? [key, 'class'] : [key]);
+  const kind: ProbeKind = key === 'syscall' && attach.returns !== undefined ? 'syscall_exit' : key;
+  const target = attach[key];
+  if (typeof target !== 'string') c.fail(`attach.${key}`, `must be a string, got ${describe(target)}`);
+  let tracepointStruct: string | undefined;
+  if (key === 'syscall') {
     if (!SYSCALL_RE.test(target)) c.fail('attach.syscall', `'${target}' is not a syscall name ([a-z][a-z0-9_]*, without the sys_ prefix)`);
     if (/^(sys_|__x64_sys_|__arm64_sys_)/.test(target)) c.fail('attach.syscall', 'give the syscall name without a sys_ or arch wrapper prefix');
+  } else if (key === 'tracepoint') {
+    const tm = TRACEPOINT_RE.exec(target);
+    if (!tm) c.fail('attach.tracepoint', `'${clip(target)}' is not '<system>:<event>' (each [a-z0-9_], starting with a letter or _, at most 64 characters)`);
+    if (tm[1] === 'syscalls' || tm[1] === 'raw_syscalls') c.fail('attach.tracepoint', `for syscall events use { syscall: '<name>' } (with returns for the exit): their arguments are read from the generic syscall record`);
+    const cls = attach.class;
+    if (cls !== undefined && (typeof cls !== 'string' || !CLASS_RE.test(cls))) c.fail('attach.class', `must be the event class name (the struct is trace_event_raw_<class>): [a-z_][a-z0-9_]{0,63}, got ${describe(cls)}`);
+    tracepointStruct = (cls as string | undefined) ?? tm[2]!;
   } else if (!SYMBOL_RE.test(target)) {
-    c.fail(`attach.${kind}`, `'${target}' is not a kernel symbol name`);
+    c.fail(`attach.${key}`, `'${target}' is not a kernel symbol name`);
   }
   let returns: CType | undefined;
-  if (kind === 'kretprobe') {
+  if (hasRetval(kind)) {
     const r = attach.returns ?? 'long';
     if (typeof r !== 'string') c.fail('attach.returns', `must be a C type string, got ${describe(r)}`);
     const t = parseCType(r);
@@ -223,7 +271,7 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
 
   // args
   if (!Array.isArray(input.args)) c.fail('args', `must be an array, got ${describe(input.args)}`);
-  if (input.args.length > LIMITS.args) c.fail('args', `at most ${LIMITS.args} arguments (the register-passed ones)`);
+  if (input.args.length > LIMITS.args) c.fail('args', `at most ${LIMITS.args} arguments (the register-passed ones${kind === 'tracepoint' ? '; for a tracepoint, its fields' : ''})`);
   const names = new Map<string, string>();
   const claim = (n: string, path: string): void => {
     const prev = names.get(n);
@@ -233,14 +281,17 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
   const args: ArgInfo[] = input.args.map((a: unknown, i: number): ArgInfo => {
     const p = `args[${i}]`;
     if (!isObject(a)) c.fail(p, `must be { name, type }, got ${describe(a)}`);
-    onlyKeys(c, p, a, ['name', 'type']);
+    onlyKeys(c, p, a, kind === 'tracepoint' ? ['name', 'type', 'field'] : ['name', 'type']);
     const n = nameProblem(a.name, 'arg');
     if (n) c.fail(`${p}.name`, n);
     claim(a.name as string, `${p}.name`);
     if (typeof a.type !== 'string') c.fail(`${p}.type`, `must be a C type string, got ${describe(a.type)}`);
     const t = parseCType(a.type);
     if (typeof t === 'string') c.fail(`${p}.type`, t);
-    return { name: a.name as string, index: i, type: t };
+    if (kind !== 'tracepoint') return { name: a.name as string, index: i, type: t };
+    const field = a.field ?? a.name;
+    if (typeof field !== 'string' || !CLASS_RE.test(field) || isReserved(field)) c.fail(`${p}.field`, `must be the tracepoint's field name ([a-z_][a-z0-9_]{0,63}, not a C keyword or reserved name), got ${describe(field)}`);
+    return { name: a.name as string, index: i, type: t, field };
   });
   const argByName = new Map(args.map((a) => [a.name, a]));
 
@@ -328,7 +379,7 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
   }
 
   // record size
-  const fixed = (kind === 'kretprobe' ? 16 : 8) + fields.reduce((s, f) => s + (f.alias ? 0 : f.kind === 'string' ? 4 : f.kind === 'bytes' ? f.len : SCALAR_SIZE[f.scalar!]), 0);
+  const fixed = (hasRetval(kind) ? 16 : 8) + fields.reduce((s, f) => s + (f.alias ? 0 : f.kind === 'string' ? 4 : f.kind === 'bytes' ? f.len : SCALAR_SIZE[f.scalar!]), 0);
   const strings = fields.reduce((s, f) => s + (f.kind === 'string' ? f.len : 0), 0);
   if (8 + fixed + strings > LIMITS.recordMax) {
     c.fail('fields', `the record can reach ${8 + fixed + strings} bytes; at most ${LIMITS.recordMax} (shorten string capacities)`);
@@ -340,6 +391,7 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
     hash: specHash(input),
     kind,
     target: target as string,
+    ...(tracepointStruct !== undefined ? { tracepointStruct } : {}),
     ...(returns !== undefined ? { returns } : {}),
     args,
     fields,
@@ -372,7 +424,7 @@ function fieldType(c: Checker, path: string, t: unknown): { kind: FieldKind; sca
 
 interface Scope {
   args: Map<string, ArgInfo>;
-  kind: 'kprobe' | 'kretprobe' | 'syscall';
+  kind: ProbeKind;
   returns?: CType | undefined;
 }
 
@@ -386,9 +438,9 @@ function identType(scope: Scope, name: string): CType | undefined {
 /** Checks identifiers and the shape of member accesses; member types are the kernel's (unknown here). */
 function checkValueExpr(c: Checker, path: string, e: Expr, scope: Scope, extra?: (name: string) => boolean): void {
   for (const id of identifiers(e)) {
-    if (id.name === 'retval' && scope.kind !== 'kretprobe') c.fail(path, `'retval' (column ${id.pos + 1}) is only available in a kretprobe`);
+    if (id.name === 'retval' && !hasRetval(scope.kind)) c.fail(path, `'retval' (column ${id.pos + 1}) is only available in a kretprobe or a syscall exit`);
     if (id.name === 'current' || id.name === 'retval' || scope.args.has(id.name) || extra?.(id.name)) continue;
-    const known = [...scope.args.keys(), 'current', ...(scope.kind === 'kretprobe' ? ['retval'] : [])];
+    const known = [...scope.args.keys(), 'current', ...(hasRetval(scope.kind) ? ['retval'] : [])];
     c.fail(path, `unknown identifier '${id.name}' at column ${id.pos + 1} (known here: ${known.join(', ')})`);
   }
   const walk = (x: Expr): void => {
@@ -438,7 +490,7 @@ function checkSource(
   };
   if (s.k === 'builtin') {
     const b: BareBuiltin = s.name;
-    if (b === 'comm') return needs('string', "'comm'");
+    if (b === 'comm' || b === 'cwd') return needs('string', `'${b}'`);
     needs('scalar', `'${b}'`);
     if (b === 'pid' && scalar !== 'pid' && scalar !== 's32' && scalar !== 'u32') {
       c.fail(path, "'pid' is the record's common_pid: declare the field as pid, s32 or u32");
@@ -447,9 +499,22 @@ function checkSource(
     return;
   }
   if (s.k === 'call') {
+    if (s.fn === 'fd_ino' || s.fn === 'fd_dev' || s.fn === 'fd_path') {
+      if (s.arg.k !== 'ident') c.fail(path, `${s.fn}(…) takes the name of an argument (or retval) holding a file descriptor`);
+      if (s.arg.name === 'retval' && !hasRetval(scope.kind)) c.fail(path, `'retval' is only available in a kretprobe or a syscall exit`);
+      const t = identType(scope, s.arg.name);
+      if (!t) c.fail(path, `unknown argument '${s.arg.name}' in ${s.fn}(…)`);
+      if (t.pointer !== 0) c.fail(path, `${s.fn}(${s.arg.name}) needs an integer file descriptor; '${s.arg.name}' is ${t.text}`);
+      if (s.fn === 'fd_path') needs('string', 'fd_path(…)');
+      else {
+        needs('scalar', `${s.fn}(…)`);
+        if (scalar === 'bool') c.fail(path, `${s.fn}(…) is not a boolean`);
+      }
+      return;
+    }
     if (s.fn === 'ino' || s.fn === 'dev' || s.fn === 'path') {
       if (s.arg.k !== 'ident') c.fail(path, `${s.fn}(…) takes an argument name (a struct path *, struct file * or struct dentry *)`);
-      if (s.arg.name === 'retval' && scope.kind !== 'kretprobe') c.fail(path, `'retval' is only available in a kretprobe`);
+      if (s.arg.name === 'retval' && !hasRetval(scope.kind)) c.fail(path, `'retval' is only available in a kretprobe or a syscall exit`);
       const t = identType(scope, s.arg.name);
       if (!t) c.fail(path, `unknown argument '${s.arg.name}' in ${s.fn}(…)`);
       if (!vfsKind(t)) c.fail(path, `${s.fn}(${s.arg.name}) needs a struct path *, struct file * or struct dentry *; '${s.arg.name}' is ${t.text}`);
@@ -471,7 +536,7 @@ function checkSource(
     return;
   }
   // plain expression
-  if (kind === 'string') c.fail(path, 'a string field needs comm, path(…), user_string(…) or kernel_string(…)');
+  if (kind === 'string') c.fail(path, 'a string field needs comm, cwd, path(…), fd_path(…), user_string(…) or kernel_string(…)');
   checkValueExpr(c, path, s.expr, scope);
   if (kind === 'bytes') {
     // copies len bytes from the address the expression gives
@@ -522,9 +587,9 @@ function checkFilter(c: Checker, e: Expr, scope: FilterScope, used: Set<string>)
           return;
         }
         if (f || p) return;
-        if (x.name === 'retval' && scope.kind !== 'kretprobe') c.fail('filter', `'retval' (column ${x.pos + 1}) is only available in a kretprobe`);
+        if (x.name === 'retval' && !hasRetval(scope.kind)) c.fail('filter', `'retval' (column ${x.pos + 1}) is only available in a kretprobe or a syscall exit`);
         if (x.name === 'current' || x.name === 'retval' || scope.args.has(x.name)) return;
-        c.fail('filter', `unknown identifier '${x.name}' at column ${x.pos + 1} (fields, args, params, current${scope.kind === 'kretprobe' ? ', retval' : ''})`);
+        c.fail('filter', `unknown identifier '${x.name}' at column ${x.pos + 1} (fields, args, params, current${hasRetval(scope.kind) ? ', retval' : ''})`);
         break;
       }
       case 'member':

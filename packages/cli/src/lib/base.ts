@@ -32,6 +32,7 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   UNPACKER: 9,
   MODULE_BUILD: 9,
   MODULE_LOAD: 9,
+  BPF_BUILD: 9,
   MISSING_SYMBOL: 9,
   KERNEL_HEADERS: 9,
   TOOL_START: 9,

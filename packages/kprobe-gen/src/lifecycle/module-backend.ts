@@ -2,12 +2,15 @@
 import { existsSync } from 'node:fs';
 import { buildModule } from '../build.js';
 import { loadModule, unloadModule } from '../load.js';
-import { moduleName, type ProbeSpec } from '@tw/probe-spec';
+import { modelOf, moduleName, type ProbeSpec } from '@tw/probe-spec';
+import { moduleUnsupported } from '../render-c.js';
 import type { ProbeBackend, ProbeEnv } from './backend.js';
 
 export const moduleBackend: ProbeBackend = {
   name: 'module',
-  unavailable(_spec: ProbeSpec, env: ProbeEnv): string | undefined {
+  unavailable(spec: ProbeSpec, env: ProbeEnv): string | undefined {
+    const why = moduleUnsupported(modelOf(spec));
+    if (why !== undefined) return why;
     if (!existsSync('/proc/modules')) return 'this kernel cannot load modules (no /proc/modules)';
     if (!existsSync(env.kdir)) return `no kernel build tree at ${env.kdir} (install the kernel headers, or give --kdir)`;
     return undefined;
