@@ -70,3 +70,4 @@ export {
   type AttachedProbe,
 } from './lifecycle/backend.js';
 export { probeUp, probeUnpacker, type ActiveProbe, type ProbeUpOptions, type SessionUnpacker } from './lifecycle/probe-up.js';
+export { expressibleBy, type Expressible } from './lifecycle/expressible.js';

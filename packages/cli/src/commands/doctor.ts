@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { Instance, Tracefs, checkTracefsAccess, declaredEvents, eventExists, findTracefs, isTwError, kprobeEventsPath, tracefsCapabilities } from '@tw/core';
 import { PROBE_BACKEND_ORDER } from '@tw/kprobe-gen';
-import { autoReader, probeBackends, READER_ORDER } from '@tw/relay-native';
+import { autoReader, bpfStatus, probeBackends, READER_ORDER } from '@tw/relay-native';
 import { TwCommand } from '../lib/base.js';
 import { loadWatches } from '../lib/watches.js';
 
@@ -68,6 +68,8 @@ export default class Doctor extends TwCommand {
     const kdir = `/lib/modules/${release()}/build`;
     add('kernel headers', existsSync(kdir), existsSync(kdir) ? kdir : `${kdir} is missing (install the headers package for ${release()})`);
     add('BTF', existsSync('/sys/kernel/btf/vmlinux'), existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'no BTF');
+    const bpf = bpfStatus();
+    add('BPF loader', bpf === true, bpf === true ? 'libbpf in the addon, privileges and kernel BTF: BPF objects can be loaded here' : bpf);
     add('probe backends', true, `--probe-backend auto tries ${PROBE_BACKEND_ORDER.join(', then ')}`);
 
     const watches = (await loadWatches(this.config)).map(({ watch }) => {
