@@ -55,3 +55,4 @@ export { decodeKernelDev, encodeKernelDev, decodeUserDev, userDevToKernel, kerne
 export { type Expr, type BinOp, type Source, type BareBuiltin, type CallBuiltin } from './expr.js';
 export { vfsKind, type CType } from './c-type.js';
 export { pascalCase } from './names.js';
+export { eventFormatText } from './format-text.js';
