@@ -10,3 +10,4 @@ export { sampleValues, buildRecord, type Sample } from './records.js';
 export { memoryTrace } from './trace.js';
 export { PAHOLE_6_12, PAHOLE_6_12_MOUNT, PAHOLE_6_1_FILE, MEMBERS_6_12 } from './members.js';
 export { unpackSuite } from './unpack-suite.js';
+export { renderSuite, renderForSnapshot } from './render-suite.js';
