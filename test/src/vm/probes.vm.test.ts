@@ -422,7 +422,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
       const p = (async () => {
         const build = await hostBuild(k, cacheHome);
         const r0 = Date.now();
-        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 210, collect: ['f.dat'] });
+        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 300, collect: ['f.dat'] });
         return parse(k, build, run, Date.now() - r0);
       })();
       p.catch(() => undefined); // awaited (and reported) by the tests
