@@ -111,17 +111,18 @@ function endSignal(): { done: Promise<LiveEndReason>; finish: (why: LiveEndReaso
 }
 
 export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Engine, info: LiveInfo) => LiveConsumer<T>): Promise<LiveResult<T>> {
-  const root = findTracefs();
-  checkTracefsAccess(root);
-  removeStaleInstances(root);
   const latencyMs = opts.latencyMs ?? 50;
   const clock = opts.clock ?? 'mono';
   const sources = opts.sources ?? [];
   if (sources.length > 0 && clock !== 'mono') {
     // bpf_ktime_get_ns() is CLOCK_MONOTONIC: only the "mono" trace clock orders them with the
-    // kernel's events (converting would need the other clock's offset, which drifts for most)
+    // kernel's events (converting would need the other clock's offset to CLOCK_MONOTONIC,
+    // which for local/global/x86-tsc drifts and for boot jumps at each suspend)
     throw new TwError('BAD_ARGUMENT', `BPF probes (${sources.map((x) => x.name).join(', ')}) stamp their events with CLOCK_MONOTONIC, so they need the trace clock 'mono', not '${clock}'`);
   }
+  const root = findTracefs();
+  checkTracefsAccess(root);
+  removeStaleInstances(root);
   const inst = Instance.create(root, { clock, ...(opts.bufferKb !== undefined ? { bufferKb: opts.bufferKb } : {}) });
   let reader: SubBufferReader | undefined;
   let queues: CpuQueue[] = [];
