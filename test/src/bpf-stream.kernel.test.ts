@@ -2,7 +2,8 @@
 // (a tracepoint program on sys_enter_getppid, filtered to one tgid) as core's RecordSource, next
 // to the ftrace event raw_syscalls:sys_enter filtered to the same calls. A child makes exactly N
 // getppid() calls: traceLive must hand over exactly N tw:getppid and N sys_enter events, merged
-// in timestamp order, none lost; a watch run with a recording gives the same result live and
+// in timestamp order, none lost; a recording without decoding (tw record's way) stores every
+// record; a watch run with a recording gives the same result live and
 // replayed from the file, and trace-cmd report prints the tw events with their fields.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -10,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defineWatch, replayWatch, traceLive, watchLive, type EventView, type LiveProbe, type ProbeProvider, type WatchRun } from '@tw/core';
+import { Recorder, defineWatch, dumpFile, replayWatch, traceLive, watchLive, type Engine, type EventView, type LiveProbe, type ProbeProvider, type WatchRun } from '@tw/core';
 import { openRingReader } from '@tw/relay-native';
 import { bpfSkipReason, buildBpfFixture, getppidSource } from './support/bpf.js';
 import { skipReason } from './support/tracefs.js';
@@ -92,6 +93,42 @@ describe.skipIf(reason !== undefined || nr === undefined)(`BPF records in the li
     }
     expect(worst).toBeLessThan(1_000_000n);
     console.log(`${N} getppid calls: BPF and ftrace stamps of the same call at most ${worst} ns apart`);
+  });
+
+  it('recording without decoding (as tw record does): the source\'s records are counted per id and stored, every one', async () => {
+    const object = buildBpfFixture('getppid');
+    const dir = mkdtempSync(join(tmpdir(), 'tw-bpf-stream-'));
+    dirs.push(dir);
+    const path = join(dir, 'light.dat');
+    const c = getppidChild(N);
+    const { source } = getppidSource(object, c.child.pid!);
+    const recorder = new Recorder(path, 6);
+    const ac = new AbortController();
+    let engine: Engine | undefined;
+    const live = await traceLive(
+      {
+        events: ['tw:getppid'],
+        reader,
+        sources: [source],
+        decode: false,
+        signal: ac.signal,
+        durationMs: 60_000,
+        onSubBuffer: recorder.onSubBuffer,
+        onSourcePage: recorder.onSourcePage,
+        onReady: recorder.onReady,
+        onTracing: () => {
+          c.go();
+          void c.done.then(() => setTimeout(() => ac.abort(), 300));
+        },
+      },
+      (e) => ((engine = e), { visit: () => true, finish: () => undefined }),
+    );
+    await recorder.finish(engine);
+    expect(live.decoded).toBe(false);
+    expect(live.counts.get(0xff00)).toBe(N);
+    let n = 0;
+    await dumpFile(path, () => n++, { events: ['tw:getppid'] });
+    expect(n).toBe(N);
   });
 
   it('a watch with a BPF probe, recorded: the live result equals the replay of the recording; trace-cmd report prints the tw fields', async () => {
