@@ -205,15 +205,20 @@ void BpfProbe::RemoveCleanupHook() {
   hook_added_ = false;
 }
 
-// start(onBatch(slot, bytes, records, extra?), onError(err), onDone())
+// start(onBatch(slot, bytes, records, extra?), onError(err), onDone(), onRound?(drainedNs))
 // onBatch's data is bytes [slot × batchBytes, + bytes) of `pool`, or `extra` when slot is -1.
+// With onRound the thread also wakes on a grid of `latencyMs` on the monotonic clock and,
+// when a consume there found nothing more, hands over its batch and then calls onRound.
 Napi::Value BpfProbe::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::Idle || !object_) throw Napi::Error::New(env, "relay-native: the BPF probe was already started or stopped");
   if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsFunction())
-    type_error(env, "relay-native: start(onBatch, onError, onDone) needs three functions");
+    type_error(env, "relay-native: start(onBatch, onError, onDone, onRound?) needs three functions");
+  if (info.Length() >= 4 && !info[3].IsUndefined() && !info[3].IsFunction()) type_error(env, "relay-native: start(): onRound must be a function");
   on_error_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_done_ = Napi::Persistent(info[2].As<Napi::Function>());
+  rounds_ = info.Length() >= 4 && info[3].IsFunction();
+  if (rounds_) on_round_ = Napi::Persistent(info[3].As<Napi::Function>());
   tsfn_ = Tsfn::New(env, info[0].As<Napi::Function>(), "tw-relay-native-bpf", 0, 1, this, &BpfProbe::Finalize, static_cast<void*>(nullptr));
   // hooks run last-added-first: re-added after the thread-safe function, ours runs before its teardown
   RemoveCleanupHook();
@@ -354,9 +359,18 @@ bool BpfProbe::OpenBatch() {
   return true;
 }
 
-void BpfProbe::Flush() {
-  if (cur_ == nullptr) return;
+// Hand over the batch being filled; with `drained_ns` >= 0 the delivery also reports a round
+// (and is made, without a batch, when none is open).
+void BpfProbe::Flush(double drained_ns) {
+  if (cur_ == nullptr) {
+    if (drained_ns < 0) return;
+    auto* d = new BpfDelivery();
+    d->drained_ns = drained_ns;
+    Post(d);
+    return;
+  }
   auto* d = new BpfDelivery();
+  d->drained_ns = drained_ns;
   d->slot = cur_slot_;
   d->extra = std::move(cur_extra_);
   d->bytes = static_cast<uint32_t>(cur_used_);
@@ -421,11 +435,26 @@ int BpfProbe::Append(const uint8_t* data, size_t size) {
 // Consume what the ring buffer holds, hand over the batch when it is full or `latencyMs`
 // old, then sleep in poll() on {the ring buffer's epoll fd, the stop eventfd}: with no batch
 // open, until data comes (an idle probe costs nothing); with one, at most until it is due.
+//
+// Rounds (when start() was given onRound): the thread also wakes on a grid of `latencyMs` on
+// the monotonic clock (the per-CPU readers' grid, so their deliveries and ours reach JS
+// together). A consume at or after a grid point that found nothing more (it did not stop
+// early) proves every record committed before the clock was read just before it has been
+// taken: the batch is handed over with that time, `drainedNs`, then onRound is called. The
+// ring buffer is shared by all CPUs, so the round covers all of them at once. A record
+// reserved before that time but committed after it (its program was still writing) comes
+// later: consumers allow a margin, as for the per-CPU readers.
 void BpfProbe::ThreadMain() {
   pthread_setname_np(pthread_self(), "tw-rn-bpf");
   const double latency_ns = static_cast<double>(latency_ms_) * 1e6;
   const uint64_t drain_limit = 2 * static_cast<uint64_t>(object_->events_bytes());
   const int epoll_fd = ring_buffer__epoll_fd(ring_);
+  // the first grid point after `t` (ns), in ns
+  const auto next_grid = [&](double t) {
+    const int64_t ms = static_cast<int64_t>(t / 1e6);
+    return static_cast<double>(ms - ms % latency_ms_ + latency_ms_) * 1e6;
+  };
+  double next_round_ns = rounds_ ? next_grid(mono_ns()) : INFINITY;
   bool detached = false;
   try {
     for (;;) {
@@ -439,12 +468,19 @@ void BpfProbe::ThreadMain() {
       }
       yielded_ = false;
       since_yield_ = 0;
+      const double before = mono_ns();
       const int n = ring_buffer__consume(ring_);
       if (abort_) break;
       if (n < 0 && !yielded_)
         throw BpfError("BPF_RINGBUF", "cannot read the ring buffer tw_events of " + path_ + ": " + std::strerror(-n) + " (" + errno_name(-n) + ")", -n);
       const double now = mono_ns();
-      if (cur_ != nullptr && (stopping || now - cur_started_ns_ >= latency_ns)) Flush();
+      if (!stopping && !yielded_ && now >= next_round_ns) {
+        // caught up at a grid point: the batch (if any) and the round, in one delivery
+        Flush(before);
+        next_round_ns = next_grid(now);
+      } else if (cur_ != nullptr && (stopping || now - cur_started_ns_ >= latency_ns)) {
+        Flush();
+      }
       if (stopping) {
         // the programs are detached: the ring buffer only holds what they wrote before
         if (!yielded_ || drained_after_stop_ > drain_limit) break;
@@ -453,6 +489,10 @@ void BpfProbe::ThreadMain() {
       if (yielded_) continue;
       int timeout = -1;
       if (cur_ != nullptr) timeout = std::max(0, static_cast<int>(std::ceil((cur_started_ns_ + latency_ns - now) / 1e6)));
+      if (rounds_) {
+        const int to_grid = std::max(0, static_cast<int>(std::ceil((next_round_ns - now) / 1e6)));
+        timeout = timeout < 0 ? to_grid : std::min(timeout, to_grid);
+      }
       struct pollfd fds[2] = {{epoll_fd, POLLIN, 0}, {control_fd_, POLLIN, 0}};
       const int rv = ::poll(fds, 2, timeout);
       if (rv < 0 && errno != EINTR) {
@@ -493,12 +533,16 @@ void BpfProbe::CallJs(Napi::Env env, Napi::Function on_batch, BpfProbe* self, Bp
       err.Set("code", Napi::String::New(env, d->code));
       if (d->err) err.Set("errno", Napi::Number::New(env, -d->err));
       self->on_error_.Call({err.Value()});
-    } else if (d->slot < 0) {
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, d->bytes);
-      std::memcpy(ab.Data(), d->extra.get(), d->bytes);
-      on_batch.Call({Napi::Number::New(env, -1), Napi::Number::New(env, d->bytes), Napi::Number::New(env, d->records), ab});
     } else {
-      on_batch.Call({Napi::Number::New(env, d->slot), Napi::Number::New(env, d->bytes), Napi::Number::New(env, d->records)});
+      if (d->extra) {
+        Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, d->bytes);
+        std::memcpy(ab.Data(), d->extra.get(), d->bytes);
+        on_batch.Call({Napi::Number::New(env, -1), Napi::Number::New(env, d->bytes), Napi::Number::New(env, d->records), ab});
+      } else if (d->slot >= 0) {
+        on_batch.Call({Napi::Number::New(env, d->slot), Napi::Number::New(env, d->bytes), Napi::Number::New(env, d->records)});
+      }
+      // after the batch: every record committed before drained_ns has been handed over
+      if (d->drained_ns >= 0 && !self->on_round_.IsEmpty()) self->on_round_.Call({Napi::Number::New(env, d->drained_ns)});
     }
   } catch (const Napi::Error&) {
     // the TS wrapper catches its callbacks' exceptions; this is only reached when JS cannot run any more
@@ -519,6 +563,7 @@ void BpfProbe::Finalize(Napi::Env, void*, BpfProbe* self) {
   }
   self->on_error_.Reset();
   self->on_done_.Reset();
+  self->on_round_.Reset();
   if (!self->env_gone_) {
     try {
       self->Unref();

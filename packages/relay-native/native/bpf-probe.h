@@ -28,6 +28,7 @@ struct BpfDelivery {
   std::unique_ptr<uint8_t[]> extra;  // a batch that found the pool empty while stopping
   uint32_t bytes = 0;
   uint32_t records = 0;
+  double drained_ns = -1;  // >= 0: a round's end, reported after this delivery's batch (if any)
   bool is_error = false;
   std::string message, code;
   int err = 0;
@@ -56,7 +57,7 @@ class BpfProbe : public Napi::ObjectWrap<BpfProbe> {
   static int OnSample(void* ctx, void* data, size_t size);
   int Append(const uint8_t* data, size_t size);
   bool OpenBatch();
-  void Flush();
+  void Flush(double drained_ns = -1);
   void Post(BpfDelivery* d);
   void PostError(const std::string& message, const std::string& code, int err);
 
@@ -85,6 +86,8 @@ class BpfProbe : public Napi::ObjectWrap<BpfProbe> {
   Tsfn tsfn_;
   Napi::FunctionReference on_error_;
   Napi::FunctionReference on_done_;
+  Napi::FunctionReference on_round_;
+  bool rounds_ = false;  // start() was given onRound: report rounds on the latency grid
   std::vector<uint64_t> final_lost_;  // tw_lost when the object was closed
 
   // the batch being filled (reader thread only)

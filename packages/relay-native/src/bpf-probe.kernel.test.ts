@@ -204,6 +204,51 @@ describe.skipIf(skip !== undefined)(`BPF probes (openBpfProbe)${skip ? ` — ski
     expect(p.lost().every((x) => x === 0)).toBe(true);
   });
 
+  it('rounds: on the latency grid, idle too, each after every record committed before its drainedNs', async () => {
+    const n = 3000;
+    const latencyMs = 20;
+    const c = getppidChild(n);
+    await c.ready;
+    const p = probe({ target_tgid: c.child.pid! }, { latencyMs });
+    const events: Array<{ kind: 'record'; ts: number } | { kind: 'round'; at: number; drained: number }> = [];
+    const errors: Error[] = [];
+    p.start(
+      (data, release) => {
+        for (const r of bpfRecords(data)) events.push({ kind: 'record', ts: Number(r.ts) });
+        release();
+      },
+      (e) => errors.push(e),
+      (drained) => events.push({ kind: 'round', at: Number(process.hrtime.bigint()), drained }),
+    );
+    await sleep(200); // idle: rounds come anyway
+    const idleRounds = events.filter((e) => e.kind === 'round').length;
+    await c.go();
+    await sleep(3 * latencyMs);
+    await p.stop();
+    expect(errors).toEqual([]);
+    expect(idleRounds).toBeGreaterThanOrEqual(5); // about 10 in 200 ms at 20 ms
+    const rounds = events.filter((e) => e.kind === 'round');
+    const records = events.filter((e) => e.kind === 'record');
+    expect(records).toHaveLength(n);
+    let prev = 0;
+    for (const r of rounds) {
+      expect(r.drained).toBeGreaterThan(prev); // time moves forward
+      expect(r.drained).toBeLessThanOrEqual(r.at); // and is in the past when JS hears of it
+      prev = r.drained;
+    }
+    // the promise: after a round, no record stamped before its drainedNs comes any more
+    let drainedTo = 0;
+    let late = 0;
+    for (const e of events) {
+      if (e.kind === 'round') drainedTo = e.drained;
+      else if (e.ts < drainedTo) late++;
+    }
+    expect(late).toBe(0);
+    // rounds are about latencyMs apart (grid points), not one per wake-up
+    const gaps = rounds.slice(1).map((r, i) => (r.drained - rounds[i]!.drained) / 1e6);
+    expect(Math.min(...gaps)).toBeGreaterThan(latencyMs / 2);
+  });
+
   it('a full ring buffer makes the program count what it drops in tw_lost', async () => {
     const n = 8000; // 56 bytes a record in the ring (8-byte header): 4681 fit in 256 KiB
     const c = getppidChild(n);

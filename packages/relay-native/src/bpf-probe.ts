@@ -5,7 +5,7 @@
  */
 import { validateBpfOptions } from './bpf-options.js';
 import { bpfStatus } from './bpf-status.js';
-import type { BpfProbe, BpfProbeOptions, BpfProbeStats, BpfProgramInfo, OnBpfBatch } from './bpf-types.js';
+import type { BpfProbe, BpfProbeOptions, BpfProbeStats, BpfProgramInfo, OnBpfBatch, OnBpfRound } from './bpf-types.js';
 import { loadNative, type BpfProbeHandle } from './load-native.js';
 import { reportError } from './native-reader.js';
 
@@ -54,7 +54,8 @@ class NativeBpfProbe implements BpfProbe {
     this.attachPoints = this.programs.map((p) => p.section);
   }
 
-  start(onBatch: OnBpfBatch, onError: (e: Error) => void): void {
+  start(onBatch: OnBpfBatch, onError: (e: Error) => void, onRound?: OnBpfRound): void {
+    if (onRound !== undefined && typeof onRound !== 'function') throw new TypeError('openBpfProbe: start(): onRound must be a function');
     if (this.state !== 'idle') throw new Error(`openBpfProbe: start() on a probe that is ${this.state}`);
     const { handle, batchBytes } = this;
     const pool = handle.pool;
@@ -87,6 +88,17 @@ class NativeBpfProbe implements BpfProbe {
         this.state = 'stopped';
         this.resolveStop?.();
       },
+      ...(onRound === undefined
+        ? []
+        : [
+            (drainedNs: number) => {
+              try {
+                onRound(drainedNs);
+              } catch (e) {
+                reportError(onError, e, 'onRound threw');
+              }
+            },
+          ]),
     );
     this.state = 'running';
   }

@@ -39,6 +39,9 @@ export interface BpfProbeOptions {
  */
 export type OnBpfBatch = (data: Uint8Array, release: () => void, records: number) => void;
 
+/** A round of the reader (see BpfProbe.start): every record committed before drainedNs is in. */
+export type OnBpfRound = (drainedNs: number) => void;
+
 export interface BpfProgramInfo {
   /** the program's function name */
   name: string;
@@ -67,8 +70,20 @@ export interface BpfProbe {
   /** every program's section (its attach point), attached since openBpfProbe returned */
   readonly attachPoints: readonly string[];
   readonly programs: readonly BpfProgramInfo[];
-  /** start handing batches to onBatch; errors of the reader thread go to onError */
-  start(onBatch: OnBpfBatch, onError: (e: Error) => void): void;
+  /**
+   * Start handing batches to onBatch; errors of the reader thread go to onError.
+   *
+   * With `onRound`, the reader also reports rounds: it wakes on a grid of `latencyMs` on the
+   * monotonic clock (the per-CPU readers' grid) and, when a read of the ring buffer there found
+   * nothing more, hands over its batch and then calls `onRound(drainedNs)`: every record
+   * committed to the ring buffer before `drainedNs` (CLOCK_MONOTONIC ns, the time just before
+   * that read) has been given to onBatch. The ring buffer is shared by every CPU, so a round
+   * covers them all; a record whose program was still writing it at that time (its `ts` taken,
+   * not yet submitted) comes later, so a consumer ordering by `ts` allows a small margin.
+   * Rounds come also when nothing was recorded (an idle probe then wakes every `latencyMs`);
+   * without onRound an idle probe sleeps until a record comes.
+   */
+  start(onBatch: OnBpfBatch, onError: (e: Error) => void, onRound?: OnBpfRound): void;
   /**
    * Detach every program, hand over what the ring buffer still holds, close the object.
    * Resolves after the last onBatch. Nothing of the probe is left in the kernel then.

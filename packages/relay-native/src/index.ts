@@ -8,7 +8,7 @@
 export type { Backend, OpenOptions, ReaderStats, RingReader } from './types.js';
 export { openRingReader, probeBackends, autoReader, READER_ORDER } from './open-ring-reader.js';
 export { nativeStatus } from './native-status.js';
-export type { BpfParamValue, BpfProbe, BpfProbeOptions, BpfProbeStats, BpfProgramInfo, OnBpfBatch } from './bpf-types.js';
+export type { BpfParamValue, BpfProbe, BpfProbeOptions, BpfProbeStats, BpfProgramInfo, OnBpfBatch, OnBpfRound } from './bpf-types.js';
 export { openBpfProbe } from './bpf-probe.js';
 export { bpfStatus, bpfRuntimeProblem, VMLINUX_BTF, type BpfHost } from './bpf-status.js';
 export { bpfRecords, BPF_RECORD_HEAD, BPF_RECORD_ALIGN, type BpfRecord } from './bpf-records.js';

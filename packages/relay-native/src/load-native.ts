@@ -69,6 +69,8 @@ export interface BpfProbeHandle {
     onBatch: (slot: number, bytes: number, records: number, extra?: ArrayBuffer) => void,
     onError: (e: Error) => void,
     onDone: () => void,
+    /** rounds on the latency grid, each after the batch it ends (see BpfProbe.start) */
+    onRound?: (drainedNs: number) => void,
   ): void;
   stop(): void;
   release(slot: number): boolean;

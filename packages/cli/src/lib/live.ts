@@ -126,6 +126,8 @@ export class StatusLine {
 export function explainLosses(losses: readonly CpuLoss[], o: { bufferKb: number; rtReaders: boolean; backend: string }): string[] {
   const { bufferKb, rtReaders, backend } = o;
   return losses.map((l) => {
+    // a record source (a BPF probe) says itself why
+    if (l.source !== undefined) return `${l.source}: CPU ${l.cpu} lost ${l.lost} events: ${l.cause ?? 'the source could not store them'}`;
     const head = `CPU ${l.cpu} lost ${l.lost} events`;
     const r = l.reader;
     if (l.overrun === 0) {

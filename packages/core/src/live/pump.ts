@@ -80,6 +80,40 @@ export class LivePump {
     this.arm();
   };
 
+  /**
+   * A sub-buffer built from a record source's records (BpfPages; valid during the call) for
+   * the CPU stream `q` of that source. Unlike the kernel's, it tells the watermark nothing:
+   * see onSourceRound.
+   */
+  readonly onSourcePage = (q: CpuQueue, data: Uint8Array): void => {
+    if (this.o.light) {
+      // counted in place, right away: the page is the builder's, reused after this call
+      this.count(q, data);
+      return;
+    }
+    const copy = this.slab.take();
+    copy.set(data);
+    q.pages.push(copy, () => this.slab.give(copy));
+    this.arm();
+  };
+
+  /**
+   * A record source's round: every record it stamped before `drainedNs` (CLOCK_MONOTONIC) has
+   * been delivered, on every CPU. `index` is the source's one place in the watermark.
+   *
+   * Why one place for all of a source's CPU streams, moved only by rounds: a kernel CPU's
+   * sub-buffer proves that CPU is read up to its timestamp, because each CPU has its own ring
+   * written in time order. A BPF ring buffer is one ring for all CPUs, filled in the order
+   * programs reserve room, not in timestamp order: a record stamped X on CPU 3 proves nothing
+   * about CPU 5, and not even about CPU 3 (a program interrupted between taking its time and
+   * reserving room lands after a later one). Only the reader's round — the ring was empty at
+   * `drainedNs` — says anything, and it says it for every CPU at once.
+   */
+  readonly onSourceRound = (index: number, drainedNs: number): void => {
+    if (this.o.light) return;
+    if (this.o.watermark.round(index, drainedNs)) this.arm();
+  };
+
   /** A reader's round caught up with the kernel at `drainedNs` (CLOCK_MONOTONIC). */
   readonly onRound = (cpu: number, drainedNs: number): void => {
     const q = this.byCpu.get(cpu);
@@ -89,6 +123,7 @@ export class LivePump {
 
   /** Count the records of a sub-buffer in place (light mode). */
   private count(q: CpuQueue, data: Uint8Array): void {
+    // `data` is released right after: the stream must be done with it (it is: every record read)
     q.pages.push(data, NO_RELEASE);
     const stream = q.stream;
     const c = stream.cursor;

@@ -2,6 +2,12 @@
  * Tee of a live session into a trace.dat file (tw record, tw watch --record): every sub-buffer
  * as read from the kernel goes to the writer untouched; at the end the process names tw knows
  * become the file's saved cmdlines, so a replay resolves comms as the live run did.
+ *
+ * Record sources (BPF probes) are stored as trace-cmd stores instances: one named buffer per
+ * source (its name), holding the sub-buffers the session built from its records, and their
+ * events' formats (system "tw", the ids the session gave them) among the file's formats. So a
+ * replay (--input) decodes them as the live run did, and `trace-cmd report` prints them, fields
+ * named, prefixed with the buffer's name.
  */
 import type { Engine } from '../session/engine.js';
 import { TraceDatWriter } from '../tracedat/write-trace-dat.js';
@@ -19,6 +25,14 @@ export class Recorder {
 
   readonly onReady = async (info: LiveInfo): Promise<void> => {
     const meta = await readTracefsMeta(info.instance.top, info.instance, [...info.events, ...info.lifecycle].map((e) => `${e.system}:${e.name}`));
+    for (const src of info.sources) {
+      for (const ev of src.events) {
+        const list = meta.eventFormats.get(ev.system) ?? [];
+        list.push(ev.format);
+        meta.eventFormats.set(ev.system, list);
+      }
+    }
+    if (info.sources.length > 0) meta.extraBuffers = info.sources.map((src) => src.name);
     this.writer = await TraceDatWriter.create(this.path, this.version, meta);
   };
 
@@ -26,6 +40,16 @@ export class Recorder {
     if (!this.writer || this.failed) return;
     try {
       this.writer.addSubBuffer(cpu, data);
+    } catch (e) {
+      this.failed = e as Error;
+    }
+  };
+
+  /** A sub-buffer the session built from a record source's records (LiveOptions.onSourcePage). */
+  readonly onSourcePage = (buffer: string, cpu: number, data: Uint8Array): void => {
+    if (!this.writer || this.failed) return;
+    try {
+      this.writer.addSubBuffer(cpu, data, buffer);
     } catch (e) {
       this.failed = e as Error;
     }

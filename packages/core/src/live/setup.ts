@@ -9,6 +9,8 @@ import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
 import { existingEvents, type EventName } from '../tracefs/events.js';
 import type { Instance } from '../tracefs/instance.js';
+import { bindSources, checkSourceFilters, splitPatterns, type BoundSource } from './sources.js';
+import type { RecordSource } from './types.js';
 
 /**
  * The events that keep a live process table current: names of new and renamed processes, exec'd
@@ -27,16 +29,31 @@ export interface InstanceSetup {
   subbufSize: number;
   /** sub-buffers per CPU ring */
   ringSubbufs: number;
+  /** the record sources, their events' ids and formats (also in `formats`) */
+  sources: BoundSource[];
 }
 
 export interface SetupOptions {
   events: readonly string[];
   filters?: Record<string, string> | undefined;
   lifecycle: boolean;
+  /** extra event sources (BPF probes): the patterns naming their events are theirs */
+  sources?: readonly RecordSource[] | undefined;
 }
 
 export function setUpInstance(inst: Instance, opts: SetupOptions): InstanceSetup {
-  const events = inst.expandEvents(opts.events);
+  const sources = opts.sources ?? [];
+  const sourceEvents = sources.flatMap((s) => s.events.map((e) => `${e.system}:${e.name}`));
+  checkSourceFilters(opts.filters ?? {}, sourceEvents);
+  const kernelHas = (p: string): boolean => {
+    try {
+      return inst.expandEvents([p]).length > 0;
+    } catch {
+      return false;
+    }
+  };
+  const split = sources.length > 0 ? splitPatterns(opts.events, sourceEvents, kernelHas) : { kernel: [...opts.events], source: [] };
+  const events = inst.expandEvents(split.kernel);
   const asked = new Set(events.map((e) => `${e.system}:${e.name}`));
   const lifecycle = opts.lifecycle ? existingEvents(inst, LIFECYCLE_EVENTS.filter((e) => !asked.has(e))) : [];
   // the instance's own header_page: its sub-buffer size may differ from the top level's
@@ -49,11 +66,13 @@ export function setUpInstance(inst: Instance, opts: SetupOptions): InstanceSetup
     const f = inst.eventFormat(ev.system, ev.name);
     formats.add(parseEventFormat(f.text, f.path, ev.system, longSize));
   }
+  // the sources' events get ids the kernel's (just read) do not use
+  const bound = bindSources(sources, formats, longSize);
   setFilters(inst, opts.events, opts.filters ?? {}, events, formats);
   inst.enableEvents([...events, ...lifecycle]);
   const subbufSize = inst.subbufSize(headerPage.dataOffset + headerPage.dataSize);
   const ringSubbufs = Math.max(1, Math.floor((inst.bufferKb() * 1024) / subbufSize) || 1);
-  return { events, lifecycle, formats, headerPageText: hp.text, headerEventText, headerPage, cpus: inst.cpus(), subbufSize, ringSubbufs };
+  return { events, lifecycle, formats, headerPageText: hp.text, headerEventText, headerPage, cpus: inst.cpus(), subbufSize, ringSubbufs, sources: bound };
 }
 
 function setFilters(inst: Instance, patterns: readonly string[], filters: Record<string, string>, events: readonly EventName[], formats: FormatRegistry): void {

@@ -7,21 +7,25 @@
  *
  * The steps: setup.ts (instance, events, filters), watermark.ts (how far to merge), pump.ts
  * (the merge loop), status-timer.ts, losses.ts (why events were lost); teardown is below.
+ * Record sources (BPF probes: LiveOptions.sources) join as one extra buffer each: their
+ * records become sub-buffers (bpf-pages.ts), one stream per CPU, merged with the kernel's.
  */
 import { readdirSync } from 'node:fs';
 import { arch as osArch, endianness } from 'node:os';
-import { TwError } from '../errors.js';
+import { DecodeError, TwError } from '../errors.js';
 import { CpuStream } from '../decode/cpu-stream.js';
 import { Engine, type TraceSource } from '../session/engine.js';
 import { seedFromProc } from '../session/proc-scan.js';
 import { Instance, removeStaleInstances } from '../tracefs/instance.js';
 import { checkTracefsAccess, findTracefs } from '../tracefs/tracefs.js';
 import { collectLosses } from './losses.js';
+import { BpfPages } from './bpf-pages.js';
 import { LivePump, type CpuQueue } from './pump.js';
 import { PushPages } from './push-pages.js';
 import { setUpInstance, type InstanceSetup } from './setup.js';
 import { startStatusTimer } from './status-timer.js';
-import type { LiveConsumer, LiveEndReason, LiveInfo, LiveOptions, LiveResult, SubBufferReader } from './types.js';
+import type { BoundSource } from './sources.js';
+import type { CpuLoss, LiveConsumer, LiveEndReason, LiveInfo, LiveOptions, LiveResult, RecordSource, SubBufferReader } from './types.js';
 import { DelayWatermark, RoundsWatermark, type Watermark } from './watermark.js';
 
 export type * from './types.js';
@@ -51,13 +55,27 @@ function latencyPlan(clock: string, latencyMs: number): { byRounds: boolean; mar
   return { byRounds, marginMs, readerLatencyMs, tickMs };
 }
 
-/** A CPU stream per CPU, fed by pushed pages, and the engine that merges them. */
-function makeEngine(setup: InstanceSetup): { engine: Engine; queues: CpuQueue[]; littleEndian: boolean } {
+/**
+ * A CPU stream per CPU, fed by pushed pages, and the engine that merges them; then, per record
+ * source, a stream per CPU in a buffer named after the source (its place in the watermark is
+ * one, after the CPUs': see LivePump.onSourceRound). Kernel streams come first: on equal
+ * timestamps their events go first.
+ */
+function makeEngine(setup: InstanceSetup): { engine: Engine; queues: CpuQueue[]; sourceQueues: Array<Map<number, CpuQueue>>; littleEndian: boolean } {
   const layout = { littleEndian: endianness() === 'LE', longSize: setup.headerPage.commitSize as 4 | 8, header: setup.headerPage };
   const queues: CpuQueue[] = setup.cpus.map((cpu, index) => {
     const pages = new PushPages();
     return { pages, stream: new CpuStream(cpu, '', pages, layout), index };
   });
+  const sourceQueues = setup.sources.map((b, i) => {
+    const byCpu = new Map<number, CpuQueue>();
+    for (const cpu of setup.cpus) {
+      const pages = new PushPages();
+      byCpu.set(cpu, { pages, stream: new CpuStream(cpu, b.source.name, pages, layout), index: setup.cpus.length + i });
+    }
+    return byCpu;
+  });
+  const allStreams = [...queues, ...sourceQueues.flatMap((m) => [...m.values()])].map((q) => q.stream);
   const source: TraceSource = {
     littleEndian: layout.littleEndian,
     formats: setup.formats,
@@ -65,7 +83,7 @@ function makeEngine(setup: InstanceSetup): { engine: Engine; queues: CpuQueue[];
     tsOffset: 0n,
     cmdlines: new Map(),
     tgids: new Map(),
-    streams: () => queues.map((q) => q.stream),
+    streams: () => allStreams,
   };
   const engine = new Engine(source);
   seedFromProc(engine.procs);
@@ -74,7 +92,7 @@ function makeEngine(setup: InstanceSetup): { engine: Engine; queues: CpuQueue[];
     const f = setup.formats.all().find((x) => x.system === ev.system && x.name === ev.name);
     if (f && engine.type(f.id).tracker !== undefined) engine.hide(f.id);
   }
-  return { engine, queues, littleEndian: layout.littleEndian };
+  return { engine, queues, sourceQueues, littleEndian: layout.littleEndian };
 }
 
 /** The end of a session: settled once, by the first of stop, duration, signal or an error. */
@@ -93,34 +111,43 @@ function endSignal(): { done: Promise<LiveEndReason>; finish: (why: LiveEndReaso
 }
 
 export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Engine, info: LiveInfo) => LiveConsumer<T>): Promise<LiveResult<T>> {
+  const latencyMs = opts.latencyMs ?? 50;
+  const clock = opts.clock ?? 'mono';
+  const sources = opts.sources ?? [];
+  if (sources.length > 0 && clock !== 'mono') {
+    // bpf_ktime_get_ns() is CLOCK_MONOTONIC: only the "mono" trace clock orders them with the
+    // kernel's events (converting would need the other clock's offset to CLOCK_MONOTONIC,
+    // which for local/global/x86-tsc drifts and for boot jumps at each suspend)
+    throw new TwError('BAD_ARGUMENT', `BPF probes (${sources.map((x) => x.name).join(', ')}) stamp their events with CLOCK_MONOTONIC, so they need the trace clock 'mono', not '${clock}'`);
+  }
   const root = findTracefs();
   checkTracefsAccess(root);
   removeStaleInstances(root);
-  const latencyMs = opts.latencyMs ?? 50;
-  const clock = opts.clock ?? 'mono';
   const inst = Instance.create(root, { clock, ...(opts.bufferKb !== undefined ? { bufferKb: opts.bufferKb } : {}) });
   let reader: SubBufferReader | undefined;
   let queues: CpuQueue[] = [];
+  let sourceQueues: Array<Map<number, CpuQueue>> = [];
   try {
-    const setup = setUpInstance(inst, { events: opts.events, filters: opts.filters, lifecycle: opts.lifecycle ?? opts.decode !== false });
+    const setup = setUpInstance(inst, { events: opts.events, filters: opts.filters, lifecycle: opts.lifecycle ?? opts.decode !== false, sources });
     const plan = latencyPlan(clock, latencyMs);
     reader = opts.reader({ instance: inst.dir, cpus: setup.cpus, subbufSize: setup.subbufSize, latencyMs: plan.readerLatencyMs, ringSubbufs: setup.ringSubbufs });
     const info: LiveInfo = {
       root, instance: inst, cpus: setup.cpus, subbufSize: setup.subbufSize, clock: inst.clocks().current,
-      events: setup.events, lifecycle: setup.lifecycle, backend: reader.backend, fallbackReason: reader.fallbackReason,
+      events: setup.events, lifecycle: setup.lifecycle, sources: setup.sources.map((b) => b.info), backend: reader.backend, fallbackReason: reader.fallbackReason,
       formats: setup.formats, headerPage: setup.headerPageText, headerEvent: setup.headerEventText,
     };
     const built = makeEngine(setup);
     const { engine } = built;
     queues = built.queues;
+    sourceQueues = built.sourceQueues;
     // records are only counted when nothing needs them decoded in order (see LiveOptions.decode)
     const light = opts.decode === false && setup.formats.all().every((f) => engine.type(f.id).tracker === undefined);
     const consumer = makeConsumer(engine, info);
     consumer.start?.();
     await opts.onReady?.(info);
-    return await runSession(opts, { inst, info, setup, engine, queues, reader, consumer, light, plan, littleEndian: built.littleEndian });
+    return await runSession(opts, { inst, info, setup, engine, queues, sourceQueues, reader, consumer, light, plan, littleEndian: built.littleEndian });
   } finally {
-    await teardown(inst, reader, queues);
+    await teardown(inst, reader, sources, [...queues, ...sourceQueues.flatMap((m) => [...m.values()])]);
   }
 }
 
@@ -130,6 +157,8 @@ interface Session<T> {
   setup: InstanceSetup;
   engine: Engine;
   queues: CpuQueue[];
+  /** per record source (setup.sources order): its stream per CPU */
+  sourceQueues: Array<Map<number, CpuQueue>>;
   reader: SubBufferReader;
   consumer: LiveConsumer<T>;
   light: boolean;
@@ -140,7 +169,8 @@ interface Session<T> {
 /** Start the readers and tracing, wait for the end, then stop, drain and account. */
 async function runSession<T>(opts: LiveOptions, s: Session<T>): Promise<LiveResult<T>> {
   const { inst, engine, reader, consumer, light, setup } = s;
-  const watermark: Watermark = s.plan.byRounds ? new RoundsWatermark(setup.cpus.length, s.plan.marginMs, s.littleEndian) : new DelayWatermark(opts.latencyMs ?? 50);
+  // with record sources (clock "mono" only): one more place per source, after the CPUs
+  const watermark: Watermark = s.plan.byRounds ? new RoundsWatermark(setup.cpus.length + setup.sources.length, s.plan.marginMs, s.littleEndian) : new DelayWatermark(opts.latencyMs ?? 50);
   const { done, finish } = endSignal();
   const pump = new LivePump({
     engine, queues: s.queues, watermark, subbufSize: setup.subbufSize, light, tickMs: s.plan.tickMs,
@@ -155,6 +185,7 @@ async function runSession<T>(opts: LiveOptions, s: Session<T>): Promise<LiveResu
     (e) => finish(new TwError('READER', `the ${reader.backend} ring-buffer reader failed: ${e.message}`, { cause: e })),
     pump.onRound,
   );
+  const builders = setup.sources.map((b, i) => startSource(b, s.sourceQueues[i]!, { opts, setup, pump, finish }));
   // Never trace ourselves (our reads would be traced, and feed back): every thread of this
   // process, the reader's threads included, goes into the instance's notrace pid list.
   inst.excludePids(ownThreads());
@@ -162,7 +193,8 @@ async function runSession<T>(opts: LiveOptions, s: Session<T>): Promise<LiveResu
   opts.onTracing?.(s.info);
 
   let lostFromStats = 0;
-  const lostNow = () => Math.max(engine.stats.lost, lostFromStats);
+  const sourceLost = (): number => setup.sources.reduce((n, b) => n + b.source.lost().reduce((a, x) => a + x, 0), 0);
+  const lostNow = () => Math.max(engine.stats.lost, lostFromStats) + (setup.sources.length > 0 ? sourceLost() : 0);
   const stops: Array<() => void> = [];
   const onAbort = () => finish('signal');
   if (consumer.stopped === true) finish('stop');
@@ -189,6 +221,10 @@ async function runSession<T>(opts: LiveOptions, s: Session<T>): Promise<LiveResu
   // stop: no new events, hand over what the kernel still holds, drain everything
   inst.tracing(false);
   await reader.stop();
+  // the sources hand over what they still hold (a BPF probe detaches first), then the rest of
+  // their part-filled sub-buffers goes in
+  await Promise.all(setup.sources.map((b) => b.source.stop()));
+  for (const b of builders) b.flush();
   // after ctx.stop() the consumer wants nothing more
   if (reason !== 'stop' && !light) pump.pump(true);
   if (light) {
@@ -199,18 +235,87 @@ async function runSession<T>(opts: LiveOptions, s: Session<T>): Promise<LiveResu
   // per CPU: the kernel's counts next to the reader's, so the caller can say why
   const { total, losses } = collectLosses(inst, setup.cpus, reader.stats?.() ?? [], setup.ringSubbufs);
   lostFromStats = total;
+  losses.push(...sourceLosses(setup.sources));
   const result = consumer.finish();
   const counts = new Map<number, number>();
   if (light) pump.idCounts.forEach((n, id) => n > 0 && counts.set(id, n));
   return { result, info: s.info, stats: engine.stats, lost: lostNow(), losses, reason, decoded: !light, counts };
 }
 
-/** Stop the reader (if it was started), release the page queues, remove the instance. */
-async function teardown(inst: Instance, reader: SubBufferReader | undefined, queues: readonly CpuQueue[]): Promise<void> {
+/**
+ * Start a record source: its batches become sub-buffers (BpfPages) of its per-CPU streams, its
+ * rounds hand over the part-filled ones and then move the watermark. Returns the builder (the
+ * session flushes it after the source stopped).
+ */
+function startSource(
+  b: BoundSource,
+  byCpu: ReadonlyMap<number, CpuQueue>,
+  o: { opts: LiveOptions; setup: InstanceSetup; pump: LivePump; finish: (why: Error) => void },
+): BpfPages {
+  const { opts, setup, pump, finish } = o;
+  const name = b.source.name;
+  const onSourcePage = opts.onSourcePage;
+  const layout = { littleEndian: endianness() === 'LE', longSize: setup.headerPage.commitSize as 4 | 8, header: setup.headerPage, subbufSize: setup.subbufSize };
+  const builder = new BpfPages(layout, (cpu, page) => {
+    const q = byCpu.get(cpu);
+    if (q === undefined) throw new DecodeError(cpu, 0, `record source '${name}' delivered a record of CPU ${cpu}, which the session does not trace (CPUs ${setup.cpus.join(',')})`);
+    onSourcePage?.(name, cpu, page);
+    pump.onSourcePage(q, page);
+  });
+  const index = setup.cpus.length + setup.sources.indexOf(b);
+  b.source.start(
+    (records, release) => {
+      try {
+        builder.addBatch(records, b.ids);
+      } catch (e) {
+        finish(e as Error);
+      } finally {
+        release();
+      }
+    },
+    (e) => finish(new TwError('READER', `record source '${name}' failed: ${e.message}`, { cause: e })),
+    (drainedNs) => {
+      try {
+        // every record before drainedNs is in a page now: hand the part-filled ones over first
+        builder.flush();
+        pump.onSourceRound(index, drainedNs);
+      } catch (e) {
+        finish(e as Error);
+      }
+    },
+  );
+  return builder;
+}
+
+/** The CPUs on which a record source lost records: its ring buffer was full. */
+function sourceLosses(sources: readonly BoundSource[]): CpuLoss[] {
+  const out: CpuLoss[] = [];
+  for (const b of sources) {
+    b.source.lost().forEach((lost, cpu) => {
+      if (lost > 0) {
+        out.push({
+          cpu, lost, overrun: 0, dropped: lost, commitOverrun: 0, ringSubbufs: 0, reader: undefined, source: b.source.name,
+          cause: 'the BPF ring buffer was full (bpf_ringbuf_reserve failed): tw fell behind reading it, or events came faster than it holds',
+        });
+      }
+    });
+  }
+  return out;
+}
+
+/** Stop the reader and the record sources (if started), release the page queues, remove the instance. */
+async function teardown(inst: Instance, reader: SubBufferReader | undefined, sources: readonly RecordSource[], queues: readonly CpuQueue[]): Promise<void> {
   try {
     await reader?.stop();
   } catch {
     // already reported, or already stopped
+  }
+  for (const src of sources) {
+    try {
+      await src.stop();
+    } catch {
+      // already reported, or already stopped
+    }
   }
   for (const q of queues) q.pages.close();
   await inst.remove();

@@ -6,6 +6,10 @@ import type { EngineStats, EventView } from '../session/engine.js';
 import type { FormatRegistry } from '../format/registry.js';
 import type { Instance } from '../tracefs/instance.js';
 import type { EventName } from '../tracefs/events.js';
+import type { RecordSource } from '../watch/record-source.js';
+
+// the record source interface lives with the watch API (ProbeProvider hands sources out)
+export type { OnSourceBatch, RecordSource, SourceEvent } from '../watch/record-source.js';
 
 /**
  * What tw needs of a ring-buffer reader (the relay-native addon or its JS fallback). onRound is
@@ -38,7 +42,9 @@ export interface ReaderCpuStats {
 /**
  * A CPU that lost events, with what is needed to say why: the kernel's counts (overrun: the
  * ring was full and the oldest page was overwritten; dropped / commitOverrun: the kernel could
- * not store an event at all) next to the ring's size and the reader's own counters.
+ * not store an event at all) next to the ring's size and the reader's own counters. Losses of
+ * a record source (a BPF probe) name it in `source`, count its records as `dropped` and say in
+ * `cause` why they were lost.
  */
 export interface CpuLoss {
   cpu: number;
@@ -50,6 +56,17 @@ export interface CpuLoss {
   ringSubbufs: number;
   /** undefined when the reader keeps no counters */
   reader: ReaderCpuStats | undefined;
+  /** the record source that lost them (RecordSource.name); absent for the kernel's ring buffer */
+  source?: string;
+  /** why, in words (record sources: "the BPF ring buffer was full …") */
+  cause?: string;
+}
+
+/** What a session made of a record source: its events with the ids and formats it used. */
+export interface LiveSourceInfo {
+  /** RecordSource.name: the buffer its events are in */
+  name: string;
+  events: Array<{ system: string; name: string; id: number; format: string }>;
 }
 
 /**
@@ -71,6 +88,8 @@ export interface LiveInfo {
    * visitors never see them). A recording stores them too.
    */
   lifecycle: EventName[];
+  /** the record sources (BPF probes) merged into the stream, with their events' ids and formats */
+  sources: LiveSourceInfo[];
   backend: string;
   fallbackReason: string | undefined;
   formats: FormatRegistry;
@@ -103,6 +122,19 @@ export interface LiveOptions {
   statusEveryMs?: number;
   /** every sub-buffer as it arrives (for recording), before decoding */
   onSubBuffer?: (cpu: number, data: Uint8Array) => void;
+  /**
+   * Extra sources of events (BPF probes), merged with the kernel's events in timestamp order.
+   * Their events satisfy the `events` patterns that name them ("tw:open_write", or the first
+   * alternative of "tw:kill|signal:signal_generate"); kernel `filters` cannot name them. Only
+   * with the clock "mono" (their records are stamped with CLOCK_MONOTONIC): other clocks are
+   * refused (BAD_ARGUMENT). The session starts them with the readers and stops them at its end.
+   */
+  sources?: readonly RecordSource[];
+  /**
+   * every sub-buffer the session builds from a record source's records (for recording), by the
+   * source's buffer name and CPU; the bytes are valid during the call
+   */
+  onSourcePage?: (buffer: string, cpu: number, data: Uint8Array) => void;
   /** after the instance is set up and before tracing starts */
   onReady?: (info: LiveInfo) => void | Promise<void>;
   /** once the events are enabled and the readers run: tracing has started */

@@ -13,7 +13,7 @@ import { Recorder } from './recorder.js';
 import { traceLive } from './trace-live.js';
 import type { CpuLoss, LiveEndReason, LiveInfo, LiveOptions } from './types.js';
 
-export interface WatchLiveOptions extends Omit<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'decode'> {
+export interface WatchLiveOptions extends Omit<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onSourcePage' | 'sources' | 'decode'> {
   /** brings up the probes the watch declares (without one, a watch that declares probes fails) */
   probes?: ProbeProvider;
   /** also write everything traced to this trace.dat */
@@ -82,14 +82,25 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
     // the probes are up and their layout checked: custom_event gets their generated unpackers
     const unpackers = wantsPayloads(run.watch) ? await unpackersFor(up.map((p) => p.event.slice(3)), opts.probes, note) : new Map<string, ProbeUnpacker>();
     const filters: Record<string, string> = run.watch.filter ? { ...run.watch.filter(run.args as never) } : {};
-    for (const p of up) if (p.filter) filters[p.event] = p.filter;
+    for (const p of up) if (p.filter && !p.source) filters[p.event] = p.filter;
+    // a BPF probe's events are not in the kernel's ring buffer: its filtering is done by its
+    // parameters, and the watch's kernel filter for it cannot be set (its handler still sees
+    // only what it checks for)
+    const sources = up.flatMap((p) => (p.source ? [p.source] : []));
+    const sourceEvents = new Set(sources.flatMap((src) => src.events.map((e) => `${e.system}:${e.name}`)));
+    for (const [pattern, expr] of Object.entries(filters)) {
+      if (!sourceEvents.has(pattern)) continue;
+      delete filters[pattern];
+      note(`${pattern} comes from a BPF probe: the watch's kernel filter '${expr}' is not applied (the probe filters by its parameters)`);
+    }
     let engineRef: Parameters<Recorder['finish']>[0];
     const live = await traceLive(
       {
         ...opts,
         events,
         filters,
-        ...(recorder ? { onSubBuffer: recorder.onSubBuffer } : {}),
+        ...(sources.length > 0 ? { sources } : {}),
+        ...(recorder ? { onSubBuffer: recorder.onSubBuffer, onSourcePage: recorder.onSourcePage } : {}),
         onReady: async (info) => {
           await recorder?.onReady(info);
           await opts.onReady?.(info);
@@ -100,7 +111,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
         const session = new WatchSession(engine, [run], {
           mode: 'live',
           ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
-          extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost),
+          extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost) + sources.reduce((n, src) => n + src.lost().reduce((a, x) => a + x, 0), 0),
           ...(unpackers.size > 0 ? { unpackers } : {}),
         });
         return { start: () => session.start(), visit: session.visit, finish: () => session.finish() };

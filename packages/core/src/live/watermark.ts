@@ -9,6 +9,12 @@
  *   order). The watermark is the smallest of those points. Readers report a round at least every
  *   `latency - margin` ms, with or without events, so an idle CPU holds nobody back for longer.
  *   One pump runs after each turn of the event loop in which something arrived.
+ *   Record sources (BPF probes, see RecordSource) take one place each, for all their CPU
+ *   streams together, moved only by the source's rounds (the CLOCK_MONOTONIC time at which its
+ *   ring buffer was found empty, less the same margin: a program may have taken its time stamp
+ *   and not yet submitted its record). Their records' own timestamps prove nothing: one BPF
+ *   ring buffer serves every CPU, filled in reservation order, not per CPU in time order
+ *   (see LivePump.onSourceRound). Their sub-buffers are therefore not passed to subBuffer().
  * - DelayWatermark (any other clock; the readers' rounds are not comparable): the newest
  *   timestamp delivered, extrapolated by the time elapsed since, minus the whole latency (a CPU's
  *   sub-buffer may reach us up to the reader's latency late). A timer pumps, and re-arms itself
@@ -32,9 +38,12 @@ export interface TsHalves {
 export interface Watermark {
   /** how pumps are scheduled: once per event-loop turn after deliveries, or by a re-armed timer */
   readonly schedule: 'immediate' | 'timer';
-  /** a sub-buffer of the CPU at `index` (its place in the session's CPU list) arrived */
+  /** a kernel sub-buffer of the CPU at `index` (its place in the session's CPU list) arrived */
   subBuffer(index: number, data: Uint8Array): void;
-  /** the CPU's reader caught up with the kernel at `drainedNs`; true when that may move the watermark */
+  /**
+   * the reader of the CPU at `index` (or the record source at `index`, after the CPUs) caught
+   * up at `drainedNs`; true when that may move the watermark
+   */
   round(index: number, drainedNs: number): boolean;
   /** the consumer's visit, wrapped when the watermark must see each event's timestamp */
   wrap(visit: (e: EventView) => boolean | void): (e: EventView) => boolean | void;

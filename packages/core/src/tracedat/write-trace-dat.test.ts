@@ -1,6 +1,7 @@
 /**
  * TraceDatWriter on synthetic sub-buffers (built with the annotated byte builders): the files it
- * writes, v6 and v7, top-level and named buffer, little- and big-endian, read back by tw's
+ * writes, v6 and v7, top-level and named buffer, little- and big-endian (extra buffers, as a
+ * recording of a BPF probe stores them: live/bpf-record.test.ts), read back by tw's
  * reader and — when trace-cmd is installed (no root needed to read files) — by
  * `trace-cmd report` and `trace-cmd dump`; and its error handling.
  */
@@ -333,6 +334,17 @@ describe('TraceDatWriter errors', () => {
     expect(codeOf(throwing(() => w.addSubBuffer(3, new Uint8Array(PAGE))))).toBe('BAD_ARGUMENT');
     const corrupt = new SubBufferBuilder(LE64).commitLength(5000).build();
     expect(codeOf(throwing(() => w.addSubBuffer(1, corrupt)))).toBe('DECODE');
+    await w.abort();
+  });
+
+  it('rejects extra buffers without a name or named twice, and sub-buffers for a buffer it does not declare', async () => {
+    const path = join(dir, 'extra-buffers.dat');
+    expect(codeOf(await rejection(TraceDatWriter.create(path, 7, meta(LE64, { extraBuffers: [''] }))))).toBe('BAD_ARGUMENT');
+    expect((await rejection(TraceDatWriter.create(path, 7, meta(LE64, { bufferName: 'a', extraBuffers: ['b', 'a'] })))).message).toMatch(/two buffers are named 'a'/);
+    const w = await TraceDatWriter.create(path, 6, meta(LE64, { extraBuffers: ['bpf-x'] }));
+    const e = throwing(() => w.addSubBuffer(0, new SubBufferBuilder(LE64).build(), 'bpf-y'));
+    expect(codeOf(e)).toBe('BAD_ARGUMENT');
+    expect(e.message).toMatch(/buffer 'bpf-y', which the file does not declare \('', 'bpf-x'\)/);
     await w.abort();
   });
 

@@ -11,10 +11,11 @@
  *   saved cmdlines, CPU count, "options  " (TRACECLOCK, UNAME, VERSION, CPUSTAT…, BUFFER),
  *   "flyrecord" + (offset, size) per CPU + "[clock]", page-aligned CPU data      ← finish()
  *   A named buffer (meta.bufferName) gets an empty top-level flyrecord and a BUFFER option
- *   pointing at its own "flyrecord" block, as trace-cmd writes instance recordings.
+ *   pointing at its own "flyrecord" block, as trace-cmd writes instance recordings. Each of
+ *   meta.extraBuffers (tw's BPF probe events) gets a BUFFER option and "flyrecord" block too.
  * - v7: the same header, compression "none", the offset of the options section, then sections
  *   HEADER_INFO, FTRACE_EVENTS, EVENT_FORMATS, KALLSYMS, PRINTK                  ← create()
- *   CMDLINES, BUFFER (flyrecord: padding, page-aligned per-CPU data), OPTIONS, STRINGS ← finish()
+ *   CMDLINES, BUFFER (flyrecord: padding, page-aligned per-CPU data) per buffer, OPTIONS, STRINGS ← finish()
  *   Sections are contiguous and the file ends with the last one: trace-cmd finds the STRINGS
  *   section (section descriptions) by walking section headers from the start of the file.
  *
@@ -81,6 +82,12 @@ export interface TraceDatMeta {
   uname?: string;
   /** instance name for a BUFFER option; "" or absent: the data is the top-level buffer */
   bufferName?: string;
+  /**
+   * more named buffers, after that one (same sub-buffer size, clock and CPUs): a live
+   * session's record sources (BPF probes), whose sub-buffers tw builds. Their event formats
+   * must be in eventFormats.
+   */
+  extraBuffers?: readonly string[];
   /** text of the VERSION option (the program that recorded), default "tw" */
   program?: string;
 }
@@ -114,13 +121,14 @@ export interface TraceDatWriterStats {
 type State = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
 
 /** What finish() needs of the metadata (the formats and kallsyms are not kept: memory). */
-type KeptMeta = Pick<TraceDatMeta, 'littleEndian' | 'pageSize' | 'cpus' | 'clock' | 'traceClock' | 'uname' | 'bufferName' | 'program'>;
+type KeptMeta = Pick<TraceDatMeta, 'littleEndian' | 'pageSize' | 'cpus' | 'clock' | 'traceClock' | 'uname' | 'bufferName' | 'extraBuffers' | 'program'>;
 
 function keptMeta(m: TraceDatMeta): KeptMeta {
   const k: KeptMeta = { littleEndian: m.littleEndian, pageSize: m.pageSize, cpus: m.cpus, clock: m.clock };
   if (m.traceClock !== undefined) k.traceClock = m.traceClock;
   if (m.uname !== undefined) k.uname = m.uname;
   if (m.bufferName !== undefined) k.bufferName = m.bufferName;
+  if (m.extraBuffers !== undefined) k.extraBuffers = [...m.extraBuffers];
   if (m.program !== undefined) k.program = m.program;
   return k;
 }
@@ -251,6 +259,12 @@ function validateMeta(path: string, version: number, meta: TraceDatMeta): Header
     throw badArg(`${where}: trace_clock text '${meta.traceClock.trim()}' does not select clock '${meta.clock}'`);
   }
   if ((meta.bufferName ?? '').includes('\0')) throw badArg(`${where}: buffer name contains a NUL`);
+  const names = [meta.bufferName ?? ''];
+  for (const extra of meta.extraBuffers ?? []) {
+    if (extra === '' || extra.includes('\0')) throw badArg(`${where}: extra buffer name '${extra}'`);
+    if (names.includes(extra)) throw badArg(`${where}: two buffers are named '${extra}'`);
+    names.push(extra);
+  }
   for (const sys of meta.eventFormats.keys()) {
     if (sys === '' || sys.includes('\0')) throw badArg(`${where}: event system name '${sys}'`);
   }
@@ -278,7 +292,9 @@ function validateMeta(path: string, version: number, meta: TraceDatMeta): Header
  */
 export class TraceDatWriter {
   private state: State = 'open';
-  private readonly spills: (CpuSpill | undefined)[];
+  /** per buffer (0: the main one, then meta.extraBuffers in order), per CPU */
+  private readonly spills: Array<(CpuSpill | undefined)[]>;
+  private readonly bufferNames: string[];
   private readonly le: boolean;
   private readonly staging: number;
   private readonly tmpDir: string;
@@ -298,7 +314,8 @@ export class TraceDatWriter {
     opts: TraceDatWriterOptions,
   ) {
     this.le = meta.littleEndian;
-    this.spills = new Array<CpuSpill | undefined>(meta.cpus).fill(undefined);
+    this.bufferNames = [meta.bufferName ?? '', ...(meta.extraBuffers ?? [])];
+    this.spills = this.bufferNames.map(() => new Array<CpuSpill | undefined>(meta.cpus).fill(undefined));
     this.tmpDir = opts.tmpDir ?? dirname(path);
     const want = opts.stagingBytes ?? DEFAULT_STAGING;
     this.staging = Math.max(1, Math.floor(want / meta.pageSize)) * meta.pageSize;
@@ -359,19 +376,24 @@ export class TraceDatWriter {
     return w;
   }
 
-  /** Pages and bytes kept so far. */
+  /** Pages (per CPU, all buffers) and bytes kept so far. */
   stats(): TraceDatWriterStats {
-    return { pages: this.spills.map((s) => s?.pages ?? 0), bytes: this.bytesKept };
+    const pages = new Array<number>(this.meta.cpus).fill(0);
+    for (const buf of this.spills) buf.forEach((s, cpu) => (pages[cpu]! += s?.pages ?? 0));
+    return { pages, bytes: this.bytesKept };
   }
 
   /**
    * One whole sub-buffer of `cpu`, exactly the sub-buffer size, as read from trace_pipe_raw.
    * The bytes are copied (the caller may reuse `data`). Sub-buffers with nothing committed and
    * no missed-events flag are dropped. Writes to the CPU's spill file are synchronous, one per
-   * staging buffer.
+   * staging buffer. `buffer` names one of meta.extraBuffers; default: the main buffer.
    */
-  addSubBuffer(cpu: number, data: Uint8Array): void {
+  addSubBuffer(cpu: number, data: Uint8Array, buffer?: string): void {
     if (this.state !== 'open') throw badArg(`${this.path}: addSubBuffer() ${this.notOpen()}`);
+    const bi = buffer === undefined ? 0 : this.bufferNames.indexOf(buffer);
+    if (bi < 0) throw badArg(`${this.path}: sub-buffer for buffer '${buffer}', which the file does not declare (${this.bufferNames.map((n) => `'${n}'`).join(', ')})`);
+    const spills = this.spills[bi]!;
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.meta.cpus) {
       throw badArg(`${this.path}: sub-buffer for cpu ${cpu}, but the file has CPUs 0..${this.meta.cpus - 1}`);
     }
@@ -386,10 +408,10 @@ export class TraceDatWriter {
     const len = (commit & ~COMMIT_FLAGS) >>> 0;
     if (len === 0 && (commit & COMMIT_FLAGS) === 0) return;
     if (len > h.dataSize) {
-      const s = this.spills[cpu];
+      const s = spills[cpu];
       throw new DecodeError(cpu, s ? s.size + s.used : 0, `sub-buffer commits ${len} bytes of data, more than the ${h.dataSize} a sub-buffer holds`);
     }
-    const s = this.spills[cpu] ?? this.openSpill(cpu);
+    const s = spills[cpu] ?? this.openSpill(bi, cpu);
     s.staged.set(data, s.used); // copy: the caller's buffer is reused for the next read
     s.used += data.length;
     s.pages++;
@@ -405,9 +427,11 @@ export class TraceDatWriter {
     if (typeof extra?.cmdlines !== 'string') throw badArg(`${this.path}: finish() needs the saved_cmdlines text`);
     this.state = 'finishing';
     try {
-      this.spills.forEach((s, cpu) => {
-        if (s) this.flushSpill(cpu, s);
-      });
+      for (const buf of this.spills) {
+        buf.forEach((s, cpu) => {
+          if (s) this.flushSpill(cpu, s);
+        });
+      }
       if (this.version === 6) await this.finishV6(extra);
       else await this.finishV7(extra);
       const out = this.out;
@@ -463,7 +487,7 @@ export class TraceDatWriter {
 
   // ------------------------------------------------------------------ spill files
 
-  private openSpill(cpu: number): CpuSpill {
+  private openSpill(bi: number, cpu: number): CpuSpill {
     const name = join(this.tmpDir, `.${basename(this.path)}.tw-${process.pid}-${this.tmpSeq++}-cpu${cpu}.tmp`);
     let fd: number;
     try {
@@ -474,7 +498,7 @@ export class TraceDatWriter {
       throw new TwError(IO_ERROR, `${name}: cannot create a spill file for cpu ${cpu} of ${this.path}: ${(e as Error).message}`, { cause: e });
     }
     const s: CpuSpill = { fd, size: 0, staged: Buffer.allocUnsafe(this.staging), used: 0, pages: 0 };
-    this.spills[cpu] = s;
+    this.spills[bi]![cpu] = s;
     return s;
   }
 
@@ -495,19 +519,22 @@ export class TraceDatWriter {
   }
 
   private closeSpills(): void {
-    this.spills.forEach((s, i) => {
-      if (!s) return;
-      try {
-        closeSync(s.fd);
-      } catch {
-        // already closed
-      }
-      this.spills[i] = undefined;
-    });
+    for (const buf of this.spills) {
+      buf.forEach((s, i) => {
+        if (!s) return;
+        try {
+          closeSync(s.fd);
+        } catch {
+          // already closed
+        }
+        buf[i] = undefined;
+      });
+    }
   }
 
-  private sizeOf(cpu: number): number {
-    return this.spills[cpu]?.size ?? 0;
+  /** bytes of CPU data of buffer `bi` (index in bufferNames) for `cpu` */
+  private sizeOf(bi: number, cpu: number): number {
+    return this.spills[bi]![cpu]?.size ?? 0;
   }
 
   // ------------------------------------------------------------------ output
@@ -522,12 +549,12 @@ export class TraceDatWriter {
     }
   }
 
-  /** Per-CPU (offset, size) placed from `start`: page-aligned when there is data. */
-  private placeCpuData(start: number): { offsets: number[]; end: number } {
+  /** Per-CPU (offset, size) of buffer `bi` placed from `start`: page-aligned when there is data. */
+  private placeCpuData(bi: number, start: number): { offsets: number[]; end: number } {
     const offsets: number[] = [];
     let cur = start;
     for (let cpu = 0; cpu < this.meta.cpus; cpu++) {
-      const size = this.sizeOf(cpu);
+      const size = this.sizeOf(bi, cpu);
       if (size === 0) {
         offsets.push(cur); // nothing there; never read
         continue;
@@ -539,11 +566,11 @@ export class TraceDatWriter {
     return { offsets, end: cur };
   }
 
-  /** Copy each CPU's spill file to its place (one reused buffer: memory stays bounded). */
-  private async copyCpuData(offsets: readonly number[]): Promise<void> {
+  /** Copy each CPU's spill file of buffer `bi` to its place (one reused buffer: memory stays bounded). */
+  private async copyCpuData(bi: number, offsets: readonly number[]): Promise<void> {
     const buf = Buffer.allocUnsafe(COPY_CHUNK);
     for (let cpu = 0; cpu < this.meta.cpus; cpu++) {
-      const s = this.spills[cpu];
+      const s = this.spills[bi]![cpu];
       if (!s || s.size === 0) continue;
       const at = offsets[cpu]!;
       for (let done = 0; done < s.size; ) {
@@ -575,25 +602,27 @@ export class TraceDatWriter {
 
   private async finishV6(extra: TraceDatFinish): Promise<void> {
     const meta = this.meta;
-    const name = meta.bufferName ?? '';
+    const names = this.bufferNames;
     const b = new Bytes(this.le, this.headEnd, 64 * 1024);
     writeSized64(b, extra.cmdlines);
     b.u32(meta.cpus);
     b.bytes(enc('options  \0'));
     this.commonOptions(b, extra);
-    let bufferOffsetAt = -1;
-    if (name !== '') {
+    // a BUFFER option per named buffer: its flyrecord's offset (patched below) and its name
+    const offsetAt = names.map((name) => {
+      if (name === '') return -1;
       const data = new Bytes(this.le, 0);
       data.u64(0);
       data.cstr(name);
       b.u16(OPT.BUFFER);
       b.u32(data.length);
-      bufferOffsetAt = b.pos; // the instance's flyrecord offset, patched below
+      const at = b.pos;
       b.bytes(data.view());
-    }
+      return at;
+    });
     b.u16(OPT.DONE);
     const clock = enc(`[${meta.clock}]`);
-    const flyrecord = (withData: boolean): number[] => {
+    const flyrecord = (): number[] => {
       b.bytes(enc('flyrecord\0'));
       const at: number[] = [];
       for (let cpu = 0; cpu < meta.cpus; cpu++) {
@@ -604,23 +633,26 @@ export class TraceDatWriter {
       // trace-cmd's reader expects the clock after every flyrecord table when TRACECLOCK is set
       b.u64(clock.length);
       b.bytes(clock);
-      return withData ? at : [];
+      return at;
     };
-    let table: number[];
-    if (name === '') {
-      table = flyrecord(true);
-    } else {
-      flyrecord(false); // empty top-level buffer
-      b.setU64(bufferOffsetAt, b.pos);
-      table = flyrecord(true);
-    }
-    const { offsets, end } = this.placeCpuData(b.pos);
-    table.forEach((at, cpu) => {
-      b.setU64(at, offsets[cpu]!);
-      b.setU64(at + 8, this.sizeOf(cpu));
+    if (names[0] !== '') flyrecord(); // an empty top-level buffer first
+    const tables = names.map((name, bi) => {
+      if (name !== '') b.setU64(offsetAt[bi]!, b.pos);
+      return flyrecord();
+    });
+    // every buffer's CPU data after the tables, one buffer after the other
+    let end = b.pos;
+    const placed = names.map((_, bi) => {
+      const p = this.placeCpuData(bi, end);
+      end = p.end;
+      tables[bi]!.forEach((at, cpu) => {
+        b.setU64(at, p.offsets[cpu]!);
+        b.setU64(at + 8, this.sizeOf(bi, cpu));
+      });
+      return p.offsets;
     });
     await this.writeAt(b.view(), b.base);
-    await this.copyCpuData(offsets);
+    for (let bi = 0; bi < names.length; bi++) await this.copyCpuData(bi, placed[bi]!);
     if (extra.tasks) {
       // v6 readers stop at the CPU data; tw's task table trails the file with a footer
       const text = enc(extra.tasks);
@@ -636,7 +668,7 @@ export class TraceDatWriter {
     const meta = this.meta;
     const v7 = this.v7!;
     const strings = v7.strings;
-    const name = meta.bufferName ?? '';
+    const names = this.bufferNames;
     const b = new Bytes(this.le, this.headEnd, 64 * 1024);
 
     const cmdlinesAt = b.pos;
@@ -647,17 +679,26 @@ export class TraceDatWriter {
     // A named buffer comes with an empty top-level one, as trace-cmd writes them: its reader
     // otherwise looks for the top-level buffer at offset 0.
     let emptyTopAt = -1;
-    if (name !== '') {
+    if (names[0] !== '') {
       emptyTopAt = b.pos;
       sizeAt = beginSection(b, OPT.BUFFER, strings.add('buffer flyrecord '));
       b.setU64(sizeAt, 0);
     }
-    const bufferAt = b.pos;
-    sizeAt = beginSection(b, OPT.BUFFER, strings.add(`buffer flyrecord ${name}`));
-    const { offsets, end } = this.placeCpuData(b.pos);
-    b.setU64(sizeAt, end - (sizeAt + 8)); // the padding and all CPU data
     await this.writeAt(b.view(), b.base);
-    await this.copyCpuData(offsets);
+    // one BUFFER section per buffer: its header, then its padding and page-aligned CPU data
+    let end = b.pos;
+    const sections: Array<{ at: number; offsets: number[] }> = [];
+    for (let bi = 0; bi < names.length; bi++) {
+      const h = new Bytes(this.le, end, 64);
+      const at = h.pos;
+      sizeAt = beginSection(h, OPT.BUFFER, strings.add(`buffer flyrecord ${names[bi]!}`));
+      const placed = this.placeCpuData(bi, h.pos);
+      h.setU64(sizeAt, placed.end - (sizeAt + 8)); // the padding and all CPU data
+      await this.writeAt(h.view(), h.base);
+      await this.copyCpuData(bi, placed.offsets);
+      end = Math.max(placed.end, h.pos);
+      sections.push({ at, offsets: placed.offsets });
+    }
 
     // tw's task table (a section trace-cmd skips: no option points at it), then the options
     // section, then the strings; the file ends with the last section.
@@ -678,8 +719,10 @@ export class TraceDatWriter {
     const count = new Bytes(this.le, 0, 4);
     count.u32(meta.cpus);
     writeOption(o, OPT.CPUCOUNT, count.view());
-    if (name !== '') writeOption(o, OPT.BUFFER, this.bufferOptionV7(emptyTopAt, '', [], []));
-    writeOption(o, OPT.BUFFER, this.bufferOptionV7(bufferAt, name, offsets, offsets.map((_, cpu) => this.sizeOf(cpu))));
+    if (names[0] !== '') writeOption(o, OPT.BUFFER, this.bufferOptionV7(emptyTopAt, '', [], []));
+    sections.forEach(({ at, offsets }, bi) => {
+      writeOption(o, OPT.BUFFER, this.bufferOptionV7(at, names[bi]!, offsets, offsets.map((_, cpu) => this.sizeOf(bi, cpu))));
+    });
     const next = new Bytes(this.le, 0, 8);
     next.u64(0); // no further options section
     writeOption(o, OPT.DONE, next.view());

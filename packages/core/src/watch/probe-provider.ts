@@ -4,14 +4,21 @@
  * and take it down after, and the probe's generated unpacker for custom_event handlers.
  */
 import type { ProbeUnpacker } from './define-watch.js';
+import type { RecordSource } from './record-source.js';
 
 export interface LiveProbe {
   /** tw:<name> */
   event: string;
   /** the mechanism that serves it ('module', 'kprobe-events', …) */
   backend: string;
-  /** a kernel filter to set on the event in the session's instance */
+  /** a kernel filter to set on the event in the session's instance (never with a `source`) */
   filter: string | undefined;
+  /**
+   * Where the event comes from when it is not a tracefs event: a BPF probe has none, its
+   * records come from its ring buffer through this source (which declares `event` among its
+   * events). The session merges them with the kernel's events; down() closes what it uses.
+   */
+  source?: RecordSource;
   /** what was tried and what the user should know */
   notes: readonly string[];
   /** undo what up() did */
