@@ -71,3 +71,4 @@ export {
 } from './lifecycle/backend.js';
 export { probeUp, probeUnpacker, type ActiveProbe, type ProbeUpOptions, type SessionUnpacker } from './lifecycle/probe-up.js';
 export { expressibleBy, type Expressible } from './lifecycle/expressible.js';
+export { type BpfLoader } from './lifecycle/backend.js';

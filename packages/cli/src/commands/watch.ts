@@ -45,7 +45,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)) };
     const out = new WatchOutput(watch, run.args, { json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l) });
     const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled());
-    const probes = probeProvider(this.config, flags['probe-backend'], (event, backend) => live?.tracingExtra.push(`${event} via ${backend}`));
+    const probes = probeProvider(this.config, flags['probe-backend'], (event, backend) => live?.tracingExtra.push(`${event} via ${backend}`), live?.readerLatencyMs());
     if (!live) return out.render(await replayWatch(flags.input!, run, { probes, ...out.hooks, ...(flags.buffer ? { buffers: flags.buffer } : {}) }), []);
     out.status = live.status;
     try {

@@ -38,7 +38,7 @@ export const quietFlag = Flags.boolean({ char: 'q', summary: 'Do not print the "
  * Scripts wait for it.
  */
 export function tracingLine(info: LiveInfo, extra: readonly string[] = []): string {
-  const names = info.events.map((e) => `${e.system}:${e.name}`);
+  const names = [...info.events.map((e) => `${e.system}:${e.name}`), ...(info.sources ?? []).flatMap((s) => s.events.map((e) => `${e.system}:${e.name}`))];
   const shown = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
   const what = `${names.length} event${names.length === 1 ? '' : 's'} (${shown})`;
   return `tw: tracing ${what} on ${info.cpus.length} CPUs, ${info.backend} reader${extra.length ? `; ${extra.join('; ')}` : ''}`;
@@ -220,6 +220,12 @@ export class LiveRun {
     this.status.clear();
     const o = { bufferKb: this.flags['buffer-kb'], rtReaders: this.flags['rt-readers'], backend: live.info.backend };
     for (const line of explainLosses(live.losses, o)) write(`tw: warning: ${line}`);
+  }
+
+  /** The latency a reader gets (the session's less a margin for merging): BPF probes' too. */
+  readerLatencyMs(): number {
+    const l = this.flags.latency;
+    return Math.max(1, l - Math.max(1, Math.min(5, Math.floor(l / 10))));
   }
 
   /** End the session gracefully, as a first Ctrl-C does (e.g. when stdout was closed). */

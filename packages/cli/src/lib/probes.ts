@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
 import { TwError, type ProbeProvider } from '@tw/core';
-import { probeUnpacker, probeUp, validateProbeSpec, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
+import { probeUnpacker, probeUp, validateProbeSpec, type BpfLoader, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
+import { bpfStatus, openBpfProbe } from '@tw/relay-native';
+
+/** The addon's libbpf loader, for kprobe-gen's BPF backend. */
+export const bpfLoader: BpfLoader = {
+  status: bpfStatus,
+  open: (o) => openBpfProbe(o),
+};
 
 export interface InstalledProbe {
   spec: ProbeSpec;
@@ -49,13 +56,13 @@ export async function findProbe(config: Config, name: string): Promise<Installed
  * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order).
  * `onUp` hears each probe brought up, and by which backend.
  */
-export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (event: string, backend: string) => void): ProbeProvider {
+export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (event: string, backend: string) => void, bpfLatencyMs?: number): ProbeProvider {
   return {
     async up(name) {
       const { spec } = await findProbe(config, name);
-      const p = await probeUp(spec, { backend });
+      const p = await probeUp(spec, { backend, bpf: bpfLoader, ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
       onUp?.(`tw:${spec.name}`, p.backend);
-      return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload() };
+      return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload(), ...(p.source ? { source: p.source } : {}) };
     },
     async unpacker(name, onNote) {
       const event = `tw:${name}`;

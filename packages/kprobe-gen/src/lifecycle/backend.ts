@@ -3,21 +3,43 @@
  * place that says in which order `auto` tries them. A new backend implements ProbeBackend and
  * takes its place in PROBE_BACKEND_ORDER; nothing else chooses.
  */
-import type { Tracefs } from '@tw/core';
+import type { RecordSource, Tracefs } from '@tw/core';
 import type { ProbeSpec } from '@tw/probe-spec';
 
-export type ProbeBackendName = 'module' | 'kprobe-events';
+export type ProbeBackendName = 'module' | 'kprobe-events' | 'bpf';
 
 /**
  * What `auto` tries, in order: a module built for this kernel (any C the spec needs: paths
- * across mounts, struct reads), else a tracefs kprobe event (no build; only what fetch args
- * can express).
+ * across mounts, struct reads), else a tracefs kprobe event (no build; only what fetch args can
+ * express), else a BPF program (CO-RE; syscall and tracepoint forms work where kprobes and
+ * modules do not, and it lives only as long as tw). BPF comes last for now, until the guest
+ * tests compare it with the other two on the same probe; then it moves first.
  */
-export const PROBE_BACKEND_ORDER: readonly ProbeBackendName[] = ['module', 'kprobe-events'];
+export const PROBE_BACKEND_ORDER: readonly ProbeBackendName[] = ['module', 'kprobe-events', 'bpf'];
 
-/** The order to try for a request: the named backend alone, or every backend in PROBE_BACKEND_ORDER. */
-export function probeBackendOrder(want: ProbeBackendName | 'auto'): readonly ProbeBackendName[] {
-  return want === 'auto' ? PROBE_BACKEND_ORDER : [want];
+/**
+ * The order to try for a request: the named backend alone, or every backend in
+ * PROBE_BACKEND_ORDER. `persistent` (tw probe load: the probe must outlive tw) leaves out BPF,
+ * whose programs go with the process that loaded them.
+ */
+export function probeBackendOrder(want: ProbeBackendName | 'auto', o: { persistent?: boolean } = {}): readonly ProbeBackendName[] {
+  if (want !== 'auto') return [want];
+  return o.persistent === true ? PROBE_BACKEND_ORDER.filter((b) => b !== 'bpf') : PROBE_BACKEND_ORDER;
+}
+
+/**
+ * What the BPF backend needs of a loader (@tw/relay-native's openBpfProbe, given by the CLI:
+ * kprobe-gen does not import the addon): open, set parameters, load and attach an object, then
+ * its records in batches (see RecordSource for their layout).
+ */
+export interface BpfLoader {
+  /** true, or why BPF objects cannot be loaded here */
+  status(): true | string;
+  open(o: { object: string; params: Readonly<Record<string, string | number | bigint | boolean>>; latencyMs?: number }): {
+    start(onBatch: (data: Uint8Array, release: () => void) => void, onError: (e: Error) => void, onRound?: (drainedNs: number) => void): void;
+    stop(): Promise<void>;
+    lost(): number[];
+  };
 }
 
 export interface ProbeEnv {
@@ -26,8 +48,12 @@ export interface ProbeEnv {
   kdir: string;
   /** where generated files go (default: the build cache) */
   outDir?: string | undefined;
-  /** spec parameters (module parameters, kprobe-event filter values) */
+  /** spec parameters (module parameters, kprobe-event filter values, BPF globals) */
   params?: Record<string, string | number> | undefined;
+  /** the BPF loader (without one the BPF backend is unavailable) */
+  bpf?: BpfLoader | undefined;
+  /** how long a BPF record may wait before it is handed over (default 45 ms) */
+  bpfLatencyMs?: number | undefined;
 }
 
 /** A probe a backend brought up: its event exists; not yet checked against the spec's layout. */
@@ -38,6 +64,11 @@ export interface AttachedProbe {
   notes: string[];
   /** undo what up() did */
   down(): Promise<void>;
+  /**
+   * Where the events come from when there is no tracefs event (BPF): the session merges the
+   * source's records with the kernel's events. Its format is made from the spec: no layout check.
+   */
+  source?: RecordSource;
 }
 
 export interface ProbeBackend {

@@ -4,16 +4,17 @@
  * everything undone on failure; and the probe's generated unpacker for a watch session.
  */
 import { release } from 'node:os';
-import { TwError, Tracefs, isTwError, type ProbeUnpacker } from '@tw/core';
+import { TwError, Tracefs, isTwError, type ProbeUnpacker, type RecordSource } from '@tw/core';
 import { checkLayout } from '@tw/probe-spec';
 import { isLoaded } from '../load.js';
 import type { ProbeSpec } from '@tw/probe-spec';
 import { importUnpacker } from '../unpacker.js';
-import { probeBackendOrder, type ProbeBackend, type ProbeBackendName, type ProbeEnv } from './backend.js';
+import { probeBackendOrder, type BpfLoader, type ProbeBackend, type ProbeBackendName, type ProbeEnv } from './backend.js';
+import { bpfBackend } from './bpf-backend.js';
 import { kprobeEventsBackend } from './kprobe-events-backend.js';
 import { moduleBackend } from './module-backend.js';
 
-const BACKENDS: Record<ProbeBackendName, ProbeBackend> = { module: moduleBackend, 'kprobe-events': kprobeEventsBackend };
+const BACKENDS: Record<ProbeBackendName, ProbeBackend> = { module: moduleBackend, 'kprobe-events': kprobeEventsBackend, bpf: bpfBackend };
 
 export interface ActiveProbe {
   spec: ProbeSpec;
@@ -29,6 +30,8 @@ export interface ActiveProbe {
   notes: string[];
   /** undo what this call did */
   unload(): Promise<void>;
+  /** BPF: the records of the probe's event, for the session to merge (no tracefs event exists) */
+  source?: RecordSource;
 }
 
 export interface ProbeUpOptions {
@@ -38,6 +41,12 @@ export interface ProbeUpOptions {
   params?: Record<string, string | number>;
   /** tracefs (default: found, and mounted if needed) */
   tracefs?: Tracefs;
+  /** the BPF loader (the CLI gives @tw/relay-native's); without one BPF is not tried */
+  bpf?: BpfLoader;
+  /** how long a BPF record may wait before it is handed over (default 45 ms) */
+  bpfLatencyMs?: number;
+  /** the probe must outlive tw (tw probe load): BPF, which goes with the process, is not tried */
+  persistent?: boolean;
 }
 
 function formatOf(tracefs: Tracefs, spec: ProbeSpec): string {
@@ -51,20 +60,24 @@ function formatOf(tracefs: Tracefs, spec: ProbeSpec): string {
  */
 export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promise<ActiveProbe> {
   const tracefs = opts.tracefs ?? new Tracefs();
-  const already = await isLoaded(spec, { tracefsRoot: tracefs.root });
+  const want = opts.backend ?? 'auto';
+  if (want === 'bpf' && opts.persistent === true) {
+    throw new TwError('BAD_ARGUMENT', `a BPF probe lives only as long as the tw process that loaded it: use probe '${spec.name}' through tw watch (or load it with --probe-backend module or kprobe-events)`);
+  }
+  const already = want === 'bpf' ? false : await isLoaded(spec, { tracefsRoot: tracefs.root });
   if (already) {
     checkLayout(spec, formatOf(tracefs, spec));
     return { spec, backend: already, ours: false, filter: undefined, notes: [], unload: async () => undefined };
   }
-  const want = opts.backend ?? 'auto';
-  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params: opts.params };
+  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params: opts.params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs };
   const notes: string[] = [];
-  const order = probeBackendOrder(want);
+  const order = probeBackendOrder(want, { persistent: opts.persistent === true });
   for (const [i, name] of order.entries()) {
     const backend = BACKENDS[name];
     const why = backend.unavailable(spec, env);
     if (why !== undefined) {
       if (want === 'module') throw new TwError('MODULE_LOAD', `cannot use a module for probe '${spec.name}': ${why}`);
+      if (want === 'bpf') throw new TwError('PROBE_UNSUPPORTED', `cannot use BPF for probe '${spec.name}': ${why}`);
       notes.push(`${name === 'kprobe-events' ? 'kprobe events' : name}: ${why}`);
       continue;
     }
@@ -77,7 +90,9 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
       notes.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    const active: ActiveProbe = { spec, backend: name, ours: true, filter: attached.filter, notes: [...notes, ...attached.notes], unload: attached.down };
+    const active: ActiveProbe = { spec, backend: name, ours: true, filter: attached.filter, notes: [...notes, ...attached.notes], unload: attached.down, ...(attached.source ? { source: attached.source } : {}) };
+    // a source's format is made from the spec itself: only a tracefs event can disagree
+    if (attached.source) return active;
     try {
       checkLayout(spec, formatOf(tracefs, spec));
     } catch (e) {

@@ -54,6 +54,7 @@ export default class ProbeGen extends TwCommand {
       if (!flags['no-load']) {
         const p = await probeUp(spec, {
           backend: flags['probe-backend'],
+          persistent: true,
           ...(flags.kdir ? { kdir: flags.kdir } : {}),
         });
         loaded = { backend: p.backend, notes: p.notes };

@@ -17,7 +17,7 @@ export default class ProbeLoad extends TwCommand {
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(ProbeLoad);
     const { spec } = await findProbe(this.config, args.name);
-    const p = await probeUp(spec, { backend: flags['probe-backend'], ...(flags.kdir ? { kdir: flags.kdir } : {}) });
+    const p = await probeUp(spec, { backend: flags['probe-backend'], persistent: true, ...(flags.kdir ? { kdir: flags.kdir } : {}) });
     if (!this.jsonEnabled()) {
       this.log(`${spec.name}: ${p.ours ? 'loaded' : 'already loaded'} (${p.backend}); events arrive as tw:${spec.name}`);
       for (const n of p.notes) this.logToStderr(`tw: note: ${n}`);
