@@ -124,6 +124,9 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     while ((loadedPrograms().length > 0 || links().length > 0) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
     expect(loadedPrograms(), 'programs after kill -9').toEqual([]);
     expect(links(), 'links after kill -9').toEqual([]);
-    // (its tracefs instance is the next run's to remove, as before)
+    // its tracefs instance is the next run's to remove, as before
+    const next = await run(process.execPath, [twCliPath(), 'watch', 'syscalls', '--duration', '200ms', '--quiet'], { check: false });
+    expect(next.code, next.stderr).toBe(0);
+    expect(twInstances(tw.pid)).toEqual([]);
   });
 });
