@@ -18,11 +18,11 @@ if (reason) console.warn(`[bpf-watch.kernel] skipped: ${reason}`);
 const WATCH = join(REPO_ROOT, 'test/fixtures/unlinkat-watch.mjs');
 const T = '/sys/kernel/tracing';
 
-/** ids of the BPF programs named tw_unlinkat (the generated program) now loaded */
+/** ids of the generated BPF programs of the unlink probes (tw_unlinkat, tw_unlink) now loaded */
 function loadedPrograms(): number[] {
   const r = spawnSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' });
   const list = JSON.parse(r.stdout || '[]') as Array<{ id: number; name?: string }>;
-  return list.filter((p) => p.name === 'tw_unlinkat').map((p) => p.id);
+  return list.filter((p) => p.name === 'tw_unlinkat' || p.name === 'tw_unlink').map((p) => p.id);
 }
 
 function links(): number[] {
@@ -53,9 +53,9 @@ interface Tw {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-/** Start `tw watch` on the fixture for `dir`; resolves once tw says it is tracing (with that line). */
-async function startWatch(dir: string, extra: string[] = []): Promise<{ tw: Tw; line: string }> {
-  const p = spawn(process.execPath, [twCliPath(), 'watch', WATCH, `${dir}/`, '--json', ...extra], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start `tw watch` on the fixture for `dir` (or another watch); resolves once tw says it is tracing (with that line). */
+async function startWatch(dir: string, extra: string[] = [], watch = WATCH): Promise<{ tw: Tw; line: string }> {
+  const p = spawn(process.execPath, [twCliPath(), 'watch', watch, `${dir}/`, '--json', ...extra], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -128,5 +128,32 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     const next = await run(process.execPath, [twCliPath(), 'watch', 'syscalls', '--duration', '200ms', '--quiet'], { check: false });
     expect(next.code, next.stderr).toBe(0);
     expect(twInstances(tw.pid)).toEqual([]);
+  });
+
+  it('who-deleted runs live here: tw:unlink cannot be brought up, so it takes tw:unlinkat by BPF (files only)', async () => {
+    const dir = workDir();
+    for (const f of ['p', 'q']) writeFileSync(join(dir, f), 'x');
+    mkdirSync(join(dir, 'd'));
+    const { tw, line } = await startWatch(dir, [], 'who-deleted');
+    expect(line).toMatch(/\(tw:unlinkat\).*tw:unlinkat via bpf/);
+    await run('rm', [join(dir, 'p'), join(dir, 'q')]);
+    await run('rm', ['-d', join(dir, 'd')]);
+    await new Promise((r) => setTimeout(r, 300));
+    tw.kill('SIGINT');
+    const r = await tw.done;
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as { total: number; deletions: Array<{ comm: string; pathname: string }>; lost: number };
+    // the directory removal (unlinkat AT_REMOVEDIR) is not a file deletion
+    expect(res.deletions.map((d) => [d.comm, d.pathname])).toEqual([['rm', join(dir, 'p')], ['rm', join(dir, 'q')]]);
+    expect(res.lost).toBe(0);
+    expect(loadedPrograms()).toEqual([]);
+  });
+
+  it('tw doctor counts a probe BPF can bring up here: who-deleted runs live (tw:unlinkat)', async () => {
+    const r = await run(process.execPath, [twCliPath(), 'doctor', '--json'], { check: false });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { checks: Array<{ name: string; ok: boolean }>; watches: Array<{ watch: string; verdict: string }> };
+    expect(d.checks.find((c) => c.name === 'BPF loader')?.ok).toBe(true);
+    expect(d.watches.find((w) => w.watch === 'who-deleted')?.verdict).toBe('runs live');
   });
 });

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { Instance, Tracefs, checkTracefsAccess, declaredEvents, eventExists, findTracefs, isTwError, kprobeEventsPath, tracefsCapabilities } from '@tw/core';
-import { PROBE_BACKEND_ORDER } from '@tw/kprobe-gen';
+import { PROBE_BACKEND_ORDER, expressibleBy } from '@tw/kprobe-gen';
 import { autoReader, bpfStatus, probeBackends, READER_ORDER } from '@tw/relay-native';
 import { TwCommand } from '../lib/base.js';
+import { loadProbeSpecs } from '../lib/probes.js';
 import { loadWatches } from '../lib/watches.js';
 
 interface Check {
@@ -72,12 +73,24 @@ export default class Doctor extends TwCommand {
     add('BPF loader', bpf === true, bpf === true ? 'libbpf in the addon, privileges and kernel BTF: BPF objects can be loaded here' : bpf);
     add('probe backends', true, `--probe-backend auto tries ${PROBE_BACKEND_ORDER.join(', then ')}`);
 
+    // the probes' events (tw:<name>) exist live when some backend can bring them up here; for BPF
+    // only syscall and tracepoint forms are counted (kernels may refuse kprobe programs, as this
+    // check cannot know without loading one)
+    const withProbes = new Set(available);
+    const kprobeEvents = checks.find((c) => c.name === 'kprobe events')?.ok === true;
+    for (const { spec } of await loadProbeSpecs(this.config)) {
+      const can = expressibleBy(spec);
+      const viaModule = modules && existsSync(kdir) && can.module === true;
+      const viaKprobe = kprobeEvents && can['kprobe-events'] === true;
+      const viaBpf = bpf === true && can.bpf === true && ('syscall' in spec.attach || 'tracepoint' in spec.attach);
+      if (viaModule || viaKprobe || viaBpf) withProbes.add(`tw:${spec.name}`);
+    }
     const watches = (await loadWatches(this.config)).map(({ watch }) => {
       let verdict: string;
       if (!canTrace) verdict = 'offline only (--input FILE): live tracing is not possible here';
       else {
         const wanted = declaredEvents(watch, defaultsFor(watch));
-        const missing = wanted.filter((p) => !eventExists(available, p));
+        const missing = wanted.filter((p) => !eventExists(withProbes, p));
         verdict = missing.length === wanted.length && wanted.length > 0 ? `cannot run live: none of ${wanted.join(', ')} exists here` : missing.length > 0 ? `runs live (without ${missing.join(', ')})` : 'runs live';
       }
       return { watch: watch.name, verdict };

@@ -58,16 +58,25 @@ async function unpackersFor(names: readonly string[], probes: ProbeProvider | un
  */
 async function probesUp(run: WatchRun, events: readonly string[], opts: WatchLiveOptions, up: LiveProbe[]): Promise<void> {
   const note = opts.onNote ?? (() => undefined);
+  const isUp = (event: string) => up.some((p) => p.event === event);
   for (const name of run.watch.probes ?? []) {
+    const event = `tw:${name}`;
+    // a later alternative ("tw:a|tw:b": b) has nothing to add once an earlier one is up
+    const covered = events.some((p) => {
+      const alts = p.split('|');
+      const at = alts.indexOf(event);
+      return at > 0 && alts.slice(0, at).some(isUp);
+    });
+    if (covered) continue;
     try {
       if (!opts.probes) throw new TwError('PROBE_UNSUPPORTED', `watch '${run.watch.name}' declares probe '${name}', and no probe backend was given`);
       const p = await opts.probes.up(name);
       up.push(p);
       for (const n of p.notes) note(`probe '${name}': ${n}`);
     } catch (e) {
-      const optional = events.some((p) => p.split('|').length > 1 && p.split('|').includes(`tw:${name}`));
+      const optional = events.some((p) => p.split('|').length > 1 && p.split('|').includes(event));
       if (!optional) throw e;
-      note(`probe '${name}' is not available (${(e as Error).message.split('\n')[0]}); using the static events instead`);
+      note(`probe '${name}' is not available (${(e as Error).message.split('\n')[0]}); using the other events the watch accepts instead`);
     }
   }
 }

@@ -3,6 +3,8 @@ import { defineWatch, formatTable } from '@tw/core';
 /** pathnames are kept up to this many; later ones are only counted */
 const KEEP = 10_000;
 const AT_FDCWD = -100;
+/** unlinkat(2)'s flag for removing a directory (rmdir): not a file deletion */
+const AT_REMOVEDIR = 0x200;
 
 export interface Deletion {
   /** trace timestamp */
@@ -32,39 +34,61 @@ function globSafe(text: string): boolean {
   return /^[A-Za-z0-9_./+=:@,-]{1,200}$/.test(text);
 }
 
+interface DeletionState {
+  deletions: Deletion[];
+  total: number;
+  byProcess: Map<number, { comm: string; count: number }>;
+}
+
+/** One deletion seen through tw:unlink or tw:unlinkat (the fields the two share). */
+function onDeletion(
+  e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
+  ctx: { args: { match?: string | undefined }; state: DeletionState; proc(pid: number): { tgid?: number | undefined }; alert(message: string): void },
+): void {
+  const pathname = String(e.fields.pathname ?? '');
+  const match = ctx.args.match;
+  if (match !== undefined && !pathname.includes(match)) return;
+  const dfd = Number(e.fields.dfd ?? AT_FDCWD);
+  const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
+  const tgid = ctx.proc(e.pid).tgid || e.pid;
+  const s = ctx.state;
+  s.total++;
+  const p = s.byProcess.get(tgid) ?? { comm, count: 0 };
+  p.comm = comm;
+  p.count++;
+  s.byProcess.set(tgid, p);
+  if (s.deletions.length < KEEP) s.deletions.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, dfd, pathname });
+  const rel = dfd !== AT_FDCWD && !pathname.startsWith('/') ? ` (relative to fd ${dfd})` : '';
+  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] deleted ${pathname}${rel}`);
+}
+
 export default defineWatch({
   name: 'who-deleted',
-  summary: 'Who unlinks files: caller pid/comm and pathname of every unlink (dynamic probe tw:unlink)',
+  summary: 'Who unlinks files: caller pid/comm and pathname of every unlink (dynamic probe tw:unlink, else tw:unlinkat)',
   description:
     'Loads the unlink probe (a kprobe on do_unlinkat: unlink(2) and unlinkat(2) of files) and reports every ' +
-    'deletion with the calling process. The pathname is what the caller passed, relative to dfd when that is ' +
+    'deletion with the calling process. Where that probe cannot be brought up (a kernel without kprobes or ' +
+    'modules), it uses the unlinkat probe instead (the syscall entry, also as a BPF program): unlinkat(2) only, ' +
+    'which is what rm and most libcs call. The pathname is what the caller passed, relative to dfd when that is ' +
     'not -100 (the cwd). With an argument, only pathnames containing it are reported (filtered in the kernel ' +
-    'when the text is plain).',
+    'when the text is plain and the probe is a tracefs event).',
   examples: ['tw watch who-deleted', 'tw watch who-deleted .log', 'tw watch who-deleted /tmp --input trace.dat --json'],
   args: {
     match: { type: 'string', description: 'report only pathnames containing this text' },
   },
-  events: ['tw:unlink'],
-  probes: ['unlink'],
+  events: ['tw:unlink|tw:unlinkat'],
+  probes: ['unlink', 'unlinkat'],
   filter: (args) => (args.match !== undefined && globSafe(args.match) ? { 'tw:unlink': `pathname ~ "*${args.match}*"` } : {}),
-  state: () => ({ deletions: [] as Deletion[], total: 0, byProcess: new Map<number, { comm: string; count: number }>() }),
+  state: (): DeletionState => ({ deletions: [], total: 0, byProcess: new Map() }),
   on: {
     'tw:unlink'(e, ctx) {
-      const pathname = String(e.fields.pathname ?? '');
-      const match = ctx.args.match;
-      if (match !== undefined && !pathname.includes(match)) return;
-      const dfd = Number(e.fields.dfd ?? AT_FDCWD);
-      const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
-      const tgid = ctx.proc(e.pid).tgid || e.pid;
-      const s = ctx.state;
-      s.total++;
-      const p = s.byProcess.get(tgid) ?? { comm, count: 0 };
-      p.comm = comm;
-      p.count++;
-      s.byProcess.set(tgid, p);
-      if (s.deletions.length < KEEP) s.deletions.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, dfd, pathname });
-      const rel = dfd !== AT_FDCWD && !pathname.startsWith('/') ? ` (relative to fd ${dfd})` : '';
-      ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] deleted ${pathname}${rel}`);
+      onDeletion(e, ctx);
+    },
+    // where tw:unlink cannot be brought up: the syscall entry (same field names, plus flag)
+    'tw:unlinkat'(e, ctx) {
+      // unlinkat(AT_REMOVEDIR) removes a directory: tw:unlink (files only) never sees those
+      if ((Number(e.fields.flag ?? 0) & AT_REMOVEDIR) !== 0) return;
+      onDeletion(e, ctx);
     },
   },
   end(ctx): WhoDeletedResult {
