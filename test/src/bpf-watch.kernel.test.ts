@@ -156,4 +156,28 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     expect(d.checks.find((c) => c.name === 'BPF loader')?.ok).toBe(true);
     expect(d.watches.find((w) => w.watch === 'who-deleted')?.verdict).toBe('runs live');
   });
+
+  it('tw dump -e tw:unlinkat brings the probe up itself (BPF here), streams its events, and takes it down', async () => {
+    const dir = workDir();
+    for (const f of ['m', 'n']) writeFileSync(join(dir, f), 'x');
+    const p = spawn(process.execPath, [twCliPath(), 'dump', '-e', 'tw:unlinkat', '--duration', '60s'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const done = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      p.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/^tw: tracing .*tw:unlinkat via bpf/m.test(stderr)) resolve();
+      });
+      setTimeout(() => reject(new Error(`tw dump did not say it was tracing: ${stderr}`)), 30_000);
+    });
+    await run('rm', [join(dir, 'm'), join(dir, 'n')]);
+    await new Promise((r) => setTimeout(r, 300));
+    p.kill('SIGINT');
+    expect(await done, stderr).toBe(0);
+    const mine = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; comm: string; fields: { pathname: string } }).filter((e) => e.fields.pathname.startsWith(dir));
+    expect(mine.map((e) => [e.event, e.comm, e.fields.pathname])).toEqual([['tw:unlinkat', 'rm', join(dir, 'm')], ['tw:unlinkat', 'rm', join(dir, 'n')]]);
+    expect(loadedPrograms()).toEqual([]);
+  });
 });

@@ -5,12 +5,15 @@ import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags, quietFlag } from '../lib/live.js';
 import { checkLiveOnlyFlags } from '../lib/live-only.js';
+import { eventProbesUp } from '../lib/event-probes.js';
+import { probeBackendFlag } from '../lib/probe-flags.js';
 
 export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
   static override description = `Each line: {"ts":"<ns>","cpu":N,"pid":N,"comm":"...","event":"system:name","fields":{...}} (plus "buffer" for events of a named instance buffer), in timestamp order across CPUs.
 Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording (the live options, --duration and --filter among them, are an error with it).
 ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").
+Events tw:<name> of installed probe specs (see tw probe list) bring their probe up for the dump and take it down after, as tw watch does (--probe-backend chooses how).
 Live, once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it). When stdout is closed (| head) it stops quietly, exit 0, and cleans up.
 If the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them).`;
   static override examples = [
@@ -26,12 +29,13 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
     limit: Flags.integer({ char: 'n', summary: 'Stop after this many events.', min: 1 }),
     filter: Flags.string({ char: 'f', summary: 'Live: kernel filter expression applied to every -e event (tracefs filter syntax).', helpValue: 'EXPR' }),
     quiet: quietFlag,
+    'probe-backend': probeBackendFlag,
     ...liveFlags,
   };
 
   async run(): Promise<void> {
     const { flags, raw } = await this.parse(Dump);
-    checkLiveOnlyFlags(flags, raw);
+    checkLiveOnlyFlags(flags, raw, ['probe-backend']);
     // a closed stdout (| head) ends the trace like a Ctrl-C: quietly, with full teardown
     let run: LiveRun | undefined;
     const out = new LineWriter(() => run?.end());
@@ -55,16 +59,19 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
         throw new TwError('BAD_ARGUMENT', 'live dump needs the events to trace: -e system:event (globs allowed), e.g. -e sched:sched_process_exec');
       }
       run = new LiveRun(flags, true, () => out.flush());
+      const live0 = run;
+      // tw:<name> events: their probes come up for this dump and go after it
+      const probes = await eventProbesUp(this.config, flags.event, flags['probe-backend'], (event, backend) => live0.tracingExtra.push(`${event} via ${backend}`), run.readerLatencyMs());
+      const filters: Record<string, string> = flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {};
+      for (const p of probes.up) if (p.filter && !flags.filter) filters[p.event] = p.filter;
+      const sources = probes.up.flatMap((p) => (p.source ? [p.source] : []));
       const limit = flags.limit ?? Infinity;
       let n = 0;
       // lines reach the reader promptly: the latency target is end to end
       const flushTimer = setInterval(() => out.flush(), 10);
       try {
         const live = await traceLive(
-          run.options({
-            events: flags.event,
-            filters: flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {},
-          }),
+          run.options({ events: flags.event, filters, ...(sources.length > 0 ? { sources } : {}) }),
           () => ({
             visit: (e) => {
               if (out.closed) return false;
@@ -79,6 +86,7 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
       } finally {
         clearInterval(flushTimer);
         run.dispose();
+        await probes.down((m) => process.stderr.write(`tw: ${m}\n`));
       }
     } finally {
       out.flush();

@@ -183,7 +183,7 @@ export class LiveRun {
     });
   }
 
-  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady' | 'decode'>): LiveOptions {
+  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady' | 'decode' | 'sources'>): LiveOptions {
     return { ...this.sessionOptions(), ...o, onReady: this.wrapReady(o.onReady) };
   }
 
