@@ -58,10 +58,11 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
       if (!flags.event || flags.event.length === 0) {
         throw new TwError('BAD_ARGUMENT', 'live dump needs the events to trace: -e system:event (globs allowed), e.g. -e sched:sched_process_exec');
       }
-      run = new LiveRun(flags, true, () => out.flush());
-      const live0 = run;
+      // (also kept in `run`, for the LineWriter's callback when stdout closes)
+      const session = new LiveRun(flags, true, () => out.flush());
+      run = session;
       // tw:<name> events: their probes come up for this dump and go after it
-      const probes = await eventProbesUp(this.config, flags.event, flags['probe-backend'], (event, backend) => live0.tracingExtra.push(`${event} via ${backend}`), run.readerLatencyMs());
+      const probes = await eventProbesUp(this.config, flags.event, flags['probe-backend'], (event, backend) => session.tracingExtra.push(`${event} via ${backend}`), run.readerLatencyMs());
       const filters: Record<string, string> = flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {};
       for (const p of probes.up) if (p.filter && !flags.filter) filters[p.event] = p.filter;
       const sources = probes.up.flatMap((p) => (p.source ? [p.source] : []));
