@@ -83,16 +83,22 @@ describe.skipIf(reason !== undefined || nr === undefined)(`BPF records in the li
     expect(live.losses).toEqual([]);
     expect(live.info.sources).toEqual([{ name: 'bpf-getppid', events: [expect.objectContaining({ system: 'tw', name: 'getppid', id: 0xff00 })] }]);
     for (const e of bpf) expect(e).toMatchObject({ pid, buffer: 'bpf-getppid', tgid: pid, cookie: 42n, tag: 'tw-test' });
-    // the same calls seen twice, on one clock: the i-th of each are the same call, microseconds apart
+    // The same calls seen twice, on one clock. Syscall tracepoints may be preempted (and the child
+    // migrated) between the two probes, so a fixed bound on the gap, or the same CPU, is not a
+    // guarantee. What is: the child makes its calls one after another, so the BPF stamp of call i
+    // lies after the ftrace stamp of call i-1 and before that of call i+1 (a clock other than
+    // mono, or a pairing off by one, breaks this).
     let worst = 0n;
+    let sameCpu = 0;
     for (let i = 0; i < N; i++) {
       const d = bpf[i]!.ts - raw[i]!.ts;
       const a = d < 0n ? -d : d;
       if (a > worst) worst = a;
-      expect(bpf[i]!.cpu).toBe(raw[i]!.cpu);
+      if (bpf[i]!.cpu === raw[i]!.cpu) sameCpu++;
+      if (i > 0) expect(bpf[i]!.ts).toBeGreaterThan(raw[i - 1]!.ts);
+      if (i + 1 < N) expect(bpf[i]!.ts).toBeLessThan(raw[i + 1]!.ts);
     }
-    expect(worst).toBeLessThan(1_000_000n);
-    console.log(`${N} getppid calls: BPF and ftrace stamps of the same call at most ${worst} ns apart`);
+    console.log(`${N} getppid calls: BPF and ftrace stamps of the same call at most ${worst} ns apart, ${sameCpu} on the same CPU`);
   });
 
   it('recording without decoding (as tw record does): the source\'s records are counted per id and stored, every one', async () => {
