@@ -36,6 +36,10 @@
 //         full paths of files opened for writing on each; loaded with pahole missing it falls back
 //         (one note, paths inside each tmpfs); insmod with impossible offsets fails in tw_init;
 //         possible but wrong offsets walk garbage without an oops
+//     (h) BPF beside the other two: `tw dump -e tw:unlink --probe-backend bpf` (a kprobe BPF
+//         program on do_unlinkat, compiled on the host into the cache: CO-RE, one object for both
+//         kernels) runs from before (a) to after (c); the rm of (a) must give the same record as
+//         the module's, the rm of (c) the same as the kprobe event's; its program is gone after
 //   The host's `tw probe gen --all` also stores every compiled unpacker in the unpacker cache
 //   ($XDG_CACHE_HOME/tw/unpackers); the guest must find them there (no TypeScript compile in the
 //   guest: the cache directory is unchanged at the end).
@@ -44,7 +48,7 @@
 //
 // `tw` costs ~5-12 s per invocation under TCG (Node's startup), so the guest script runs it 10
 // times and does the repetitive work (cycles 2..19 and the checkLayout() case of (e)) in one Node
-// process. Kernels run side by side (1 vCPU each); a guest run takes ~105 s (timeout 210 s).
+// process. Kernels run side by side (1 vCPU each); a guest run takes ~280 s (timeout GUEST_SEC).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +67,10 @@ const PAYLOAD_WATCH = fileURLToPath(new URL('../../fixtures/unlink-payload-watch
 const GUEST_W = '/tmp/tw-vm-probes-guest';
 /** every probe spec the shipped plugins declare (plugin-fswatch, plugin-kill) */
 const SPECS = ['kill', 'open_write', 'unlink', 'unlinkat'];
+
+/** a guest run takes ~280 s under TCG (two side by side); each test waits for its kernel's run */
+const GUEST_SEC = 420;
+const TEST_MS = (GUEST_SEC + 120) * 1000;
 
 const reason = vmSkipReason();
 const kernels = reason === undefined ? guestKernels() : [];
@@ -131,6 +139,16 @@ wait_tracing() {
   done
   return 1
 }
+# wait_line PID FILE TEXT: until FILE has a line starting with TEXT (tw's "tw: tracing" on stderr)
+wait_line() {
+  local i l
+  for i in $(seq 1 900); do
+    kill -0 $1 2>/dev/null || return 1
+    while IFS= read -r l; do case "$l" in "$3"*) return 0;; esac; done < $2
+    sleep 0.1
+  done
+  return 1
+}
 # stop_bg PID: SIGINT (tw ends gracefully and prints), SIGKILL after 40 s; sets rc to its exit status
 stop_bg() {
   local i
@@ -165,6 +183,19 @@ ls $UNPACKERS/unlink-*/unlink.unpack.js >/dev/null 2>&1 && ok cache.unpackers_pr
 unpackers > $W/unpackers-before
 printf '#!/bin/sh\necho "make $*" >> %s/make-called\nexit 2\n' $W > $W/bin/make; chmod +x $W/bin/make
 export PATH=$W/bin:$PATH
+
+# ---- (h) BPF beside the other two backends: one tw dump -e tw:unlink --probe-backend bpf (a BPF
+# kprobe program on do_unlinkat, from the object the host compiled into the cache) runs from here
+# until after (c), so the rm of (a) is seen by the module and by BPF, and the rm of (c) by
+# kprobe-events and by BPF (kprobe-events and the module cannot both hold tw/unlink at once)
+stamp h
+$TWBG dump -e tw:unlink --probe-backend bpf --duration 600s > $L/h.out 2> $L/h.err &
+H=$!
+wait_line $H $L/h.err 'tw: tracing' && ok h.ready || fail h.ready "tw dump --probe-backend bpf never traced: $(flat $L/h.err)"
+data h.tracing "$(grep '^tw: tracing' $L/h.err)"
+stamp h.ready
+# the generated programs loaded now (tw_unlink: by the dump above)
+tw_progs() { bpftool prog list 2>&1 | grep -E ' name tw_(unlink|unlinkat) '; }
 
 # ---- (a) module backend: load, decode
 stamp a
@@ -242,6 +273,16 @@ data c.watch "$(cat $L/watch.flat)"
 grep -qF "\"pid\":$R2,\"tgid\":$R2,\"comm\":\"rm\",\"dfd\":-100,\"pathname\":\"$P2\"}" $L/watch.flat \
   && ok c.decoded || fail c.decoded "no deletion of $P2 by rm[$R2] in: $(cut -c1-600 $L/watch.flat)"
 no_left c
+
+# ---- (h) end of the BPF dump: it saw both rms; its program goes with it
+stamp h.stop
+[ -n "$(tw_progs)" ] && ok h.prog_loaded || fail h.prog_loaded "no tw_unlink BPF program while tw dump runs: $(bpftool prog list 2>&1 | tail -4)"
+stop_bg $H
+[ $rc = 0 ] && ok h.dump_rc || fail h.dump_rc "tw dump exit $rc: $(flat $L/h.err)"
+grep -F "$P1" $L/h.out | while read -r l; do data h.dump_a "$l"; done
+grep -F "$P2" $L/h.out | while read -r l; do data h.dump_c "$l"; done
+[ -z "$(tw_progs)" ] && ok h.no_prog || fail h.no_prog "$(tw_progs)"
+no_left h
 
 # ---- (e) layout mismatch: a tw/unlink kprobe event by hand, dfd and pathname swapped
 stamp e
@@ -418,17 +459,25 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
     }
     // no whitespace: the guest script quotes it, but keep it plain; /tmp is visible in the guest
     cacheHome = mkdtempSync('/tmp/tw-probes-cache-');
+    // (h)'s BPF object, compiled here into the cache the guest uses (CO-RE: one object for every
+    // kernel); the guest finds it by its key and does not run clang
+    const bpfObject = (async () => {
+      const { compileBpf } = await import('@tw/kprobe-gen');
+      const { unlink } = await import('@tw/plugin-fswatch/probes');
+      return compileBpf(unlink, { objectCacheDir: join(cacheHome, 'tw', 'bpf', 'objects') });
+    })();
     for (const k of kernels) {
       const p = (async () => {
+        await bpfObject;
         const build = await hostBuild(k, cacheHome);
         const r0 = Date.now();
-        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: 300, collect: ['f.dat'] });
+        const run = await runInGuest(k, guestScript(cacheHome), { timeoutSec: GUEST_SEC, collect: ['f.dat'] });
         return parse(k, build, run, Date.now() - r0);
       })();
       p.catch(() => undefined); // awaited (and reported) by the tests
       runs.set(k, p);
     }
-  }, 300_000);
+  }, TEST_MS);
 
   afterAll(async () => {
     const done = await Promise.allSettled(runs.values());
@@ -439,7 +488,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
       return (
         `${s.kver}: host build ${(s.build.ms / 1000).toFixed(1)} s, guest run ${(s.runMs / 1000).toFixed(1)} s ` +
         `(guest uptime: start ${t('start')}, a ${t('a')}, loaded ${t('a.loaded')}, dump ready ${t('a.dump_ready')}, b ${t('b')}, d ${t('d')}, ` +
-        `api done ${t('d.api_done')}, c ${t('c')}, watch ready ${t('c.watch_ready')}, e ${t('e')}, f ${t('f')}, ready ${t('f.watch_ready')}, g ${t('g')}, ready ${t('g.watch_ready')}, end ${t('end')})`
+        `api done ${t('d.api_done')}, c ${t('c')}, watch ready ${t('c.watch_ready')}, e ${t('e')}, f ${t('f')}, ready ${t('f.watch_ready')}, g ${t('g')}, ready ${t('g.watch_ready')}, h ${t('h')}, ready ${t('h.ready')}, h stop ${t('h.stop')}, end ${t('end')})`
       );
     });
     console.log(`[probes.vm] ${lines.join('; ')}; all ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -465,7 +514,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
           expect(existsSync(join(e.dir, `tw_${e.stamp['spec']!}.ko`)), e.dir).toBe(true);
           expect(e.stamp['kdir'], e.dir).toBe(`/lib/modules/${kver}/build`);
         }
-      }, 300_000);
+      }, TEST_MS);
 
       it('keys the cache by the UTS release too: a kernel with the same kernel.release but another uname -r (a Debian 6.1 flavour) gets no cache hit', async () => {
         const s = await get();
@@ -503,7 +552,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         } finally {
           rmSync(tmp, { recursive: true, force: true });
         }
-      }, 300_000);
+      }, TEST_MS);
 
       it(`runs the guest to the end without a crash (panic_on_warn; a crash is ${GUEST_CRASHED})`, async () => {
         const s = await get();
@@ -511,12 +560,12 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.run.code, ctx(s)).toBe(0);
         expectSteps(s, ['panic_on_warn']);
         expect(s.times.get('end'), ctx(s)).toBeDefined();
-      }, 300_000);
+      }, TEST_MS);
 
       it('reuses the host-built modules in the guest: every build there is a cache hit (make never runs)', async () => {
         const s = await get();
         expectSteps(s, ['cache.present', 'cache.no_make', 'cache.unchanged']);
-      }, 300_000);
+      }, TEST_MS);
 
       it('(a) tw probe gen unlink loads tw_unlink; tw dump decodes an rm (pathname, pid, comm, dfd)', async () => {
         const s = await get();
@@ -526,25 +575,50 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(events.map((e) => ({ event: e.event, pid: e.pid, fields: { ...e.fields, __probe_ip: undefined } })), ctx(s)).toEqual([
           { event: 'tw:unlink', pid, fields: { __probe_ip: undefined, dfd: -100, pathname: '/tmp/tw-vm-probes-guest/victim-module', comm: 'rm' } },
         ]);
-      }, 300_000);
+      }, TEST_MS);
 
       it('(b) tw probe unload unlink leaves no module, no tw dynamic event, no events/tw/unlink', async () => {
         const s = await get();
         expectSteps(s, ['b.unload', 'b.no_module', 'b.no_dynamic_events', 'b.no_event_dir']);
-      }, 300_000);
+      }, TEST_MS);
 
       it('(c) the kprobe_events backend: tw watch who-deleted defines p:tw/unlink, decodes the rm, removes the event', async () => {
         const s = await get();
         expectSteps(s, ['c.watch_ready', 'c.kprobe_event', 'c.not_module', 'c.watch_rc', 'c.decoded', 'c.no_module', 'c.no_dynamic_events', 'c.no_event_dir']);
         // struct filename's name member at offset 0, read from the guest's BTF
         expect(s.data.get('c.kprobe_event')?.[0], ctx(s)).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
-      }, 300_000);
+      }, TEST_MS);
+
+      it('(h) the same rm through module, kprobe-events and BPF (a kprobe program): the same pathname, pid, comm and dfd; the BPF program goes with tw', async () => {
+        const s = await get();
+        expectSteps(s, ['h.ready', 'h.prog_loaded', 'h.dump_rc', 'h.no_prog', 'h.no_module', 'h.no_dynamic_events', 'h.no_event_dir', 'a.decoded', 'c.decoded']);
+        expect(s.data.get('h.tracing')?.[0], ctx(s)).toMatch(/^tw: tracing .*tw:unlink via bpf/);
+        const fields = (l: string, i: number) => {
+          const e = parseTwDumpLine(l, i + 1);
+          return { event: e.event, pid: e.pid, dfd: e.fields.dfd, pathname: e.fields.pathname, comm: e.fields.comm };
+        };
+        const bpfA = (s.data.get('h.dump_a') ?? []).map(fields);
+        const bpfC = (s.data.get('h.dump_c') ?? []).map(fields);
+        // (a)'s rm: the module's record (tw dump) and BPF's are the same call
+        const moduleA = (s.data.get('a.dump') ?? []).map(fields);
+        expect(moduleA, ctx(s)).toHaveLength(1);
+        expect(bpfA, ctx(s)).toEqual(moduleA);
+        // (c)'s rm: the kprobe event's record (the who-deleted watch's deletion) and BPF's
+        const flat = s.data.get('c.watch')?.[0] ?? '';
+        const watched = (JSON.parse(flat) as { deletions?: Array<{ pid: number; comm: string; dfd: number; pathname: string }> }).deletions ?? [];
+        const kprobeC = watched.map((d) => ({ event: 'tw:unlink', pid: d.pid, dfd: d.dfd, pathname: d.pathname, comm: d.comm }));
+        expect(kprobeC, ctx(s)).toHaveLength(1);
+        expect(bpfC, ctx(s)).toEqual(kprobeC);
+        // and they are the rms the script made
+        expect(bpfA[0], ctx(s)).toEqual({ event: 'tw:unlink', pid: Number(s.data.get('a.rm_pid')?.[0]), dfd: -100, pathname: `${GUEST_W}/victim-module`, comm: 'rm' });
+        expect(bpfC[0], ctx(s)).toEqual({ event: 'tw:unlink', pid: Number(s.data.get('c.rm_pid')?.[0]), dfd: -100, pathname: `${GUEST_W}/victim-kprobe`, comm: 'rm' });
+      }, TEST_MS);
 
       it('(d) loads and unloads tw_unlink 20 times in a row (1 and 20 via tw, 2-19 via the API), the event firing each time', async () => {
         const s = await get();
         expectSteps(s, ['a.gen', 'b.unload', 'd.api_cycles', 'd.tw_load_20', 'd.fires_20', 'd.tw_unload_20', 'd.no_module', 'd.no_dynamic_events', 'd.no_event_dir']);
         expect(s.steps.get('d.api_cycles')?.text, ctx(s)).toMatch(/^cycles 2\.\.19 /);
-      }, 300_000);
+      }, TEST_MS);
 
       it('(p) path() crosses mounts: open_write reports /mnt/twtest/<file> and /mnt/twtest/inner/<file>; falls back without pahole; tw_init refuses impossible offsets; garbage ones do not oops', async () => {
         const s = await get();
@@ -554,7 +628,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.steps.get('p.fallback')?.text, ctx(s)).toMatch(
           /^\/fullpath-top \/fullpath-inner \| tw_open_write: path\(\) stays inside each file's filesystem \(mount points not crossed\): no struct mount layout: \/nonexistent\/pahole is not installed or cannot run$/,
         );
-      }, 300_000);
+      }, TEST_MS);
 
       it('(e) detects a layout mismatch: tw probe load names the field and both placements; checkLayout throws LayoutMismatchError', async () => {
         const s = await get();
@@ -562,7 +636,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.data.get('e.tw_load')?.[0], ctx(s)).toBe(
           "rc=9 tw: event tw:unlink, field 'dfd': expected offset 16 size 4 (s32), the kernel's format has offset 20 size 4 (s32 (signed))",
         );
-      }, 300_000);
+      }, TEST_MS);
 
       it('(f) custom_event gets the payload from the generated unpacker (module backend): pathname, pid, comm, dfd, unpacker and spec hash', async () => {
         const s = await get();
@@ -570,7 +644,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.data.get('f.backend')?.[0], ctx(s)).toBe('module');
         const pid = Number(s.data.get('f.rm_pid')?.[0]);
         await expectGeneratedPayload(payloadOf(s, 'f'), `${GUEST_W}/victim-payload-module`, pid, ctx(s));
-      }, 300_000);
+      }, TEST_MS);
 
       it('(f) the recording of that run, replayed on the host: the generated unpacker again, after checking the recording\'s format', async () => {
         const s = await get();
@@ -591,7 +665,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         } finally {
           rmSync(tmp, { recursive: true, force: true });
         }
-      }, 300_000);
+      }, TEST_MS);
 
       it('(g) custom_event gets the payload from the generated unpacker (kprobe_events backend)', async () => {
         const s = await get();
@@ -600,12 +674,12 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.data.get('g.dynamic_events')?.[0], ctx(s)).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
         const pid = Number(s.data.get('g.rm_pid')?.[0]);
         await expectGeneratedPayload(payloadOf(s, 'g'), `${GUEST_W}/victim-payload-kprobe`, pid, ctx(s));
-      }, 300_000);
+      }, TEST_MS);
 
       it('finds every compiled unpacker in the cache the host filled (the guest compiles none)', async () => {
         const s = await get();
         expectSteps(s, ['cache.unpackers_present', 'cache.unpackers_unchanged']);
-      }, 300_000);
+      }, TEST_MS);
     });
   }
 });

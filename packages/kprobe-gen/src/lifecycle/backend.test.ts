@@ -10,12 +10,12 @@ const env = (over: Partial<ProbeEnv> = {}): ProbeEnv => ({ tracefs: new Tracefs(
 describe('the probe backend order', () => {
   it('auto tries every backend in the stated order; a named one alone', () => {
     expect(probeBackendOrder('auto')).toEqual(PROBE_BACKEND_ORDER);
-    expect(PROBE_BACKEND_ORDER).toEqual(['module', 'kprobe-events', 'bpf']);
+    expect(PROBE_BACKEND_ORDER).toEqual(['bpf', 'kprobe-events', 'module']);
     expect(probeBackendOrder('kprobe-events')).toEqual(['kprobe-events']);
   });
 
   it('a probe that must outlive tw (tw probe load) never tries BPF, and refuses it by name', async () => {
-    expect(probeBackendOrder('auto', { persistent: true })).toEqual(['module', 'kprobe-events']);
+    expect(probeBackendOrder('auto', { persistent: true })).toEqual(['kprobe-events', 'module']);
     await expect(probeUp(testSpecs[0]!, { backend: 'bpf', persistent: true, tracefs: new Tracefs('/nonexistent') })).rejects.toThrow(/lives only as long as the tw process/);
   });
 });

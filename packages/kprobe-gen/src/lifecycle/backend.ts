@@ -9,13 +9,14 @@ import type { ProbeSpec } from '@tw/probe-spec';
 export type ProbeBackendName = 'module' | 'kprobe-events' | 'bpf';
 
 /**
- * What `auto` tries, in order: a module built for this kernel (any C the spec needs: paths
- * across mounts, struct reads), else a tracefs kprobe event (no build; only what fetch args can
- * express), else a BPF program (CO-RE; syscall and tracepoint forms work where kprobes and
- * modules do not, and it lives only as long as tw). BPF comes last for now, until the guest
- * tests compare it with the other two on the same probe; then it moves first.
+ * What `auto` tries, in order (after a tw:<name> event that is already loaded, which is used as
+ * it is): a BPF program (CO-RE, checked by the kernel's verifier before it runs, gone with the
+ * tw process however it ends; syscall and tracepoint forms work where kprobes and modules do
+ * not), else a tracefs kprobe event (no build; only what fetch args can express; removed by tw
+ * at exit), else a module built for this kernel (any C the spec needs; unloaded by tw at exit).
+ * The guest tests compare the three on the same rm (test/src/vm/probes.vm.test.ts, step h).
  */
-export const PROBE_BACKEND_ORDER: readonly ProbeBackendName[] = ['module', 'kprobe-events', 'bpf'];
+export const PROBE_BACKEND_ORDER: readonly ProbeBackendName[] = ['bpf', 'kprobe-events', 'module'];
 
 /**
  * The order to try for a request: the named backend alone, or every backend in
