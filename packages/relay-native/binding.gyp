@@ -29,6 +29,7 @@
             "native/bpf-object.cc",
             "native/bpf-params.cc",
             "native/bpf-probe.cc",
+            "native/bpf-program-types.cc",
             "native/libbpf-log.cc"
           ],
           "defines": ["TW_HAVE_LIBBPF"],

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   KERNEL_HEADERS: 'no usable kernel headers (Kbuild tree) for the target kernel',
   TOOL_START: 'a program tw runs (make, insmod, rmmod, pahole, clang, bpftool) could not be started',
   PROBE_REJECTED: 'the kernel rejected a dynamic (kprobe) event definition or filter',
+  BPF_VERIFIER: "the kernel's BPF verifier rejected a probe's generated BPF program",
+  BPF_LOAD: "the kernel refused to load or attach a probe's BPF program otherwise (e.g. EPERM for a program type it forbids)",
   LAYOUT_MISMATCH: "a probe's record layout differs from the kernel's event format",
   UNPACKER: "a probe's generated unpacker could not be compiled, stored or loaded, or does not match its spec",
   INTERNAL: 'an unexpected error inside tw or a library it uses (a bug: please report it with the message)',
@@ -172,5 +174,27 @@ export class BpfBuildError extends TwError {
     this.command = command;
     this.exitCode = exitCode;
     this.stderr = stderr;
+  }
+}
+
+/**
+ * The kernel's BPF verifier rejected a probe's program: names the probe, the program and its
+ * section (the attach point), and carries the verifier's last lines (also quoted in the message).
+ */
+export class BpfVerifierError extends TwError {
+  readonly probe: string;
+  readonly program: string | undefined;
+  readonly section: string | undefined;
+  readonly verifierLog: readonly string[];
+
+  constructor(probe: string, program: string | undefined, section: string | undefined, verifierLog: readonly string[], object: string, options?: { cause?: unknown }) {
+    const which = program === undefined ? 'its program' : `its program '${program}'${section === undefined ? '' : ` (${section})`}`;
+    const lines = verifierLog.length > 0 ? `; the verifier's last lines:\n${verifierLog.map((l) => `  ${l}`).join('\n')}` : '';
+    super('BPF_VERIFIER', `probe '${probe}': the kernel's BPF verifier rejected ${which}, from ${object}${lines}`, options);
+    this.name = 'BpfVerifierError';
+    this.probe = probe;
+    this.program = program;
+    this.section = section;
+    this.verifierLog = verifierLog;
   }
 }

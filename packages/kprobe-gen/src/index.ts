@@ -49,7 +49,7 @@ export {
   type IsLoadedOptions,
 } from './load.js';
 export { transpileUnpacker, typescriptVersion } from './transpile.js';
-export { renderBpf, tryRenderBpf, bpfFileName, BPF_RECORD_PREFIX, TW_RINGBUF_BYTES, TW_CHARP_BYTES, TW_ENTRY_MAX } from './bpf/render-bpf.js';
+export { renderBpf, tryRenderBpf, bpfFileName, bpfProgramKind, BPF_RECORD_PREFIX, TW_RINGBUF_BYTES, TW_CHARP_BYTES, TW_ENTRY_MAX } from './bpf/render-bpf.js';
 export { vmlinuxHeader, defaultVmlinuxCacheDir, KERNEL_BTF, type VmlinuxHeader, type VmlinuxOptions } from './bpf/vmlinux.js';
 export { compileBpf, clangVersion, bpfKey, defaultBpfObjectCacheDir, readBpfStamp, type CompileBpfOptions, type CompiledBpf } from './bpf/compile-bpf.js';
 export {

@@ -1,11 +1,13 @@
 // @tw/relay-native: module entry. Exports the reader class, a backend probe and, when the
-// addon was built with libbpf (TW_HAVE_LIBBPF, see binding.gyp), the BPF probe class.
+// addon was built with libbpf (TW_HAVE_LIBBPF, see binding.gyp), the BPF probe class and the
+// check of which BPF program types the kernel loads.
 #include <napi.h>
 
 #ifdef TW_HAVE_LIBBPF
 #include <bpf/libbpf.h>
 
 #include "bpf-probe.h"
+#include "bpf-program-types.h"
 #endif
 #include "native-reader.h"
 #include "sources.h"
@@ -38,15 +40,31 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifdef TW_HAVE_LIBBPF
+// bpfProgramTypes() → { tracepoint: true | reason, raw_tp: ..., tp_btf, kprobe, fentry, lsm }
+// Loads (never attaches) a minimal program of each type and closes it again.
+Napi::Value BpfProgramTypes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 0) throw Napi::TypeError::New(env, "relay-native: bpfProgramTypes() takes no arguments");
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& r : twrn::probe_program_types()) {
+    if (r.loads) out.Set(r.type, Napi::Boolean::New(env, true));
+    else out.Set(r.type, Napi::String::New(env, r.reason));
+  }
+  return out;
+}
+#endif
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeReader", twrn::NativeReader::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-  exports.Set("abiVersion", Napi::Number::New(env, 5));
+  exports.Set("abiVersion", Napi::Number::New(env, 6));
 #ifdef TW_HAVE_LIBBPF
   // bpf: true, or why this build has no BPF backend
   exports.Set("bpf", Napi::Boolean::New(env, true));
   exports.Set("libbpfVersion", Napi::String::New(env, libbpf_version_string()));
   exports.Set("BpfProbe", twrn::BpfProbe::Init(env));
+  exports.Set("bpfProgramTypes", Napi::Function::New(env, BpfProgramTypes, "bpfProgramTypes"));
 #else
   exports.Set("bpf", Napi::String::New(env, "the addon was built without libbpf (install libbpf-dev and rebuild)"));
 #endif

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bpfRuntimeProblem, bpfStatus } from './bpf-status.js';
+import { bpfPrivilegeProblem, bpfRuntimeProblem, bpfStatus } from './bpf-status.js';
 import { loadNative } from './load-native.js';
 
 const ROOT = '000001ffffffffff';
@@ -20,6 +20,15 @@ describe('bpfRuntimeProblem', () => {
     expect(bpfRuntimeProblem({ capEff: ROOT, hasBtf: false })).toBe(
       "the kernel has no BTF (/sys/kernel/btf/vmlinux is missing; CONFIG_DEBUG_INFO_BTF=y), which tw's CO-RE objects need",
     );
+  });
+});
+
+describe('bpfPrivilegeProblem', () => {
+  it('is the privilege half of bpfRuntimeProblem: BTF does not matter', () => {
+    expect(bpfPrivilegeProblem(ROOT)).toBeUndefined();
+    expect(bpfPrivilegeProblem(undefined)).toBeUndefined();
+    expect(bpfPrivilegeProblem(bit(38, 39))).toBeUndefined();
+    expect(bpfPrivilegeProblem(bit(39))).toBe('this process may not load tracing BPF programs (run as root, or with CAP_BPF and CAP_PERFMON)');
   });
 });
 

@@ -31,14 +31,19 @@ export function readBpfHost(): BpfHost {
   return { capEff, hasBtf: existsSync(VMLINUX_BTF) };
 }
 
+/** Why this process may not load tracing BPF programs (from its CapEff), or undefined when it may (or it is unknown). */
+export function bpfPrivilegeProblem(capEff: string | undefined): string | undefined {
+  if (capEff === undefined) return undefined;
+  const caps = BigInt(`0x${capEff}`);
+  const has = (bit: bigint): boolean => ((caps >> bit) & 1n) === 1n;
+  if (!has(CAP_SYS_ADMIN) && !(has(CAP_BPF) && has(CAP_PERFMON))) return 'this process may not load tracing BPF programs (run as root, or with CAP_BPF and CAP_PERFMON)';
+  return undefined;
+}
+
 /** Why this host cannot load tw's BPF objects, or undefined when it can. */
 export function bpfRuntimeProblem(host: BpfHost): string | undefined {
-  if (host.capEff !== undefined) {
-    const caps = BigInt(`0x${host.capEff}`);
-    const has = (bit: bigint): boolean => ((caps >> bit) & 1n) === 1n;
-    if (!has(CAP_SYS_ADMIN) && !(has(CAP_BPF) && has(CAP_PERFMON)))
-      return 'this process may not load tracing BPF programs (run as root, or with CAP_BPF and CAP_PERFMON)';
-  }
+  const priv = bpfPrivilegeProblem(host.capEff);
+  if (priv !== undefined) return priv;
   if (!host.hasBtf) return `the kernel has no BTF (${VMLINUX_BTF} is missing; CONFIG_DEBUG_INFO_BTF=y), which tw's CO-RE objects need`;
   return undefined;
 }

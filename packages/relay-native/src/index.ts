@@ -10,6 +10,7 @@ export { openRingReader, probeBackends, autoReader, READER_ORDER } from './open-
 export { nativeStatus } from './native-status.js';
 export type { BpfParamValue, BpfProbe, BpfProbeOptions, BpfProbeStats, BpfProgramInfo, OnBpfBatch, OnBpfRound } from './bpf-types.js';
 export { openBpfProbe } from './bpf-probe.js';
-export { bpfStatus, bpfRuntimeProblem, VMLINUX_BTF, type BpfHost } from './bpf-status.js';
+export { bpfStatus, bpfRuntimeProblem, bpfPrivilegeProblem, VMLINUX_BTF, type BpfHost } from './bpf-status.js';
+export { bpfProgramTypes, bpfKprobeAttach, BPF_PROGRAM_TYPES, KPROBE_PMU, type BpfProgramType, type BpfProgramTypes } from './bpf-program-types.js';
 export { bpfRecords, BPF_RECORD_HEAD, BPF_RECORD_ALIGN, type BpfRecord } from './bpf-records.js';
 export { BPF_PARAM_PREFIX, BPF_DEFAULT_BATCH_BYTES, BPF_DEFAULT_LATENCY_MS, BPF_DEFAULT_POOL_SIZE } from './bpf-options.js';

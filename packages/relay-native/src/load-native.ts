@@ -24,6 +24,8 @@ export interface NativeBinding {
     batchBytes: number;
     latencyMs: number;
   }) => BpfProbeHandle;
+  /** present when `bpf` is true (native/bpf-program-types.cc): per program type, true or why it does not load */
+  readonly bpfProgramTypes?: () => Record<string, true | string>;
   probe(rawPipePath: string, subbufSize: number): { mmap: true | string; read: true | string };
   NativeReader: new (opts: {
     instance: string;
@@ -96,7 +98,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 const ADDON = 'tw_relay_native.node';
 let cached: NativeStatus | undefined;
 

@@ -53,10 +53,13 @@ function cacheDir(): string {
   return dir;
 }
 
-/** test-fixtures/bpf/<name>.bpf.c compiled (clang -target bpf -g -O2); returns the object's path. */
-export function buildFixture(name: string): string {
+/**
+ * test-fixtures/bpf/<name>.bpf.c compiled (clang -target bpf -g -O2); returns the object's path.
+ * With a `variant`, compiled with -DTWRN_TYPE_<variant> (prog-type.bpf.c picks its section so).
+ */
+export function buildFixture(name: string, variant?: string): string {
   const dir = cacheDir();
-  const obj = join(dir, `${name}.bpf.o`);
+  const obj = join(dir, variant === undefined ? `${name}.bpf.o` : `${name}.${variant}.bpf.o`);
   if (existsSync(obj)) return obj;
   const vmlinux = join(dir, 'vmlinux.h');
   if (!existsSync(vmlinux)) {
@@ -64,7 +67,8 @@ export function buildFixture(name: string): string {
     renameSync(`${vmlinux}.tmp`, vmlinux);
   }
   const tmp = `${obj}.${process.pid}.tmp`;
-  run('clang', ['-target', 'bpf', '-g', '-O2', `-I${dir}`, `-I${FIXTURES}`, '-I/usr/include/bpf', '-c', join(FIXTURES, `${name}.bpf.c`), '-o', tmp]);
+  const defines = variant === undefined ? [] : [`-DTWRN_TYPE_${variant}`];
+  run('clang', ['-target', 'bpf', '-g', '-O2', ...defines, `-I${dir}`, `-I${FIXTURES}`, '-I/usr/include/bpf', '-c', join(FIXTURES, `${name}.bpf.c`), '-o', tmp]);
   renameSync(tmp, obj);
   return obj;
 }

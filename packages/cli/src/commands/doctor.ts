@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { Instance, Tracefs, checkTracefsAccess, declaredEvents, eventExists, findTracefs, isTwError, kprobeEventsPath, tracefsCapabilities } from '@tw/core';
-import { PROBE_BACKEND_ORDER, expressibleBy } from '@tw/kprobe-gen';
-import { autoReader, bpfStatus, probeBackends, READER_ORDER } from '@tw/relay-native';
+import { PROBE_BACKEND_ORDER, bpfProgramKind, expressibleBy } from '@tw/kprobe-gen';
+import { BPF_PROGRAM_TYPES, autoReader, bpfKprobeAttach, bpfProgramTypes, bpfStatus, probeBackends, READER_ORDER } from '@tw/relay-native';
 import { TwCommand } from '../lib/base.js';
+import { programTypesLine } from '../lib/bpf-types-line.js';
 import { loadProbeSpecs } from '../lib/probes.js';
 import { loadWatches } from '../lib/watches.js';
 
@@ -15,7 +16,7 @@ interface Check {
 
 export default class Doctor extends TwCommand {
   static override summary = 'Report what this kernel and machine support, and what that means for each watch.';
-  static override description = 'Checks tracefs, privileges, syscall tracepoints, kprobe and uprobe events, loadable modules and kernel headers, BTF, the ring-buffer readers (mmap, read, JS), and for every installed watch whether the events it needs exist here. Creates (and removes) one tracefs instance to probe the readers.';
+  static override description = 'Checks tracefs, privileges, syscall tracepoints, kprobe and uprobe events, loadable modules and kernel headers, BTF, the ring-buffer readers (mmap, read, JS), the BPF loader and which BPF program types this kernel loads (tracepoint, raw_tp, tp_btf, kprobe, fentry, lsm), and for every installed watch whether the events it needs exist here. Creates (and removes) one tracefs instance to probe the readers, and loads (never attaches) one minimal BPF program of each type, closing it at once; --json reports the types under bpfProgramTypes.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 
@@ -71,18 +72,23 @@ export default class Doctor extends TwCommand {
     add('BTF', existsSync('/sys/kernel/btf/vmlinux'), existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'no BTF');
     const bpf = bpfStatus();
     add('BPF loader', bpf === true, bpf === true ? 'libbpf in the addon, privileges and kernel BTF: BPF objects can be loaded here' : bpf);
+    const types = bpfProgramTypes();
+    const kprobeAttach = bpfKprobeAttach();
+    add('BPF program types', BPF_PROGRAM_TYPES.some((t) => types[t] === true), programTypesLine(types, kprobeAttach));
     add('probe backends', true, `--probe-backend auto tries ${PROBE_BACKEND_ORDER.join(', then ')}`);
 
-    // the probes' events (tw:<name>) exist live when some backend can bring them up here; for BPF
-    // only syscall and tracepoint forms are counted (kernels may refuse kprobe programs, as this
-    // check cannot know without loading one)
+    // the probes' events (tw:<name>) exist live when some backend can bring them up here; by BPF
+    // when this kernel loads the kind of program the spec's object holds (tracepoint programs for
+    // syscall and tracepoint forms, kprobe programs for kprobe forms, which also need kprobes to
+    // attach to)
     const withProbes = new Set(available);
     const kprobeEvents = checks.find((c) => c.name === 'kprobe events')?.ok === true;
     for (const { spec } of await loadProbeSpecs(this.config)) {
       const can = expressibleBy(spec);
       const viaModule = modules && existsSync(kdir) && can.module === true;
       const viaKprobe = kprobeEvents && can['kprobe-events'] === true;
-      const viaBpf = bpf === true && can.bpf === true && ('syscall' in spec.attach || 'tracepoint' in spec.attach);
+      const kind = bpfProgramKind(spec);
+      const viaBpf = bpf === true && can.bpf === true && types[kind] === true && (kind !== 'kprobe' || kprobeAttach === true);
       if (viaModule || viaKprobe || viaBpf) withProbes.add(`tw:${spec.name}`);
     }
     const watches = (await loadWatches(this.config)).map(({ watch }) => {
@@ -103,7 +109,7 @@ export default class Doctor extends TwCommand {
       const ww = Math.max(...watches.map((x) => x.watch.length), 5);
       for (const x of watches) this.log(`watch ${x.watch.padEnd(ww)}  ${x.verdict}`);
     }
-    return { kernel: release(), checks, watches };
+    return { kernel: release(), checks, watches, bpfProgramTypes: types, bpfKprobeAttach: kprobeAttach };
   }
 }
 

@@ -1,7 +1,7 @@
 // jsonError: what --json prints for a failed command, and the exit code it keeps.
 import { describe, expect, it } from 'vitest';
-import { TwError } from '@tw/core';
-import { jsonError } from './base.js';
+import { BpfVerifierError, TwError } from '@tw/core';
+import { errorDetails, jsonError } from './base.js';
 
 describe('jsonError', () => {
   it("a tw error: its code, its message, the exit code of tw's table", () => {
@@ -18,5 +18,18 @@ describe('jsonError', () => {
   it('anything else: INTERNAL, exit 1 unless the error names one', () => {
     expect(jsonError(new TypeError("Cannot read properties of undefined (reading 'x')"), false)).toEqual({ code: 'INTERNAL', message: "Cannot read properties of undefined (reading 'x')", exit: 1 });
     expect(jsonError(Object.assign(new Error('gone'), { exitCode: 9 }), false)).toMatchObject({ code: 'INTERNAL', exit: 9 });
+  });
+});
+
+describe('errorDetails', () => {
+  it("a verifier rejection adds the probe, the program, its section and the verifier's last lines", () => {
+    const e = new BpfVerifierError('unlinkat', 'tw_unlinkat', 'tracepoint/syscalls/sys_enter_unlinkat', ['invalid access to map value'], '/o.bpf.o');
+    expect(jsonError(e, false)).toMatchObject({ code: 'BPF_VERIFIER', exit: 9 });
+    expect(errorDetails(e)).toEqual({ probe: 'unlinkat', program: 'tw_unlinkat', section: 'tracepoint/syscalls/sys_enter_unlinkat', verifierLog: ['invalid access to map value'] });
+  });
+
+  it('adds nothing for other errors', () => {
+    expect(errorDetails(new TwError('BPF_LOAD', 'x'))).toEqual({});
+    expect(errorDetails(new Error('x'))).toEqual({});
   });
 });

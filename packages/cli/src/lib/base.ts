@@ -1,10 +1,11 @@
 /**
  * The base of every tw command: turns tw errors (recognised by brand) into one clear line on
  * stderr and an exit code, instead of a stack trace; under --json also into
- * {"error": {"code", "message"}} on stdout, oclif's errors about the command line included.
+ * {"error": {"code", "message"}} on stdout (plus the data some errors carry: see errorDetails),
+ * oclif's errors about the command line included.
  */
 import { Command, Flags } from '@oclif/core';
-import { isTwError, jsonSafe, type ErrorCode } from '@tw/core';
+import { isTwError, jsonSafe, type BpfVerifierError, type ErrorCode, type TwError } from '@tw/core';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
   FILE_NOT_FOUND: 2,
@@ -33,6 +34,8 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   MODULE_BUILD: 9,
   MODULE_LOAD: 9,
   BPF_BUILD: 9,
+  BPF_VERIFIER: 9,
+  BPF_LOAD: 9,
   MISSING_SYMBOL: 9,
   KERNEL_HEADERS: 9,
   TOOL_START: 9,
@@ -55,7 +58,7 @@ export abstract class TwCommand extends Command {
     const e = jsonError(err, !this.parsed);
     // straight to stderr: oclif's own loggers are silent under --json
     process.stderr.write(`tw: ${e.message}\n`);
-    this.logJson({ error: { code: e.code, message: e.message } });
+    this.logJson({ error: { code: e.code, message: e.message, ...errorDetails(err) } });
     this.exit(e.exit);
   }
 
@@ -76,6 +79,21 @@ export function jsonError(err: Error & { oclif?: { exit?: number }; exitCode?: n
   if (!duringParse) return { code: 'INTERNAL', message: err.message, exit };
   const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== 'See more help with --help');
   return { code: 'BAD_ARGUMENT', message: lines.join(' ').replace(/\s+/g, ' '), exit };
+}
+
+/**
+ * What --json adds to {code, message} for errors that carry data: a verifier rejection's probe,
+ * program, section and the verifier's last lines (also quoted in the message).
+ */
+export function errorDetails(err: unknown): Record<string, unknown> {
+  if (!isTwError(err) || err.code !== 'BPF_VERIFIER') return {};
+  const v = err as TwError & Partial<Pick<BpfVerifierError, 'probe' | 'program' | 'section' | 'verifierLog'>>;
+  const out: Record<string, unknown> = {};
+  if (v.probe !== undefined) out['probe'] = v.probe;
+  if (v.program !== undefined) out['program'] = v.program;
+  if (v.section !== undefined) out['section'] = v.section;
+  if (v.verifierLog !== undefined) out['verifierLog'] = [...v.verifierLog];
+  return out;
 }
 
 export function deepJsonSafe(v: unknown): unknown {

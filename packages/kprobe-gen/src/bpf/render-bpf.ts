@@ -58,6 +58,29 @@ export function bpfFileName(m: ProbeModel | ProbeSpec): string {
   return `tw_${m.name}.bpf.c`;
 }
 
+/**
+ * The kind of BPF program a spec's object holds, as the kernel types them: tracepoint programs
+ * for syscall and tracepoint forms (sections tracepoint/...), kprobe programs for kprobe and
+ * kretprobe forms (kprobe/..., kretprobe/...). Whether a kernel loads that kind is its own
+ * business (@tw/relay-native's bpfProgramTypes asks it).
+ */
+export function bpfProgramKind(spec: ProbeSpec): 'tracepoint' | 'kprobe' {
+  const kind = modelOf(spec).kind;
+  switch (kind) {
+    case 'syscall':
+    case 'syscall_exit':
+    case 'tracepoint':
+      return 'tracepoint';
+    case 'kprobe':
+    case 'kretprobe':
+      return 'kprobe';
+    default: {
+      const never: never = kind;
+      throw new Error(`internal: unknown probe kind ${String(never)}`);
+    }
+  }
+}
+
 /** One string field's slot in the record's string area. */
 interface StringSlot {
   f: FieldInfo;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Tracefs } from '@tw/core';
+import { Tracefs, TwError, isTwError, type BpfVerifierError } from '@tw/core';
+import { bpfProgramKind } from '../bpf/render-bpf.js';
 import { pluginShapes, testSpecs } from '../test-specs.js';
 import { PROBE_BACKEND_ORDER, probeBackendOrder, type ProbeEnv } from './backend.js';
-import { bpfBackend } from './bpf-backend.js';
+import { bpfBackend, loaderError } from './bpf-backend.js';
 import { probeUp } from './probe-up.js';
 
 const env = (over: Partial<ProbeEnv> = {}): ProbeEnv => ({ tracefs: new Tracefs('/nonexistent-tracefs'), kdir: '/nonexistent', ...over });
@@ -31,5 +32,42 @@ describe('the BPF backend', () => {
   it('is available for a spec it can express when the loader works', () => {
     const loader = { status: () => true as const, open: () => { throw new Error('not called'); } };
     expect(bpfBackend.unavailable(unlinkat, env({ bpf: loader }))).toBeUndefined();
+  });
+});
+
+describe("the BPF loader's errors, as tw errors naming the probe", () => {
+  const loaderErr = (code: string, message: string, extra: Record<string, unknown> = {}): Error => Object.assign(new Error(message), { code, ...extra });
+
+  it('a verifier rejection: one BPF_VERIFIER error with the program, its section and the verifier lines', () => {
+    const lines = ['14: (79) r1 = *(u64 *)(r6 +320)', 'invalid access to map value, value_size=320 off=320 size=8'];
+    const cause = loaderErr('BPF_VERIFIER', "BPF object /o/tw_x.bpf.o: the verifier rejected program 'tw_x'", { program: 'tw_x', section: 'tracepoint/syscalls/sys_enter_unlinkat', verifierLog: lines });
+    const e = loaderError('x', '/o/tw_x.bpf.o', cause) as BpfVerifierError;
+    expect(isTwError(e)).toBe(true);
+    expect(e).toMatchObject({ code: 'BPF_VERIFIER', probe: 'x', program: 'tw_x', section: 'tracepoint/syscalls/sys_enter_unlinkat', verifierLog: lines, cause });
+    expect(e.message).toBe(
+      "probe 'x': the kernel's BPF verifier rejected its program 'tw_x' (tracepoint/syscalls/sys_enter_unlinkat), from /o/tw_x.bpf.o; the verifier's last lines:\n" +
+        '  14: (79) r1 = *(u64 *)(r6 +320)\n  invalid access to map value, value_size=320 off=320 size=8',
+    );
+  });
+
+  it("the loader's other codes: tw's codes, the message prefixed with the probe; anything else unchanged", () => {
+    const eperm = loaderError('k', '/o', loaderErr('BPF_LOAD', "BPF object /o: the kernel refused to load program 'tw_k' (kprobe/f): Operation not permitted (EPERM)"));
+    expect(eperm).toMatchObject({ code: 'BPF_LOAD', message: "probe 'k': BPF object /o: the kernel refused to load program 'tw_k' (kprobe/f): Operation not permitted (EPERM)" });
+    expect(loaderError('k', '/o', loaderErr('BPF_ATTACH', 'a'))).toMatchObject({ code: 'BPF_LOAD' });
+    expect(loaderError('k', '/o', loaderErr('BPF_PARAM', 'p'))).toMatchObject({ code: 'BAD_ARGUMENT', message: "probe 'k': p" });
+    const other = new TypeError('x');
+    expect(loaderError('k', '/o', other)).toBe(other);
+    const tw = new TwError('BPF_BUILD', 'clang failed');
+    expect(loaderError('k', '/o', tw)).toBe(tw);
+  });
+});
+
+describe('bpfProgramKind: the kind of program a spec\'s object holds', () => {
+  it('tracepoint programs for syscall and tracepoint forms, kprobe programs for kprobe forms', () => {
+    const kinds = Object.fromEntries([...testSpecs, ...pluginShapes].map((s) => [s.name, bpfProgramKind(s)]));
+    expect(kinds['unlinkat']).toBe('tracepoint');
+    expect(kinds['unlink']).toBe('kprobe');
+    expect(kinds['ksink']).toBe('kprobe'); // kretprobe
+    expect(kinds['sys_openat']).toBe('tracepoint');
   });
 });

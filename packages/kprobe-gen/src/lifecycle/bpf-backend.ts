@@ -4,7 +4,7 @@
  * session as a RecordSource. Nothing is left in the kernel when tw ends, however it ends (the
  * programs go with the process).
  */
-import type { RecordSource } from '@tw/core';
+import { BpfVerifierError, TwError, isTwError, type ErrorCode, type RecordSource } from '@tw/core';
 import { eventFormatText } from '@tw/probe-spec';
 import { compileBpf } from '../bpf/compile-bpf.js';
 import { tryRenderBpf } from '../bpf/render-bpf.js';
@@ -22,7 +22,12 @@ export const bpfBackend: ProbeBackend = {
   async up(spec, env) {
     const loader = env.bpf!;
     const compiled = await compileBpf(spec, env.outDir ? { outDir: env.outDir } : {});
-    const probe = loader.open({ object: compiled.object, params: env.params ?? {}, latencyMs: env.bpfLatencyMs ?? 45 });
+    let probe;
+    try {
+      probe = loader.open({ object: compiled.object, params: env.params ?? {}, latencyMs: env.bpfLatencyMs ?? 45 });
+    } catch (e) {
+      throw loaderError(spec.name, compiled.object, e);
+    }
     // the session stops the source, and down() again on every exit path: once is enough
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> => (stopping ??= probe.stop());
@@ -37,3 +42,32 @@ export const bpfBackend: ProbeBackend = {
     return { filter: undefined, notes: [], source, down: stop };
   },
 };
+
+/** The loader's error codes (@tw/relay-native's openBpfProbe) as tw's: what is not a verifier rejection. */
+const LOADER_CODES: Record<string, ErrorCode> = {
+  BPF_UNAVAILABLE: 'PROBE_UNSUPPORTED',
+  BPF_PARAM: 'BAD_ARGUMENT',
+  BPF_OPEN: 'BPF_LOAD',
+  BPF_CONTRACT: 'BPF_LOAD',
+  BPF_LOAD: 'BPF_LOAD',
+  BPF_ATTACH: 'BPF_LOAD',
+  BPF_RINGBUF: 'BPF_LOAD',
+};
+
+/**
+ * A loader's error as one tw error naming the probe: a verifier rejection as BpfVerifierError
+ * (the program, its section and the verifier's last lines, which the loader gives as
+ * `verifierLog`), the loader's other codes as their tw codes. Anything else is passed on.
+ */
+export function loaderError(probe: string, object: string, e: unknown): unknown {
+  if (isTwError(e) || typeof e !== 'object' || e === null) return e;
+  const err = e as Error & { code?: unknown; program?: unknown; section?: unknown; verifierLog?: unknown };
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  if (err.code === 'BPF_VERIFIER') {
+    const log = Array.isArray(err.verifierLog) ? err.verifierLog.filter((l): l is string => typeof l === 'string') : [];
+    return new BpfVerifierError(probe, str(err.program), str(err.section), log, object, { cause: e });
+  }
+  const code = typeof err.code === 'string' ? LOADER_CODES[err.code] : undefined;
+  if (code === undefined) return e;
+  return new TwError(code, `probe '${probe}': ${err.message}`, { cause: e });
+}
