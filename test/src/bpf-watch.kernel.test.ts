@@ -3,11 +3,11 @@
 // (syscall entry: pathname from user memory) through a fixture watch: exact paths and the culprit
 // named, nothing lost; the 'tw: tracing' line says which backend; a recording replays to the same
 // result; and nothing is left in the kernel after a normal end or a kill -9 of tw.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bpfSkipReason } from './support/bpf.js';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
@@ -41,6 +41,20 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** the tw processes a test started: a test that fails half-way must not leave one tracing for the next */
+const started: ChildProcess[] = [];
+afterEach(async () => {
+  for (const p of started.splice(0)) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    // SIGINT: tw ends as on Ctrl-C and removes its instance; SIGKILL if it has not after 5 s
+    const gone = new Promise((r) => p.once('close', r));
+    p.kill('SIGINT');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+});
+
 function workDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'tw-bpfw-'));
   dirs.push(d);
@@ -56,6 +70,7 @@ interface Tw {
 /** Start `tw watch` on the fixture for `dir` (or another watch); resolves once tw says it is tracing (with that line). */
 async function startWatch(dir: string, extra: string[] = [], watch = WATCH): Promise<{ tw: Tw; line: string }> {
   const p = spawn(process.execPath, [twCliPath(), 'watch', watch, `${dir}/`, '--json', ...extra], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(p);
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -161,6 +176,7 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     const dir = workDir();
     for (const f of ['m', 'n']) writeFileSync(join(dir, f), 'x');
     const p = spawn(process.execPath, [twCliPath(), 'dump', '-e', 'tw:unlinkat', '--duration', '60s'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(p);
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -8,11 +8,19 @@ import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
 import { TwError, type ProbeProvider } from '@tw/core';
 import { probeUnpacker, probeUp, validateProbeSpec, type BpfLoader, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
-import { bpfStatus, openBpfProbe } from '@tw/relay-native';
+import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
 /** The addon's libbpf loader, for kprobe-gen's BPF backend. */
+let programTypes: BpfProgramTypes | undefined;
+
 export const bpfLoader: BpfLoader = {
   status: bpfStatus,
+  canRun(kind) {
+    programTypes ??= bpfProgramTypes();
+    const loads = programTypes[kind];
+    if (loads !== true) return `the kernel refuses to load them (${loads})`;
+    return kind === 'kprobe' ? bpfKprobeAttach() : true;
+  },
   open: (o) => openBpfProbe(o),
 };
 

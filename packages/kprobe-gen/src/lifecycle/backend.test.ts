@@ -33,6 +33,19 @@ describe('the BPF backend', () => {
     const loader = { status: () => true as const, open: () => { throw new Error('not called'); } };
     expect(bpfBackend.unavailable(unlinkat, env({ bpf: loader }))).toBeUndefined();
   });
+
+  it("is unavailable for a spec whose kind of program the loader says cannot run here (kprobe forms without kprobes), before compiling", () => {
+    const unlink = pluginShapes.find((s) => s.name === 'unlink')!;
+    const asked: string[] = [];
+    const loader = {
+      status: () => true as const,
+      canRun: (kind: 'tracepoint' | 'kprobe') => (asked.push(kind), kind === 'kprobe' ? 'no kprobes here' : (true as const)),
+      open: () => { throw new Error('not called'); },
+    };
+    expect(bpfBackend.unavailable(unlink, env({ bpf: loader }))).toBe('kprobe programs cannot run here: no kprobes here');
+    expect(bpfBackend.unavailable(unlinkat, env({ bpf: loader }))).toBeUndefined();
+    expect(asked).toEqual(['kprobe', 'tracepoint']);
+  });
 });
 
 describe("the BPF loader's errors, as tw errors naming the probe", () => {

@@ -36,6 +36,12 @@ export function probeBackendOrder(want: ProbeBackendName | 'auto', o: { persiste
 export interface BpfLoader {
   /** true, or why BPF objects cannot be loaded here */
   status(): true | string;
+  /**
+   * true when programs of this kind (bpfProgramKind: tracepoint programs for syscall and
+   * tracepoint forms, kprobe programs for kernel functions) load and attach here, else why not.
+   * Without it the backend finds out by trying.
+   */
+  canRun?(kind: 'tracepoint' | 'kprobe'): true | string;
   open(o: { object: string; params: Readonly<Record<string, string | number | bigint | boolean>>; latencyMs?: number }): {
     start(onBatch: (data: Uint8Array, release: () => void) => void, onError: (e: Error) => void, onRound?: (drainedNs: number) => void): void;
     stop(): Promise<void>;

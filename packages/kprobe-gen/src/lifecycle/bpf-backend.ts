@@ -7,7 +7,7 @@
 import { BpfVerifierError, TwError, isTwError, type ErrorCode, type RecordSource } from '@tw/core';
 import { eventFormatText } from '@tw/probe-spec';
 import { compileBpf } from '../bpf/compile-bpf.js';
-import { tryRenderBpf } from '../bpf/render-bpf.js';
+import { bpfProgramKind, tryRenderBpf } from '../bpf/render-bpf.js';
 import type { ProbeBackend } from './backend.js';
 
 export const bpfBackend: ProbeBackend = {
@@ -17,7 +17,10 @@ export const bpfBackend: ProbeBackend = {
     const status = env.bpf.status();
     if (status !== true) return status;
     const c = tryRenderBpf(spec);
-    return typeof c === 'string' ? undefined : c.unsupported;
+    if (typeof c !== 'string') return c.unsupported;
+    const kind = bpfProgramKind(spec);
+    const can = env.bpf.canRun?.(kind) ?? true;
+    return can === true ? undefined : `${kind} programs cannot run here: ${can}`;
   },
   async up(spec, env) {
     const loader = env.bpf!;
