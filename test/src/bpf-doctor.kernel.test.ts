@@ -47,7 +47,7 @@ describe.skipIf(reason !== undefined)('tw doctor: BPF program types', () => {
     const check = d.checks.find((c) => c.name === 'BPF program types');
     expect(check?.ok).toBe(BPF_PROGRAM_TYPES.some((t) => here[t] === true));
     // the checks before it are still there, in their order
-    expect(d.checks.map((c) => c.name).slice(-4)).toEqual(['BTF', 'BPF loader', 'BPF program types', 'probe backends']);
+    expect(d.checks.map((c) => c.name).slice(-5)).toEqual(['BTF', 'BPF loader', 'BPF program types', 'probe backends', 'BPF objects']);
 
     const text = await run(process.execPath, [twCliPath(), 'doctor'], { check: false });
     expect(text.code, text.stderr).toBe(0);

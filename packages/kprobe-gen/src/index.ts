@@ -51,7 +51,19 @@ export {
 export { transpileUnpacker, typescriptVersion } from './transpile.js';
 export { renderBpf, tryRenderBpf, bpfFileName, bpfProgramKind, BPF_RECORD_PREFIX, TW_RINGBUF_BYTES, TW_CHARP_BYTES, TW_ENTRY_MAX } from './bpf/render-bpf.js';
 export { vmlinuxHeader, defaultVmlinuxCacheDir, KERNEL_BTF, type VmlinuxHeader, type VmlinuxOptions } from './bpf/vmlinux.js';
-export { compileBpf, clangVersion, bpfKey, defaultBpfObjectCacheDir, readBpfStamp, type CompileBpfOptions, type CompiledBpf } from './bpf/compile-bpf.js';
+export { compileBpf, clangVersion, bpfKey, bpfSourceHash, findCachedBpf, defaultBpfObjectCacheDir, readBpfStamp, type CompileBpfOptions, type CompiledBpf } from './bpf/compile-bpf.js';
+export {
+  findPrebuiltBpf,
+  prebuiltBpfDir,
+  prebuiltBpfName,
+  prebuiltStampName,
+  prebuiltStamp,
+  PREBUILT_BPF_SUBDIR,
+  type PrebuiltBpfStamp,
+  type PrebuiltLookup,
+} from './bpf/prebuilt.js';
+export { bpfObjectFor, BPF_OBJECT_ORDER, type BpfObject, type BpfObjectOptions, type BpfObjectOrigin } from './bpf/bpf-object.js';
+export { prebuildPackage, prebuildSummary, packageProbeSpecs, type PrebuildResult } from './bpf/prebuild.js';
 export {
   storeUnpacker,
   importUnpacker,
@@ -71,4 +83,4 @@ export {
 } from './lifecycle/backend.js';
 export { probeUp, probeUnpacker, type ActiveProbe, type ProbeUpOptions, type SessionUnpacker } from './lifecycle/probe-up.js';
 export { expressibleBy, type Expressible } from './lifecycle/expressible.js';
-export { type BpfLoader } from './lifecycle/backend.js';
+export { type BpfLoader, type BpfObjectInfo } from './lifecycle/backend.js';

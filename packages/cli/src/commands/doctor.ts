@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { Instance, Tracefs, checkTracefsAccess, declaredEvents, eventExists, findTracefs, isTwError, kprobeEventsPath, tracefsCapabilities } from '@tw/core';
-import { PROBE_BACKEND_ORDER, bpfProgramKind, expressibleBy } from '@tw/kprobe-gen';
+import { PROBE_BACKEND_ORDER, bpfProgramKind, clangVersion, expressibleBy, findCachedBpf, findPrebuiltBpf } from '@tw/kprobe-gen';
 import { BPF_PROGRAM_TYPES, autoReader, bpfKprobeAttach, bpfProgramTypes, bpfStatus, probeBackends, READER_ORDER } from '@tw/relay-native';
 import { TwCommand } from '../lib/base.js';
 import { programTypesLine } from '../lib/bpf-types-line.js';
@@ -16,7 +16,7 @@ interface Check {
 
 export default class Doctor extends TwCommand {
   static override summary = 'Report what this kernel and machine support, and what that means for each watch.';
-  static override description = 'Checks tracefs, privileges, syscall tracepoints, kprobe and uprobe events, loadable modules and kernel headers, BTF, the ring-buffer readers (mmap, read, JS), the BPF loader and which BPF program types this kernel loads (tracepoint, raw_tp, tp_btf, kprobe, fentry, lsm), and for every installed watch whether the events it needs exist here. Creates (and removes) one tracefs instance to probe the readers, and loads (never attaches) one minimal BPF program of each type, closing it at once; --json reports the types under bpfProgramTypes.';
+  static override description = 'Checks tracefs, privileges, syscall tracepoints, kprobe and uprobe events, loadable modules and kernel headers, BTF, the ring-buffer readers (mmap, read, JS), the BPF loader, which BPF program types this kernel loads (tracepoint, raw_tp, tp_btf, kprobe, fentry, lsm) and where the objects of BPF probes come from (prebuilt in their plugin, cached, or clang), and for every installed watch whether the events it needs exist here. Creates (and removes) one tracefs instance to probe the readers, and loads (never attaches) one minimal BPF program of each type, closing it at once; --json reports the types under bpfProgramTypes.';
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
   static override enableJsonFlag = true;
 
@@ -76,6 +76,22 @@ export default class Doctor extends TwCommand {
     const kprobeAttach = bpfKprobeAttach();
     add('BPF program types', BPF_PROGRAM_TYPES.some((t) => types[t] === true), programTypesLine(types, kprobeAttach));
     add('probe backends', true, `--probe-backend auto tries ${PROBE_BACKEND_ORDER.join(', then ')}`);
+    // a BPF probe needs its object: prebuilt in its plugin, compiled earlier here, or clang now
+    const specs = await loadProbeSpecs(this.config);
+    const forBpf = specs.filter((p) => expressibleBy(p.spec).bpf === true);
+    const haveObject = new Set(forBpf.filter((p) => findPrebuiltBpf(p.spec, [p.prebuiltDir]).found || findCachedBpf(p.spec) !== undefined).map((p) => p.spec.name));
+    const clang = await clangVersion().catch(() => undefined);
+    const without = forBpf.filter((p) => !haveObject.has(p.spec.name)).map((p) => p.spec.name);
+    const have = `${haveObject.size} of ${forBpf.length} BPF-expressible probe specs have a prebuilt or cached object`;
+    add(
+      'BPF objects',
+      clang !== undefined || without.length === 0,
+      clang !== undefined
+        ? `${clang} compiles those that have none (${have})`
+        : without.length === 0
+          ? `no clang, none needed: ${have}`
+          : `no clang: ${have}; ${without.join(', ')} cannot run by BPF here (install clang, or plugins built with it)`,
+    );
 
     // the probes' events (tw:<name>) exist live when some backend can bring them up here; by BPF
     // when this kernel loads the kind of program the spec's object holds (tracepoint programs for
@@ -83,12 +99,12 @@ export default class Doctor extends TwCommand {
     // attach to)
     const withProbes = new Set(available);
     const kprobeEvents = checks.find((c) => c.name === 'kprobe events')?.ok === true;
-    for (const { spec } of await loadProbeSpecs(this.config)) {
+    for (const { spec } of specs) {
       const can = expressibleBy(spec);
       const viaModule = modules && existsSync(kdir) && can.module === true;
       const viaKprobe = kprobeEvents && can['kprobe-events'] === true;
       const kind = bpfProgramKind(spec);
-      const viaBpf = bpf === true && can.bpf === true && types[kind] === true && (kind !== 'kprobe' || kprobeAttach === true);
+      const viaBpf = bpf === true && can.bpf === true && types[kind] === true && (kind !== 'kprobe' || kprobeAttach === true) && (clang !== undefined || haveObject.has(spec.name));
       if (viaModule || viaKprobe || viaBpf) withProbes.add(`tw:${spec.name}`);
     }
     const watches = (await loadWatches(this.config)).map(({ watch }) => {

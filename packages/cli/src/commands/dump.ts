@@ -7,6 +7,7 @@ import { LiveRun, liveFlags, quietFlag } from '../lib/live.js';
 import { checkLiveOnlyFlags } from '../lib/live-only.js';
 import { eventProbesUp } from '../lib/event-probes.js';
 import { probeBackendFlag } from '../lib/probe-flags.js';
+import { probeUpText } from '../lib/probes.js';
 
 export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
@@ -14,7 +15,7 @@ export default class Dump extends TwCommand {
 Live (needs root; -e is required): streams the chosen events as they happen until --duration or Ctrl-C, with an optional kernel-side --filter. With --input: every event of the recording (the live options, --duration and --filter among them, are an error with it).
 ts is a decimal string of nanoseconds in the trace clock. Integers that fit in 53 bits are numbers, larger ones decimal strings; char arrays are strings; other arrays are arrays. Only the event's own fields are printed (common_pid is "pid").
 Events tw:<name> of installed probe specs (see tw probe list) bring their probe up for the dump and take it down after, as tw watch does (--probe-backend chooses how).
-Live, once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it). When stdout is closed (| head) it stops quietly, exit 0, and cleans up.
+Live, once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it, and the notes on how probes came up), naming each probe with its backend ("tw:unlinkat via bpf (prebuilt object)": a BPF object shipped in its plugin, else cached, else compiled with clang). When stdout is closed (| head) it stops quietly, exit 0, and cleans up.
 If the kernel lost events live, a warning per CPU on stderr says why (tw fell behind, its reader ran late, or the kernel could not store them).`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> -e signal:signal_generate --filter "sig == 9" --duration 1m',
@@ -62,10 +63,14 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
       const session = new LiveRun(flags, true, () => out.flush());
       run = session;
       // tw:<name> events: their probes come up for this dump and go after it
-      const probes = await eventProbesUp(this.config, flags.event, flags['probe-backend'], (event, backend) => session.tracingExtra.push(`${event} via ${backend}`), run.readerLatencyMs());
-      const filters: Record<string, string> = flags.filter ? Object.fromEntries(flags.event.map((e) => [e, flags.filter!])) : {};
-      for (const p of probes.up) if (p.filter && !flags.filter) filters[p.event] = p.filter;
-      const sources = probes.up.flatMap((p) => (p.source ? [p.source] : []));
+      const probes = await eventProbesUp(this.config, flags.event, {
+        backend: flags['probe-backend'],
+        bpfLatencyMs: run.readerLatencyMs(),
+        onUp: (p) => session.tracingExtra.push(probeUpText(p)),
+        onNote: (m) => (flags.quiet ? undefined : process.stderr.write(`tw: note: ${m}\n`)),
+      });
+      const filters = probes.filters(flags.event, flags.filter);
+      const sources = probes.sources();
       const limit = flags.limit ?? Infinity;
       let n = 0;
       // lines reach the reader promptly: the latency target is end to end

@@ -5,7 +5,7 @@ import { bufferFlag, inputFlag } from '../lib/input.js';
 import { LiveRun, liveFlags } from '../lib/live.js';
 import { checkLiveOnlyFlags } from '../lib/live-only.js';
 import { probeBackendFlag } from '../lib/probe-flags.js';
-import { probeProvider } from '../lib/probes.js';
+import { probeProvider, probeUpText } from '../lib/probes.js';
 import { WatchOutput } from '../lib/watch-output.js';
 import { findWatch } from '../lib/watches.js';
 
@@ -45,7 +45,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)) };
     const out = new WatchOutput(watch, run.args, { json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l) });
     const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled());
-    const probes = probeProvider(this.config, flags['probe-backend'], (event, backend) => live?.tracingExtra.push(`${event} via ${backend}`), live?.readerLatencyMs());
+    const probes = probeProvider(this.config, flags['probe-backend'], (p) => live?.tracingExtra.push(probeUpText(p)), live?.readerLatencyMs());
     if (!live) return out.render(await replayWatch(flags.input!, run, { probes, ...out.hooks, ...(flags.buffer ? { buffers: flags.buffer } : {}) }), []);
     out.status = live.status;
     try {

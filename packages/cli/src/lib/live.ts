@@ -30,7 +30,7 @@ export const liveFlags = {
 };
 
 /** --quiet for the live commands that have no other use for it (watch has its own). */
-export const quietFlag = Flags.boolean({ char: 'q', summary: 'Do not print the "tw: tracing" line once tracing has started.' });
+export const quietFlag = Flags.boolean({ char: 'q', summary: 'Do not print the "tw: tracing" line once tracing has started, nor notes on how probes came up.' });
 
 /**
  * The one line every live command prints on stderr once its events are enabled and its readers
@@ -183,7 +183,7 @@ export class LiveRun {
     });
   }
 
-  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onReady' | 'decode' | 'sources'>): LiveOptions {
+  options(o: Pick<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onSourcePage' | 'onReady' | 'decode' | 'sources'>): LiveOptions {
     return { ...this.sessionOptions(), ...o, onReady: this.wrapReady(o.onReady) };
   }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
 import { TwError, type ProbeProvider } from '@tw/core';
-import { probeUnpacker, probeUp, validateProbeSpec, type BpfLoader, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
+import { prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
 /** The addon's libbpf loader, for kprobe-gen's BPF backend. */
@@ -27,6 +27,8 @@ export const bpfLoader: BpfLoader = {
 export interface InstalledProbe {
   spec: ProbeSpec;
   plugin: string;
+  /** the plugin's prebuilt BPF objects (<plugin root>/dist/bpf; it may not exist) */
+  prebuiltDir: string;
 }
 
 export async function loadProbeSpecs(config: Config): Promise<InstalledProbe[]> {
@@ -47,7 +49,7 @@ export async function loadProbeSpecs(config: Config): Promise<InstalledProbe[]> 
       const prev = seen.get(spec.name);
       if (prev) throw new TwError('PROBE_SPEC', `probe '${spec.name}' is provided by both ${prev} and ${plugin.name}`);
       seen.set(spec.name, plugin.name);
-      out.push({ spec, plugin: plugin.name });
+      out.push({ spec, plugin: plugin.name, prebuiltDir: prebuiltBpfDir(plugin.root) });
     }
   }
   return out.sort((a, b) => a.spec.name.localeCompare(b.spec.name));
@@ -60,16 +62,36 @@ export async function findProbe(config: Config, name: string): Promise<Installed
   return hit;
 }
 
+/** A probe brought up: its event, by which backend, and for BPF where its object came from. */
+export interface ProbeUpInfo {
+  event: string;
+  backend: ProbeBackendName;
+  /** BPF: prebuilt (shipped in the plugin), cached (compiled earlier here) or compiled (by clang, now) */
+  object?: BpfObjectOrigin;
+}
+
+const ORIGIN_TEXT: Record<BpfObjectOrigin, string> = { prebuilt: 'prebuilt object', cached: 'cached object', compiled: 'compiled with clang' };
+
+/** How the "tw: tracing" line names a probe: "tw:unlinkat via bpf (prebuilt object)". */
+export function probeUpText(p: ProbeUpInfo): string {
+  return `${p.event} via ${p.backend}${p.object ? ` (${ORIGIN_TEXT[p.object]})` : ''}`;
+}
+
+function upInfo(p: ActiveProbe): ProbeUpInfo {
+  return { event: `tw:${p.spec.name}`, backend: p.backend, ...(p.bpfObject ? { object: p.bpfObject.origin } : {}) };
+}
+
 /**
- * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order).
- * `onUp` hears each probe brought up, and by which backend.
+ * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order);
+ * a BPF probe's object comes from the plugin's prebuilt ones first. `onUp` hears each probe
+ * brought up, by which backend and (BPF) from which object.
  */
-export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (event: string, backend: string) => void, bpfLatencyMs?: number): ProbeProvider {
+export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (p: ProbeUpInfo) => void, bpfLatencyMs?: number): ProbeProvider {
   return {
     async up(name) {
-      const { spec } = await findProbe(config, name);
-      const p = await probeUp(spec, { backend, bpf: bpfLoader, ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
-      onUp?.(`tw:${spec.name}`, p.backend);
+      const { spec, prebuiltDir } = await findProbe(config, name);
+      const p = await probeUp(spec, { backend, bpf: bpfLoader, prebuiltDirs: [prebuiltDir], ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
+      onUp?.(upInfo(p));
       return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload(), ...(p.source ? { source: p.source } : {}) };
     },
     async unpacker(name, onNote) {

@@ -6,7 +6,7 @@
  * the rendered source (a changed generator never reuses an older object), in
  * `$XDG_CACHE_HOME/tw/bpf/objects/<key>/` (built in a temporary sibling, then renamed).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BpfBuildError } from '@tw/core';
 import { modelOf, sha256Hex, type ProbeSpec } from '@tw/probe-spec';
@@ -68,12 +68,19 @@ export async function clangVersion(clang = 'clang'): Promise<string> {
   return v;
 }
 
+/**
+ * A hash of the BPF C this generator renders for the spec (10 hex digits): an object compiled
+ * from other C (another kprobe-gen) is never taken for this one.
+ */
+export function bpfSourceHash(spec: ProbeSpec): string {
+  return sha256Hex(renderBpf(spec)).slice(0, 10);
+}
+
 /** The cache key of a spec's object: name, spec hash, arch, clang version, source hash. */
 export function bpfKey(spec: ProbeSpec, clang: string, arch: Arch): string {
   const m = modelOf(spec);
-  const source = sha256Hex(renderBpf(spec)).slice(0, 10);
   const cv = (/clang version (\S+)/.exec(clang)?.[1] ?? sha256Hex(clang).slice(0, 8)).replace(/[^A-Za-z0-9.+_-]/g, '_');
-  return `${m.name}-${m.hash}-${arch}-clang${cv}-${source}`;
+  return `${m.name}-${m.hash}-${arch}-clang${cv}-${bpfSourceHash(spec)}`;
 }
 
 const STAMP = '.tw-bpf.json';
@@ -148,6 +155,37 @@ export async function compileBpf(spec: ProbeSpec, opts: CompileBpfOptions = {}):
     if (!existsSync(cachedObj)) throw new BpfBuildError(commandLine(clang, args), 0, '', `compiled ${objFile} but could not store it in ${entry}`);
   }
   return deliver(false, log);
+}
+
+/**
+ * A complete cache entry for the spec made by any clang (the object is CO-RE: which clang made
+ * it does not matter to the kernel), without running clang; the most recently built when there
+ * are several. Undefined when there is none.
+ */
+export function findCachedBpf(spec: ProbeSpec, opts: { objectCacheDir?: string; arch?: Arch } = {}): { object: string; cacheEntry: string; clangVersion: string } | undefined {
+  const m = modelOf(spec);
+  const arch = opts.arch ?? hostArch();
+  const dir = resolve(opts.objectCacheDir ?? defaultBpfObjectCacheDir());
+  const prefix = `${m.name}-${m.hash}-${arch}-clang`;
+  const suffix = `-${bpfSourceHash(spec)}`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const objFile = bpfFileName(m).replace(/\.c$/, '.o');
+  let best: { object: string; cacheEntry: string; clangVersion: string; builtAt: string } | undefined;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue;
+    const entry = join(dir, name);
+    const stamp = readBpfStamp(entry);
+    const object = join(entry, objFile);
+    if (stamp === undefined || !existsSync(object)) continue;
+    const builtAt = stamp['builtAt'] ?? '';
+    if (best === undefined || builtAt > best.builtAt) best = { object, cacheEntry: entry, clangVersion: stamp['clang'] ?? '', builtAt };
+  }
+  return best && { object: best.object, cacheEntry: best.cacheEntry, clangVersion: best.clangVersion };
 }
 
 /** The stamp of an object cache entry (what was compiled, when), or undefined. */

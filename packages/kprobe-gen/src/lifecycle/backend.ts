@@ -5,6 +5,7 @@
  */
 import type { RecordSource, Tracefs } from '@tw/core';
 import type { ProbeSpec } from '@tw/probe-spec';
+import type { BpfObjectOrigin } from '../bpf/bpf-object.js';
 
 export type ProbeBackendName = 'module' | 'kprobe-events' | 'bpf';
 
@@ -61,6 +62,14 @@ export interface ProbeEnv {
   bpf?: BpfLoader | undefined;
   /** how long a BPF record may wait before it is handed over (default 45 ms) */
   bpfLatencyMs?: number | undefined;
+  /** directories of prebuilt BPF objects (the spec's package's dist/bpf), tried before the cache and clang */
+  prebuiltDirs?: readonly string[] | undefined;
+}
+
+/** The BPF object a probe runs, and where it came from (prebuilt, cached or compiled now). */
+export interface BpfObjectInfo {
+  path: string;
+  origin: BpfObjectOrigin;
 }
 
 /** A probe a backend brought up: its event exists; not yet checked against the spec's layout. */
@@ -76,6 +85,8 @@ export interface AttachedProbe {
    * source's records with the kernel's events. Its format is made from the spec: no layout check.
    */
   source?: RecordSource;
+  /** BPF: the object loaded, and where it came from */
+  bpfObject?: BpfObjectInfo;
 }
 
 export interface ProbeBackend {

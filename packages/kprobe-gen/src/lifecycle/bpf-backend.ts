@@ -1,12 +1,12 @@
 /**
- * The BPF backend: the spec compiled to a CO-RE BPF object (cached by spec hash and clang
- * version), loaded and attached by the loader the caller gives, its records handed to the
- * session as a RecordSource. Nothing is left in the kernel when tw ends, however it ends (the
+ * The BPF backend: the spec's CO-RE BPF object (prebuilt in the spec's package, else from the
+ * object cache, else compiled with clang: bpf-object.ts), loaded and attached by the loader the
+ * caller gives, its records handed to the session as a RecordSource. Nothing is left in the kernel when tw ends, however it ends (the
  * programs go with the process).
  */
 import { BpfVerifierError, TwError, isTwError, type ErrorCode, type RecordSource } from '@tw/core';
 import { eventFormatText } from '@tw/probe-spec';
-import { compileBpf } from '../bpf/compile-bpf.js';
+import { bpfObjectFor } from '../bpf/bpf-object.js';
 import { bpfProgramKind, tryRenderBpf } from '../bpf/render-bpf.js';
 import type { ProbeBackend } from './backend.js';
 
@@ -24,12 +24,12 @@ export const bpfBackend: ProbeBackend = {
   },
   async up(spec, env) {
     const loader = env.bpf!;
-    const compiled = await compileBpf(spec, env.outDir ? { outDir: env.outDir } : {});
+    const obj = await bpfObjectFor(spec, { ...(env.outDir ? { outDir: env.outDir } : {}), ...(env.prebuiltDirs ? { prebuiltDirs: env.prebuiltDirs } : {}) });
     let probe;
     try {
-      probe = loader.open({ object: compiled.object, params: env.params ?? {}, latencyMs: env.bpfLatencyMs ?? 45 });
+      probe = loader.open({ object: obj.object, params: env.params ?? {}, latencyMs: env.bpfLatencyMs ?? 45 });
     } catch (e) {
-      throw loaderError(spec.name, compiled.object, e);
+      throw loaderError(spec.name, obj.object, e);
     }
     // the session stops the source, and down() again on every exit path: once is enough
     let stopping: Promise<void> | undefined;
@@ -42,7 +42,8 @@ export const bpfBackend: ProbeBackend = {
       stop,
       lost: () => probe.lost(),
     };
-    return { filter: undefined, notes: [], source, down: stop };
+    const notes = obj.passedOver.map((why) => `prebuilt BPF object passed over: ${why}`);
+    return { filter: undefined, notes, source, down: stop, bpfObject: { path: obj.object, origin: obj.origin } };
   },
 };
 

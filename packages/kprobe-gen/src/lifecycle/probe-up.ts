@@ -9,7 +9,7 @@ import { checkLayout } from '@tw/probe-spec';
 import { isLoaded } from '../load.js';
 import type { ProbeSpec } from '@tw/probe-spec';
 import { importUnpacker } from '../unpacker.js';
-import { probeBackendOrder, type BpfLoader, type ProbeBackend, type ProbeBackendName, type ProbeEnv } from './backend.js';
+import { probeBackendOrder, type BpfLoader, type BpfObjectInfo, type ProbeBackend, type ProbeBackendName, type ProbeEnv } from './backend.js';
 import { bpfBackend } from './bpf-backend.js';
 import { kprobeEventsBackend } from './kprobe-events-backend.js';
 import { moduleBackend } from './module-backend.js';
@@ -32,6 +32,8 @@ export interface ActiveProbe {
   unload(): Promise<void>;
   /** BPF: the records of the probe's event, for the session to merge (no tracefs event exists) */
   source?: RecordSource;
+  /** BPF: the object loaded, and whether it was prebuilt, cached or compiled now */
+  bpfObject?: BpfObjectInfo;
 }
 
 export interface ProbeUpOptions {
@@ -47,6 +49,8 @@ export interface ProbeUpOptions {
   bpfLatencyMs?: number;
   /** the probe must outlive tw (tw probe load): BPF, which goes with the process, is not tried */
   persistent?: boolean;
+  /** directories of prebuilt BPF objects (the spec's package's dist/bpf: prebuiltBpfDir(root)) */
+  prebuiltDirs?: readonly string[];
 }
 
 function formatOf(tracefs: Tracefs, spec: ProbeSpec): string {
@@ -69,10 +73,12 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
     checkLayout(spec, formatOf(tracefs, spec));
     return { spec, backend: already, ours: false, filter: undefined, notes: [], unload: async () => undefined };
   }
-  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params: opts.params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs };
+  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params: opts.params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs, prebuiltDirs: opts.prebuiltDirs };
   const notes: string[] = [];
+  /** the errors of the backends that were tried and failed */
+  const failed: unknown[] = [];
   const order = probeBackendOrder(want, { persistent: opts.persistent === true });
-  for (const [i, name] of order.entries()) {
+  for (const name of order) {
     const backend = BACKENDS[name];
     const why = backend.unavailable(spec, env);
     if (why !== undefined) {
@@ -85,12 +91,12 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
     try {
       attached = await backend.up(spec, env);
     } catch (e) {
-      // the last candidate's own error says best what went wrong
-      if (want === name || i === order.length - 1 || (isTwError(e) && e.code === 'LAYOUT_MISMATCH')) throw e;
+      if (want === name || (isTwError(e) && e.code === 'LAYOUT_MISMATCH')) throw e;
+      failed.push(e);
       notes.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    const active: ActiveProbe = { spec, backend: name, ours: true, filter: attached.filter, notes: [...notes, ...attached.notes], unload: attached.down, ...(attached.source ? { source: attached.source } : {}) };
+    const active: ActiveProbe = { spec, backend: name, ours: true, filter: attached.filter, notes: [...notes, ...attached.notes], unload: attached.down, ...(attached.source ? { source: attached.source } : {}), ...(attached.bpfObject ? { bpfObject: attached.bpfObject } : {}) };
     // a source's format is made from the spec itself: only a tracefs event can disagree
     if (attached.source) return active;
     try {
@@ -101,6 +107,9 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
     }
     return active;
   }
+  // one backend was tried and failed (the others could not serve the spec here): its own error
+  // (a verifier rejection, a missing object, a build failure) says best what went wrong
+  if (failed.length === 1) throw failed[0];
   throw new TwError('PROBE_UNSUPPORTED', `probe '${spec.name}' cannot run here: ${notes.join('; ')}`);
 }
 
