@@ -1,11 +1,16 @@
 /*
- * Helpers for bench/live.sh (compiled by it into a temporary directory):
+ * Helpers for bench/live.sh and bench/bpf.sh (compiled by them into a temporary directory):
  *
- *   live-helpers storm RATE SECONDS
+ *   live-helpers storm RATE SECONDS [unlinkat PATH]
  *       getppid() RATE times a second (0 = as fast as possible) for SECONDS, on whatever
  *       CPU it runs on (live.sh pins it with taskset). The calls due are worked out every
  *       1 ms tick from the elapsed time, so a late tick is caught up. Prints
  *       "calls=N seconds=S".
+ *       With "unlinkat PATH" (bench/bpf.sh) each call is unlinkat(AT_FDCWD, PATH, 0) instead,
+ *       PATH being a path that does not exist: every call fails with ENOENT and is still one
+ *       hit of syscalls/sys_enter_unlinkat. PATH must not exist before the storm (bpf.sh puts
+ *       it under a directory that is never made), and a call that does not fail with ENOENT
+ *       ends the storm with exit status 1.
  *
  *   live-helpers splice OUT SUBBUF_BYTES TIMEOUT_MS FILE...
  *       The floor a trace-cmd-record-style recorder costs: one process per FILE (a
@@ -31,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,27 +48,47 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/* the storm's syscall: getppid(), or unlinkat(AT_FDCWD, unlink_path, 0) when a path is set */
+static const char *unlink_path = NULL;
+static int unlink_unexpected = 0;
+
+static void storm_call(void) {
+  if (unlink_path == NULL) {
+    syscall(SYS_getppid);
+  } else if (syscall(SYS_unlinkat, AT_FDCWD, unlink_path, 0) == 0 || errno != ENOENT) {
+    unlink_unexpected = 1;
+  }
+}
+
 static int storm(int argc, char **argv) {
-  if (argc != 2) return 2;
+  if (argc != 2 && !(argc == 4 && strcmp(argv[2], "unlinkat") == 0)) return 2;
   uint64_t rate = strtoull(argv[0], NULL, 10);
   double secs = atof(argv[1]);
+  if (argc == 4) {
+    struct stat st;
+    unlink_path = argv[3];
+    if (lstat(unlink_path, &st) == 0 || errno != ENOENT) {
+      fprintf(stderr, "storm: %s must be a path that does not exist\n", unlink_path);
+      return 1;
+    }
+  }
   uint64_t start = now_ns();
   uint64_t end = start + (uint64_t)(secs * 1e9);
   uint64_t done = 0, t;
   if (rate == 0) {
-    while (now_ns() < end) {
-      for (int i = 0; i < 256; i++) syscall(SYS_getppid);
+    while (now_ns() < end && !unlink_unexpected) {
+      for (int i = 0; i < 256; i++) storm_call();
       done += 256;
     }
   } else {
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    while ((t = now_ns()) < end) {
+    while ((t = now_ns()) < end && !unlink_unexpected) {
       uint64_t due = (uint64_t)((double)rate * (double)(t - start) / 1e9);
       while (done < due) {
         uint64_t n = due - done;
         if (n > 256) n = 256;
-        for (uint64_t i = 0; i < n; i++) syscall(SYS_getppid);
+        for (uint64_t i = 0; i < n; i++) storm_call();
         done += n;
         if (now_ns() >= end) break;
       }
@@ -79,6 +105,10 @@ static int storm(int argc, char **argv) {
     }
   }
   printf("calls=%llu seconds=%.3f\n", (unsigned long long)done, (double)(now_ns() - start) / 1e9);
+  if (unlink_unexpected) {
+    fprintf(stderr, "storm: unlinkat(%s) did not fail with ENOENT; stopped\n", unlink_path);
+    return 1;
+  }
   return 0;
 }
 
@@ -258,6 +288,6 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "storm") == 0) return storm(argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[1], "splice") == 0) return splice_main(argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[1], "cpurun") == 0) return cpurun(argc - 2, argv + 2);
-  fprintf(stderr, "usage: %s storm RATE SECONDS | splice OUT SUBBUF TIMEOUT_MS FILE... | cpurun OUT CMD [ARG...]\n", argv[0]);
+  fprintf(stderr, "usage: %s storm RATE SECONDS [unlinkat PATH] | splice OUT SUBBUF TIMEOUT_MS FILE... | cpurun OUT CMD [ARG...]\n", argv[0]);
   return 2;
 }
