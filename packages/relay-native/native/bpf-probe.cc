@@ -433,8 +433,10 @@ int BpfProbe::Append(const uint8_t* data, size_t size) {
 }
 
 // Consume what the ring buffer holds, hand over the batch when it is full or `latencyMs`
-// old, then sleep in poll() on {the ring buffer's epoll fd, the stop eventfd}: with no batch
-// open, until data comes (an idle probe costs nothing); with one, at most until it is due.
+// old, then sleep in poll() on {the ring buffer's epoll fd, the stop eventfd}: with a batch
+// open, at most until it is due; with none, at most `latencyMs`. tw's programs wake the reader
+// only when a quarter of the ring is unread (BPF_RB_NO_WAKEUP otherwise), so records can wait
+// in the ring without a wake-up: the timer takes them within `latencyMs`.
 //
 // Rounds (when start() was given onRound): the thread also wakes on a grid of `latencyMs` on
 // the monotonic clock (the per-CPU readers' grid, so their deliveries and ours reach JS
@@ -487,11 +489,11 @@ void BpfProbe::ThreadMain() {
         continue;
       }
       if (yielded_) continue;
-      int timeout = -1;
+      int timeout = latency_ms_;
       if (cur_ != nullptr) timeout = std::max(0, static_cast<int>(std::ceil((cur_started_ns_ + latency_ns - now) / 1e6)));
       if (rounds_) {
         const int to_grid = std::max(0, static_cast<int>(std::ceil((next_round_ns - now) / 1e6)));
-        timeout = timeout < 0 ? to_grid : std::min(timeout, to_grid);
+        timeout = std::min(timeout, to_grid);
       }
       struct pollfd fds[2] = {{epoll_fd, POLLIN, 0}, {control_fd_, POLLIN, 0}};
       const int rv = ::poll(fds, 2, timeout);

@@ -55,7 +55,7 @@ describe.each(all.map((spec) => ({ name: spec.name, spec })))('BPF C of $name', 
 
   it('has the maps and globals of the loader contract', () => {
     expect(c).toMatch(/__uint\(type, BPF_MAP_TYPE_RINGBUF\);\n\t__uint\(max_entries, TW_RINGBUF_BYTES\);\n\} tw_events SEC\("\.maps"\);/);
-    expect(c).toContain('#define TW_RINGBUF_BYTES (1U << 20)');
+    expect(c).toContain('#define TW_RINGBUF_BYTES (1U << 22)');
     expect(c).toMatch(/__uint\(type, BPF_MAP_TYPE_PERCPU_ARRAY\);\n\t__uint\(max_entries, 1\);\n\t__type\(key, __u32\);\n\t__type\(value, __u64\);\n\} tw_lost SEC\("\.maps"\);/);
     for (const p of m.params) expect(c).toMatch(new RegExp(`^const volatile [a-z ]+\\*?tw_param_${p.name}(\\[TW_CHARP_BYTES\\])? = `, 'm'));
     expect(c).toContain('char LICENSE[] SEC("license") = "GPL";');
