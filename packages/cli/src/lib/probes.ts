@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
 import { TwError, type ProbeProvider } from '@tw/core';
-import { probeUnpacker, probeUp, validateProbeSpec, type BpfLoader, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
+import { checkProbeParams, probeUnpacker, probeUp, validateProbeSpec, type BpfLoader, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfStatus, openBpfProbe } from '@tw/relay-native';
 
 /** The addon's libbpf loader, for kprobe-gen's BPF backend. */
@@ -53,16 +53,21 @@ export async function findProbe(config: Config, name: string): Promise<Installed
 }
 
 /**
- * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order).
+ * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order)
+ * and the parameters a watch gives them (checked against the spec first: PROBE_PARAM).
  * `onUp` hears each probe brought up, and by which backend.
  */
 export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (event: string, backend: string) => void, bpfLatencyMs?: number): ProbeProvider {
   return {
-    async up(name) {
+    async up(name, params) {
       const { spec } = await findProbe(config, name);
-      const p = await probeUp(spec, { backend, bpf: bpfLoader, ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
+      const p = await probeUp(spec, { backend, bpf: bpfLoader, ...(params !== undefined ? { params } : {}), ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
       onUp?.(`tw:${spec.name}`, p.backend);
       return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload(), ...(p.source ? { source: p.source } : {}) };
+    },
+    async checkParams(name, params) {
+      const hit = (await loadProbeSpecs(config)).find((p) => p.spec.name === name);
+      if (hit) checkProbeParams(hit.spec, params);
     },
     async unpacker(name, onNote) {
       const event = `tw:${name}`;
