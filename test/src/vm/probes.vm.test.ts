@@ -62,7 +62,8 @@ const PAYLOAD_WATCH = fileURLToPath(new URL('../../fixtures/unlink-payload-watch
 /** where the guest script works (and so where its victims are) */
 const GUEST_W = '/tmp/tw-vm-probes-guest';
 /** every probe spec the shipped plugins declare (plugin-fswatch, plugin-kill) */
-const SPECS = ['kill', 'open_write', 'unlink', 'unlinkat'];
+// the shipped specs a module can express (openat_write, a syscall exit, is BPF only: not built)
+const SPECS = ['kill', 'open_write', 'sys_kill', 'unlink', 'unlinkat'];
 
 const reason = vmSkipReason();
 const kernels = reason === undefined ? guestKernels() : [];
