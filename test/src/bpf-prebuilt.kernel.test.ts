@@ -41,8 +41,8 @@ function linkedPlugin(): LinkedPlugin {
 describe.skipIf(reason !== undefined)('BPF probes from prebuilt objects, without clang', () => {
   it('the build put the shipped specs\' objects into the plugin packages', () => {
     expect(existsSync(SHIPPED_OBJECT), `${SHIPPED_OBJECT} is missing: build the plugins where clang is installed (npx turbo run build --force)`).toBe(true);
-    expect(readdirSync(SHIPPED).filter((f) => f.endsWith('.bpf.o')).map((f) => f.split('.')[0]).sort()).toEqual(['open_write', 'unlink', 'unlinkat']);
-    expect(readdirSync(join(REPO_ROOT, 'packages/plugin-kill/dist/bpf')).filter((f) => f.endsWith('.bpf.o')).map((f) => f.split('.')[0])).toEqual(['kill']);
+    expect(readdirSync(SHIPPED).filter((f) => f.endsWith('.bpf.o')).map((f) => f.split('.')[0]).sort()).toEqual(['open_write', 'openat_write', 'unlink', 'unlinkat']);
+    expect(readdirSync(join(REPO_ROOT, 'packages/plugin-kill/dist/bpf')).filter((f) => f.endsWith('.bpf.o')).map((f) => f.split('.')[0]).sort()).toEqual(['kill', 'sys_kill']);
   });
 
   it('tw doctor, without clang: the BPF objects check counts the shipped ones and who-deleted still runs live', async () => {

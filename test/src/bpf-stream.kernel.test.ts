@@ -174,6 +174,7 @@ describe.skipIf(reason !== undefined || nr === undefined)(`BPF records in the li
         const p = up.probe;
         return Promise.resolve({ event: `tw:${name}`, backend: 'bpf', filter: undefined, notes: [], source: up.source, down: () => p.stop() });
       },
+      checkParams: () => Promise.resolve(),
       unpacker: () => Promise.resolve(undefined),
     };
     const ac = new AbortController();

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   WRITE_FAILED: 'an output file could not be written',
   PROBE_SPEC: 'a dynamic probe spec is invalid',
   PROBE_UNSUPPORTED: 'a probe spec uses something the chosen probe backend cannot express',
+  PROBE_PARAM: "a value given for a dynamic probe's parameter names no parameter of its spec, or does not fit the parameter's type",
   MODULE_BUILD: 'building a generated kernel module failed',
   MODULE_LOAD: 'loading or unloading a kernel module failed',
   BPF_BUILD: 'compiling a generated BPF program (or making the vmlinux.h it needs) failed',

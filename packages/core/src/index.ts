@@ -26,6 +26,7 @@ export type { Engine, EventView, EngineStats, TraceSource } from './session/engi
 export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss, type LiveSourceInfo } from './live/trace-live.js';
 export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
 export type { ProbeProvider, LiveProbe } from './watch/probe-provider.js';
+export { watchProbeParams } from './watch/probe-params.js';
 export type { RecordSource, SourceEvent, OnSourceBatch } from './watch/record-source.js';
 export { SOURCE_ID_BASE } from './live/sources.js';
 

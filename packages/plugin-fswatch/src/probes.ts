@@ -1,7 +1,7 @@
 /**
  * The dynamic probes this plugin's watches use (tw discovers them through package.json
- * "tw.probes"). Each becomes the event tw:<name>, from a generated kprobe module or, where the
- * spec allows it, a tracefs kprobe event.
+ * "tw.probes"). Each becomes the event tw:<name>, from a generated kprobe module, a tracefs
+ * kprobe event where the spec allows it, or a BPF program (syscall forms on any kernel with BTF).
  */
 import { defineProbe, type ProbeSpec } from '@tw/probe-spec';
 
@@ -89,6 +89,63 @@ export const openWrite = defineProbe({
   filter: '(mode & 2) != 0 && (watch_ino == 0 || ino == watch_ino) && (watch_dev == 0 || dev == watch_dev)',
 });
 
+/**
+ * The same question where open_write cannot be brought up (a kernel without kprobes or
+ * modules): openat(2) through the syscall tracepoints, which BPF can attach to everywhere. One
+ * event when the syscall returns, carrying the arguments it was called with (kept per thread from
+ * the entry), the new descriptor, and, read from the descriptor in the caller's file table, the
+ * inode, device (kernel dev_t, as open_write's `dev`) and full path of the file it opened.
+ *
+ * Reported: successful opens (fd >= 0) for writing, O_WRONLY or O_RDWR, and also O_TRUNC with
+ * O_RDONLY (Linux truncates the file then, though the descriptor cannot write; open_write, which
+ * tests FMODE_WRITE, does not see that one); not O_PATH opens, which ignore the access mode.
+ * O_CREAT alone is not a write: it creates an empty file when there was none, and that file is
+ * not the one watched by inode. watch_ino/watch_dev pre-filter in the kernel exactly as
+ * open_write's, so the path walk only runs for the file watched (when they are given).
+ *
+ * What this form does not see, where open_write does: open(2) and creat(2), separate syscalls on
+ * x86-64 (glibc implements open() with openat since 2.26, but musl, as in Alpine or a static
+ * busybox, calls open(2) there; arm64 has only openat), openat2(2) (systemd, container runtimes),
+ * open_by_handle_at(2), io_uring's IORING_OP_OPENAT(2), and opens the kernel makes itself (nfsd,
+ * overlayfs copy-up, core dumps). Neither form sees a file written through a descriptor opened
+ * before the probe came up, or truncate(2) by path. The pathname is what the caller passed,
+ * read from its memory at return (empty if that page was swapped out meanwhile); `path` is the
+ * file opened, symlinks followed.
+ */
+export const openatWrite = defineProbe({
+  name: 'openat_write',
+  description: 'openat(2) that opened a file for writing (syscall exit, also by BPF): fd, inode, device and full path of the file, flags, the pathname as given, and the opener',
+  attach: { syscall: 'openat', returns: 'long' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'filename', type: 'const char __user *' },
+    { name: 'flags', type: 'int' },
+    { name: 'mode', type: 'umode_t' },
+  ],
+  params: [
+    { name: 'watch_ino', type: 'ulong', default: 0, description: 'report only this inode number (0: all)' },
+    { name: 'watch_dev', type: 'uint', default: 0, description: 'and only on this device, kernel dev_t MAJOR<<20|MINOR (0: any)' },
+  ],
+  fields: [
+    { name: 'fd', type: 's32', from: 'retval', description: 'the new file descriptor' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(retval)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(retval)', description: 'kernel dev_t: MAJOR << 20 | MINOR' },
+    { name: 'flags', type: 'u32', from: 'flags', description: 'open(2) flags' },
+    { name: 'mode', type: 'u16', from: 'mode', description: 'permission bits for a file O_CREAT creates' },
+    { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
+    { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
+    { name: 'ppid', type: 's32', from: 'ppid', description: "the caller's parent process" },
+    { name: 'uid', type: 'u32', from: 'uid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(filename)', description: 'as the caller gave it (relative to dfd)' },
+    { name: 'path', type: { string: 256 }, from: 'fd_path(retval)', description: "full path of the file opened, from the caller's root" },
+  ],
+  // O_PATH 0x200000, O_ACCMODE 3, O_TRUNC 0x200 (the generic values: x86-64 and arm64 alike)
+  filter:
+    'retval >= 0 && (flags & 0x200000) == 0 && ((flags & 3) != 0 || (flags & 0x200) != 0)' +
+    ' && (watch_ino == 0 || ino == watch_ino) && (watch_dev == 0 || dev == watch_dev)',
+});
+
 /** Every probe spec of this plugin. */
-export const probes: ProbeSpec[] = [unlink, unlinkat, openWrite];
+export const probes: ProbeSpec[] = [unlink, unlinkat, openWrite, openatWrite];
 export default probes;

@@ -39,7 +39,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('plugin-fswatch', () => {
   it('ships valid probe specs, and every watch declares probes it ships and handles their events', () => {
-    expect(probes.map((p) => p.name)).toEqual(['unlink', 'unlinkat', 'open_write']);
+    expect(probes.map((p) => p.name)).toEqual(['unlink', 'unlinkat', 'open_write', 'openat_write']);
     for (const p of probes) validateProbeSpec(p);
     for (const w of watches) {
       expect(w.probes?.length).toBeGreaterThan(0);
@@ -78,6 +78,35 @@ describe('plugin-fswatch', () => {
     expect(h.alerts).toEqual([`vim[7] opened ${file} for writing (O_WRONLY|O_TRUNC)`]);
     const r = h.end() as { matchedBy: string; total: number };
     expect(r).toMatchObject({ matchedBy: 'inode', total: 1 });
+  });
+
+  it('who-modified takes tw:openat_write where tw:open_write cannot come up, and gives both probes the file as parameters', () => {
+    const file = join(tmp, 'watched2.txt');
+    writeFileSync(file, 'x');
+    const st = statSync(file, { bigint: true });
+    const kdev = userDevToKernel(st.dev);
+    expect(whoModified.events).toEqual(['tw:open_write|tw:openat_write']);
+    expect(whoModified.probes).toEqual(['open_write', 'openat_write']);
+    expect(whoModified.probeParams?.({ path: file } as never)).toEqual({
+      open_write: { watch_ino: st.ino, watch_dev: kdev },
+      openat_write: { watch_ino: st.ino, watch_dev: kdev },
+    });
+    // both specs declare exactly those params
+    for (const name of ['open_write', 'openat_write']) {
+      expect(probes.find((p) => p.name === name)!.params!.map((p) => p.name)).toEqual(['watch_ino', 'watch_dev']);
+    }
+    // no file here: no parameters (the probes report every file, the handler matches by path)
+    expect(whoModified.probeParams?.({ path: join(tmp, 'missing') } as never)).toEqual({});
+    const h = harness(whoModified, { path: file });
+    // the syscall form: fd, ino/dev from the new descriptor, flags as passed, the full path
+    h.emit('tw:openat_write', 21, { fd: 3, ino: st.ino, dev: kdev, flags: 0o1101, mode: 0o644, dfd: -100, ppid: 1, uid: 0, comm: 'sh', pathname: 'watched2.txt', path: file });
+    h.emit('tw:openat_write', 21, { fd: 4, ino: st.ino, dev: kdev + 1, flags: 1, mode: 0, dfd: -100, ppid: 1, uid: 0, comm: 'sh', pathname: 'x', path: '/other/dev' });
+    // O_RDONLY|O_TRUNC truncates: the syscall form reports it
+    h.emit('tw:openat_write', 22, { fd: 5, ino: st.ino, dev: kdev, flags: 0o1000, mode: 0, dfd: -100, ppid: 1, uid: 0, comm: 'trunc', pathname: file, path: file });
+    expect(h.alerts).toEqual([`sh[21] opened ${file} for writing (O_WRONLY|O_CREAT|O_TRUNC)`, `trunc[22] opened ${file} for writing (O_RDONLY|O_TRUNC)`]);
+    const r = h.end() as { matchedBy: string; total: number; opens: Array<{ path: string; flags: string }> };
+    expect(r).toMatchObject({ matchedBy: 'inode', total: 2 });
+    expect(r.opens.map((o) => o.path)).toEqual([file, file]);
   });
 
   it('who-modified falls back to the path within the filesystem (e.g. a recording from elsewhere)', () => {

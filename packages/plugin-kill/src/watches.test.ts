@@ -30,13 +30,31 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
 }
 
 describe('plugin-kill', () => {
-  it('ships a valid kill probe used by who-killed', () => {
-    expect(probes.map((p) => p.name)).toEqual(['kill']);
-    validateProbeSpec(probes[0]!);
+  it('ships valid kill probes used by who-killed: the kprobe form, else the syscall form with the pid as its parameter', () => {
+    expect(probes.map((p) => p.name)).toEqual(['kill', 'sys_kill']);
+    for (const p of probes) validateProbeSpec(p);
     expect(watches.map((w) => w.name)).toEqual(['who-killed']);
-    expect(whoKilled.probes).toEqual(['kill']);
-    expect(whoKilled.events).toEqual(['tw:kill|signal:signal_generate', 'signal:signal_generate']);
+    expect(whoKilled.probes).toEqual(['kill', 'sys_kill']);
+    expect(whoKilled.events).toEqual(['tw:kill|tw:sys_kill|signal:signal_generate', 'signal:signal_generate']);
     expect(whoKilled.filter?.({ pid: 77 } as never)).toEqual({ 'tw:kill': 'target == 77 || target <= 0', 'signal:signal_generate': 'pid == 77' });
+    expect(whoKilled.probeParams?.({ pid: 77 } as never)).toEqual({ sys_kill: { watch_pid: 77 } });
+    // the two forms carry the same fields, so one handler serves both
+    const fields = (name: string) => probes.find((p) => p.name === name)!.fields.map((f) => [f.name, f.type]);
+    expect(fields('sys_kill')).toEqual(fields('kill'));
+  });
+
+  it('reports kill(2) from the syscall form (tw:sys_kill) exactly as from tw:kill: same result shape, no double counting', () => {
+    const viaKprobe = harness(whoKilled, { pid: 77 }, { 11: 10 });
+    const viaSyscall = harness(whoKilled, { pid: 77 }, { 11: 10 });
+    for (const [h, event] of [[viaKprobe, 'tw:kill'], [viaSyscall, 'tw:sys_kill']] as const) {
+      h.emit(event, 1_000n, 11, { sig: 15, target: 77, comm: 'killer' });
+      h.emit('signal:signal_generate', 1_500n, 11, { sig: 15, pid: 77, result: 0, comm: 'victim' });
+      h.emit(event, 2_000n, 12, { sig: 1, target: 0, comm: 'sh' });
+    }
+    expect(viaSyscall.alerts).toEqual(['killer[10/11] sent SIGTERM to 77', 'sh[12] sent SIGHUP to process group (its own)']);
+    expect(viaSyscall.alerts).toEqual(viaKprobe.alerts);
+    expect(viaSyscall.end()).toEqual(viaKprobe.end());
+    expect((viaSyscall.end() as { signals: Array<{ via: string }> }).signals.map((s) => s.via)).toEqual(['kill', 'kill']);
   });
 
   it('reports kill(2) from the probe, group/broadcast kills, and other signals from signal_generate without double counting', () => {

@@ -2,7 +2,7 @@ import { isTwError, ProbeSpecError } from '@tw/core';
 import { describe, expect, it } from 'vitest';
 import { parseFilter, parseSource, parseValue } from './expr.js';
 import { specHash } from './hash.js';
-import { analyzeProbeSpec, defineProbe, validateProbeSpec, type ProbeSpec } from './spec.js';
+import { analyzeProbeSpec, checkProbeParams, defineProbe, validateProbeSpec, type ProbeSpec } from './spec.js';
 
 const base: ProbeSpec = {
   name: 'unlink_t',
@@ -329,5 +329,40 @@ describe('expressions: a strict subset of C', () => {
     expect(specError(variant({ params: [{ name: 'only', type: 'charp', default: 'x' }], filter: 'only' })).rule).toContain('is a string');
     expect(specError(variant({ params: [{ name: 'p', type: 'int', default: 0 }], filter: 'p->x == 1' })).rule).toContain('not a struct pointer');
     expect(validateProbeSpec(variant({ filter: 'name->refcnt.counter > 1 && dfd != -100' }))).toBeTruthy();
+  });
+});
+
+describe('values given to params when a probe is brought up', () => {
+  const spec = defineProbe({
+    ...base,
+    name: 'with_params',
+    params: [
+      { name: 'watch_ino', type: 'ulong', default: 0 },
+      { name: 'on', type: 'bool', default: false },
+      { name: 'who', type: 'charp', default: 'x' },
+    ],
+  });
+  const problem = (params: Record<string, unknown>): string => {
+    try {
+      checkProbeParams(spec, params);
+    } catch (e) {
+      expect(isTwError(e) && e.code).toBe('PROBE_PARAM');
+      return (e as Error).message;
+    }
+    return 'ok';
+  };
+
+  it('takes the JS types of the defaults, in range, and returns them as given', () => {
+    expect(checkProbeParams(spec, { watch_ino: 2n ** 64n - 1n, on: true, who: 'rm' })).toEqual({ watch_ino: 2n ** 64n - 1n, on: true, who: 'rm' });
+    expect(checkProbeParams(spec, { watch_ino: 12 })).toEqual({ watch_ino: 12 });
+    expect(checkProbeParams(spec, {})).toEqual({});
+  });
+
+  it('names the probe and the parameter that is unknown or does not fit', () => {
+    expect(problem({ watch_inode: 1 })).toBe("probe 'with_params' has no parameter 'watch_inode' (it has: watch_ino (ulong), on (bool), who (charp))");
+    expect(problem({ watch_ino: 2n ** 64n })).toBe("probe 'with_params', parameter watch_ino (ulong): 18446744073709551616 is out of range for ulong (0..18446744073709551615)");
+    expect(problem({ on: 1 })).toBe("probe 'with_params', parameter on (bool): must be true or false, got number");
+    expect(problem({ who: 5 })).toBe("probe 'with_params', parameter who (charp): must be a string, got number");
+    expect(() => checkProbeParams(base, { x: 1 })).toThrow("probe 'unlink_t' has no parameter 'x' (it has none)");
   });
 });

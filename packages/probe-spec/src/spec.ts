@@ -4,7 +4,7 @@
  * parameters), and their validation. Invalid specs throw ProbeSpecError naming the part of the
  * spec (e.g. "fields[2].from") and the rule it breaks.
  */
-import { ProbeSpecError } from '@tw/core';
+import { ProbeSpecError, TwError } from '@tw/core';
 import { parseCType, vfsKind, type CType } from './c-type.js';
 import { ExprError, identifiers, parseFilter, parseSource, type BareBuiltin, type Expr, type Source } from './expr.js';
 import { specHash } from './hash.js';
@@ -649,6 +649,32 @@ export function paramValueProblem(type: ParamType, v: unknown): string | undefin
   if (type === 'bool' && (v === 1 || v === 0 || v === 'Y' || v === 'N' || v === 'y' || v === 'n')) return undefined;
   if (typeof v === 'string' && type !== 'charp' && /^-?\d+$/.test(v)) return paramDefaultProblem(type, BigInt(v));
   return paramDefaultProblem(type, v);
+}
+
+/** A value for a param when a probe is brought up: integers as number or bigint, bool, charp string. */
+export type ProbeParamValue = number | bigint | boolean | string;
+
+/**
+ * The values a caller gives a spec's params (by name) when the probe is brought up, checked the
+ * way the spec's own defaults are: an integer param takes a safe integer or a bigint in its
+ * type's range, a bool param a boolean, a charp param a string of what a module parameter and a
+ * C string literal can both hold. Returns them as given (each backend takes these types).
+ * Throws TwError PROBE_PARAM naming the probe and the parameter (and the params it has).
+ */
+export function checkProbeParams(spec: ProbeSpec, params: Readonly<Record<string, unknown>>): Record<string, ProbeParamValue> {
+  const m = modelOf(spec);
+  const out: Record<string, ProbeParamValue> = {};
+  for (const [name, v] of Object.entries(params)) {
+    const p = m.params.find((x) => x.name === name);
+    if (!p) {
+      const has = m.params.map((x) => `${x.name} (${x.type})`).join(', ');
+      throw new TwError('PROBE_PARAM', `probe '${m.name}' has no parameter '${name}' (${has ? `it has: ${has}` : 'it has none'})`);
+    }
+    const problem = paramDefaultProblem(p.type, v);
+    if (problem) throw new TwError('PROBE_PARAM', `probe '${m.name}', parameter ${name} (${p.type}): ${problem}`);
+    out[name] = v as ProbeParamValue;
+  }
+  return out;
 }
 
 /** Validate a probe spec: returns it typed, or throws ProbeSpecError. */

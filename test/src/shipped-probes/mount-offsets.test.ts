@@ -11,7 +11,9 @@ describe('which modules take the offsets', () => {
       unlink: false,
       unlinkat: false,
       open_write: true, // path(path), path: const struct path *
+      openat_write: false, // no module: BPF only (its fd_path walks mounts with BPF CO-RE)
       kill: false,
+      sys_kill: false,
     });
   });
 });

@@ -2,9 +2,13 @@
 // package name as tw finds them.
 import { probes as fswatch } from '@tw/plugin-fswatch/probes';
 import { probes as kill } from '@tw/plugin-kill/probes';
+import { expressibleBy } from '@tw/kprobe-gen';
 import type { ProbeSpec } from '@tw/probe-spec';
 
 export const shippedSpecs: ProbeSpec[] = [...fswatch, ...kill];
+
+/** The shipped specs a kernel module can express (the others are BPF only, e.g. a syscall exit). */
+export const moduleSpecs: ProbeSpec[] = shippedSpecs.filter((s) => expressibleBy(s).module === true);
 
 /** One shipped spec by name. */
 export function shipped(name: string): ProbeSpec {

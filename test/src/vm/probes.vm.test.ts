@@ -66,7 +66,8 @@ const PAYLOAD_WATCH = fileURLToPath(new URL('../../fixtures/unlink-payload-watch
 /** where the guest script works (and so where its victims are) */
 const GUEST_W = '/tmp/tw-vm-probes-guest';
 /** every probe spec the shipped plugins declare (plugin-fswatch, plugin-kill) */
-const SPECS = ['kill', 'open_write', 'unlink', 'unlinkat'];
+// the shipped specs a module can express (openat_write, a syscall exit, is BPF only: not built)
+const SPECS = ['kill', 'open_write', 'sys_kill', 'unlink', 'unlinkat'];
 
 /** a guest run takes ~280 s under TCG (two side by side); each test waits for its kernel's run */
 const GUEST_SEC = 420;

@@ -27,6 +27,7 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   READER: 8,
   WRITE_FAILED: 2,
   PROBE_SPEC: 5,
+  PROBE_PARAM: 5,
   PROBE_UNSUPPORTED: 9,
   PROBE_REJECTED: 9,
   LAYOUT_MISMATCH: 9,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
 import { TwError, type ProbeProvider } from '@tw/core';
-import { prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
+import { checkProbeParams, prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
 /** The addon's libbpf loader, for kprobe-gen's BPF backend. */
@@ -82,17 +82,22 @@ function upInfo(p: ActiveProbe): ProbeUpInfo {
 }
 
 /**
- * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order);
- * a BPF probe's object comes from the plugin's prebuilt ones first. `onUp` hears each probe
- * brought up, by which backend and (BPF) from which object.
+ * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order)
+ * and the parameters a watch gives them (checked against the spec first: PROBE_PARAM); a BPF
+ * probe's object comes from the plugin's prebuilt ones first. `onUp` hears each probe brought
+ * up, by which backend and (BPF) from which object.
  */
 export function probeProvider(config: Config, backend: ProbeBackendName | 'auto', onUp?: (p: ProbeUpInfo) => void, bpfLatencyMs?: number): ProbeProvider {
   return {
-    async up(name) {
+    async up(name, params) {
       const { spec, prebuiltDir } = await findProbe(config, name);
-      const p = await probeUp(spec, { backend, bpf: bpfLoader, prebuiltDirs: [prebuiltDir], ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
+      const p = await probeUp(spec, { backend, bpf: bpfLoader, prebuiltDirs: [prebuiltDir], ...(params !== undefined ? { params } : {}), ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
       onUp?.(upInfo(p));
       return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload(), ...(p.source ? { source: p.source } : {}) };
+    },
+    async checkParams(name, params) {
+      const hit = (await loadProbeSpecs(config)).find((p) => p.spec.name === name);
+      if (hit) checkProbeParams(hit.spec, params);
     },
     async unpacker(name, onNote) {
       const event = `tw:${name}`;

@@ -1,14 +1,15 @@
 /**
  * One watch on the live kernel, the live twin of replayFile: the dynamic probes it declares
- * brought up (and taken down on every exit path), their generated unpackers for custom_event,
- * the watch's kernel filters, an optional recording of everything traced, and a WatchSession fed
- * by traceLive. replayWatch is the same for a recording.
+ * brought up with the parameters it gives them (and taken down on every exit path), their
+ * generated unpackers for custom_event, the watch's kernel filters, an optional recording of
+ * everything traced, and a WatchSession fed by traceLive. replayWatch is the same for a
+ * recording.
  */
-import { TwError } from '../errors.js';
 import { declaredEvents, WatchSession, type RunReport, type WatchRun } from '../session/run-watches.js';
 import { replayFile } from '../session/offline.js';
 import type { Alert, AnyWatch, ProbeUnpacker } from '../watch/define-watch.js';
 import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
+import { checkedProbeParams, probesUp, sessionFilters } from './probes-up.js';
 import { Recorder } from './recorder.js';
 import { traceLive } from './trace-live.js';
 import type { CpuLoss, LiveEndReason, LiveInfo, LiveOptions } from './types.js';
@@ -52,56 +53,19 @@ async function unpackersFor(names: readonly string[], probes: ProbeProvider | un
   return out;
 }
 
-/**
- * Bring up the probes a watch declares. A probe that only offers an alternative to a static
- * event ("tw:x|sys:y") may be missing: the session uses the static event instead.
- */
-async function probesUp(run: WatchRun, events: readonly string[], opts: WatchLiveOptions, up: LiveProbe[]): Promise<void> {
-  const note = opts.onNote ?? (() => undefined);
-  const isUp = (event: string) => up.some((p) => p.event === event);
-  for (const name of run.watch.probes ?? []) {
-    const event = `tw:${name}`;
-    // a later alternative ("tw:a|tw:b": b) has nothing to add once an earlier one is up
-    const covered = events.some((p) => {
-      const alts = p.split('|');
-      const at = alts.indexOf(event);
-      return at > 0 && alts.slice(0, at).some(isUp);
-    });
-    if (covered) continue;
-    try {
-      if (!opts.probes) throw new TwError('PROBE_UNSUPPORTED', `watch '${run.watch.name}' declares probe '${name}', and no probe backend was given`);
-      const p = await opts.probes.up(name);
-      up.push(p);
-      for (const n of p.notes) note(`probe '${name}': ${n}`);
-    } catch (e) {
-      const optional = events.some((p) => p.split('|').length > 1 && p.split('|').includes(event));
-      if (!optional) throw e;
-      note(`probe '${name}' is not available (${(e as Error).message.split('\n')[0]}); using the other events the watch accepts instead`);
-    }
-  }
-}
-
 export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<WatchLiveResult> {
   const events = declaredEvents(run.watch, run.args);
   const note = opts.onNote ?? (() => undefined);
   const recorder = opts.record ? new Recorder(opts.record.path, opts.record.version) : undefined;
   const up: LiveProbe[] = [];
   try {
-    await probesUp(run, events, opts, up);
+    // the watch's probe parameters, all checked before any probe comes up
+    const params = await checkedProbeParams(run, opts.probes);
+    await probesUp(run, events, opts.probes, params, note, up);
     // the probes are up and their layout checked: custom_event gets their generated unpackers
     const unpackers = wantsPayloads(run.watch) ? await unpackersFor(up.map((p) => p.event.slice(3)), opts.probes, note) : new Map<string, ProbeUnpacker>();
-    const filters: Record<string, string> = run.watch.filter ? { ...run.watch.filter(run.args as never) } : {};
-    for (const p of up) if (p.filter && !p.source) filters[p.event] = p.filter;
-    // a BPF probe's events are not in the kernel's ring buffer: its filtering is done by its
-    // parameters, and the watch's kernel filter for it cannot be set (its handler still sees
-    // only what it checks for)
+    const filters = sessionFilters(run.watch.filter ? run.watch.filter(run.args as never) : {}, up, params, note);
     const sources = up.flatMap((p) => (p.source ? [p.source] : []));
-    const sourceEvents = new Set(sources.flatMap((src) => src.events.map((e) => `${e.system}:${e.name}`)));
-    for (const [pattern, expr] of Object.entries(filters)) {
-      if (!sourceEvents.has(pattern)) continue;
-      delete filters[pattern];
-      note(`${pattern} comes from a BPF probe: the watch's kernel filter '${expr}' is not applied (the probe filters by its parameters)`);
-    }
     let engineRef: Parameters<Recorder['finish']>[0];
     const live = await traceLive(
       {

@@ -158,6 +158,15 @@ export interface ProbeUnpacker {
   accepts?(format: EventFormat): boolean;
 }
 
+/**
+ * A value for one parameter of a dynamic probe (a spec's `params`): an integer param takes a
+ * number (a safe integer) or a bigint, a bool param a boolean, a charp param a string.
+ */
+export type ProbeParamValue = number | bigint | boolean | string;
+
+/** Values for one probe's parameters, by parameter name; those left out keep the spec's defaults. */
+export type ProbeParams = Readonly<Record<string, ProbeParamValue>>;
+
 export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R = unknown> {
   /** kebab-case name: `tw watch <name>` */
   name: string;
@@ -175,13 +184,33 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
    */
   events: readonly string[] | ((args: ArgValues<A>) => readonly string[]);
   /**
-   * Dynamic probes (by spec name, from installed plugins) the watch needs; `tw watch` loads them
-   * (kernel module, else kprobe events) before tracing and unloads them on every exit path.
-   * Their events arrive as `tw:<name>`.
+   * Dynamic probes (by spec name, from installed plugins) the watch needs; `tw watch` brings them
+   * up (a kernel module, else a kprobe event, else a BPF program) before tracing and takes them
+   * down on every exit path. Their events arrive as `tw:<name>`. A probe whose event is a later
+   * alternative of an `events` pattern ("tw:a|tw:b") is only brought up when the earlier ones
+   * could not be.
    */
   probes?: readonly string[];
-  /** kernel-side filters per event (pushed into the events' `filter` files when live) */
+  /**
+   * kernel-side filters per event (pushed into the events' `filter` files when live). A probe
+   * brought up by BPF has no tracefs event, so no filter file: give its filtering to the probe
+   * itself with `probeParams`.
+   */
   filter?: (args: ArgValues<A>) => Record<string, string>;
+  /**
+   * Values for the parameters of the probes in `probes`, from the watch's args: by probe name,
+   * then by parameter name (the spec's `params`), e.g.
+   * `(args) => ({ open_write: { watch_ino: 1234n, watch_dev: 45 } })`. Live, the backend that
+   * brings the probe up passes them to where the probe's own filter reads them (a module's
+   * parameters, the values substituted into a kprobe event's filter, a BPF program's `const
+   * volatile` globals), so what the probe's filter rejects never reaches the session. Unlike
+   * `filter`, this works for every backend, BPF included. Parameters left out, and probes not
+   * named, keep the spec's defaults; offline (`--input`) the function is not called.
+   * Checked before any probe is brought up: a probe not in `probes`, a parameter its spec does not
+   * declare, or a value of the wrong type or out of the parameter's range is a PROBE_PARAM error
+   * naming the watch, the probe and the parameter.
+   */
+  probeParams?: (args: ArgValues<A>) => Readonly<Record<string, ProbeParams>>;
   /** makes the per-run state (ctx.state) */
   state?: (args: ArgValues<A>) => S;
   start?: (ctx: WatchContext<ArgValues<A>, S>) => void;
@@ -208,6 +237,10 @@ export function defineWatch<A extends ArgSpecs = Record<never, ArgSpec>, S = und
   if (!NAME.test(def.name)) throw new TwError('INVALID_WATCH', `watch name '${def.name}' must be kebab-case (a-z, 0-9, -)`);
   if (!def.summary) throw new TwError('INVALID_WATCH', `watch '${def.name}' has no summary`);
   if (typeof def.on !== 'object' || def.on === null) throw new TwError('INVALID_WATCH', `watch '${def.name}' has no handlers ('on')`);
+  if (def.probeParams !== undefined && typeof def.probeParams !== 'function') {
+    throw new TwError('INVALID_WATCH', `watch '${def.name}': probeParams must be a function of the args returning { <probe>: { <param>: value } }`);
+  }
+  if (def.probeParams !== undefined && (def.probes ?? []).length === 0) throw new TwError('INVALID_WATCH', `watch '${def.name}' has probeParams but declares no probes`);
   for (const [k, spec] of Object.entries(def.args ?? {})) {
     if (!/^[a-z][a-zA-Z0-9_-]*$/.test(k)) throw new TwError('INVALID_WATCH', `watch '${def.name}': invalid argument name '${k}'`);
     if (!['integer', 'string', 'boolean'].includes(spec.type)) {

@@ -3,7 +3,7 @@
  * backends, given by the CLI: core knows no backend): bring a probe's event up for the session
  * and take it down after, and the probe's generated unpacker for custom_event handlers.
  */
-import type { ProbeUnpacker } from './define-watch.js';
+import type { ProbeParams, ProbeUnpacker } from './define-watch.js';
 import type { RecordSource } from './record-source.js';
 
 export interface LiveProbe {
@@ -26,8 +26,18 @@ export interface LiveProbe {
 }
 
 export interface ProbeProvider {
-  /** make the probe's event exist, checked against its spec; throws a TwError saying why not */
-  up(name: string): Promise<LiveProbe>;
+  /**
+   * Make the probe's event exist, checked against its spec, with `params` given to the probe's
+   * parameters (the rest keep the spec's defaults); throws a TwError saying why not: PROBE_PARAM
+   * when a parameter is not in the spec or its value does not fit (naming probe and parameter).
+   */
+  up(name: string, params?: ProbeParams): Promise<LiveProbe>;
+  /**
+   * Check `params` against the probe's spec without bringing anything up: throws PROBE_PARAM
+   * naming the probe and the parameter that is not in the spec or whose value does not fit its
+   * type. A probe that is not installed is up()'s to report: nothing to check.
+   */
+  checkParams(name: string, params: ProbeParams): Promise<void>;
   /**
    * The probe's generated unpacker for custom_event, or undefined when it cannot be had (then
    * `onNote` says why, and its events reach custom_event decoded from their format).

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Tracefs, TwError, isTwError, type BpfVerifierError } from '@tw/core';
 import { bpfProgramKind } from '../bpf/render-bpf.js';
-import { pluginShapes, testSpecs } from '../test-specs.js';
+import { renderKprobeEvent } from '../kprobe-events.js';
+import { pluginShapes, sysFiltered, testSpecs } from '../test-specs.js';
+import { kprobeFormat } from '../testing/formats.js';
 import { PROBE_BACKEND_ORDER, probeBackendOrder, type ProbeEnv } from './backend.js';
 import { bpfBackend, loaderError } from './bpf-backend.js';
 import { probeUp } from './probe-up.js';
@@ -82,5 +87,52 @@ describe('bpfProgramKind: the kind of program a spec\'s object holds', () => {
     expect(kinds['unlink']).toBe('kprobe');
     expect(kinds['ksink']).toBe('kprobe'); // kretprobe
     expect(kinds['sys_openat']).toBe('tracepoint');
+  });
+});
+
+describe('probe parameters', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tw-probe-params-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  async function codeAndMessage(p: Promise<unknown>): Promise<[string, string]> {
+    try {
+      await p;
+    } catch (e) {
+      if (isTwError(e)) return [e.code, e.message];
+      throw e;
+    }
+    throw new Error('expected a TwError');
+  }
+
+  it('are checked against the spec before any backend is tried: PROBE_PARAM naming the probe and the parameter', async () => {
+    // a tracefs that does not exist: nothing is tried
+    const tracefs = new Tracefs('/nonexistent-tracefs');
+    expect(await codeAndMessage(probeUp(sysFiltered, { tracefs, params: { flag_masks: 1 } }))).toEqual([
+      'PROBE_PARAM',
+      "probe 'sys_openat' has no parameter 'flag_masks' (it has: only_comm (charp), flag_mask (uint))",
+    ]);
+    expect(await codeAndMessage(probeUp(sysFiltered, { tracefs, params: { flag_mask: -1 } }))).toEqual(['PROBE_PARAM', "probe 'sys_openat', parameter flag_mask (uint): -1 is out of range for uint (0..4294967295)"]);
+    expect(await codeAndMessage(probeUp(sysFiltered, { tracefs, params: { flag_mask: '64' } }))).toEqual([
+      'PROBE_PARAM',
+      "probe 'sys_openat', parameter flag_mask (uint): must be an integer (number or bigint) for a uint param, got '64'",
+    ]);
+    expect(await codeAndMessage(probeUp(sysFiltered, { tracefs, params: { only_comm: 'a b' } }))).toEqual([
+      'PROBE_PARAM',
+      "probe 'sys_openat', parameter only_comm (charp): must be at most 128 characters from [A-Za-z0-9_.,:/@+=-] (it is a C string literal and an insmod argument)",
+    ]);
+  });
+
+  it('reach the kprobe event: their values are substituted into its filter', async () => {
+    // a directory that looks like tracefs with kprobe events (the kernel side is the VM tests')
+    const root = join(tmp, 'tracefs');
+    for (const d of ['events/tw/sys_openat', 'instances']) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'kprobe_events'), '');
+    writeFileSync(join(root, 'dynamic_events'), '');
+    writeFileSync(join(root, 'events/tw/sys_openat/filter'), 'none\n');
+    writeFileSync(join(root, 'events/tw/sys_openat/format'), kprobeFormat(renderKprobeEvent(sysFiltered, { arch: 'x86_64' }).line, 'sys_openat'));
+    const p = await probeUp(sysFiltered, { backend: 'kprobe-events', tracefs: new Tracefs(root), params: { only_comm: 'rm', flag_mask: 64 } });
+    expect(p.backend).toBe('kprobe-events');
+    expect(p.filter).toBe('((comm == "rm") && (flags & 64)) && (common_pid != 1)');
+    expect(readFileSync(join(root, 'events/tw/sys_openat/filter'), 'utf8')).toBe(p.filter);
   });
 });

@@ -4,7 +4,7 @@
  * takes its place in PROBE_BACKEND_ORDER; nothing else chooses.
  */
 import type { RecordSource, Tracefs } from '@tw/core';
-import type { ProbeSpec } from '@tw/probe-spec';
+import type { ProbeParamValue, ProbeSpec } from '@tw/probe-spec';
 import type { BpfObjectOrigin } from '../bpf/bpf-object.js';
 
 export type ProbeBackendName = 'module' | 'kprobe-events' | 'bpf';
@@ -56,8 +56,12 @@ export interface ProbeEnv {
   kdir: string;
   /** where generated files go (default: the build cache) */
   outDir?: string | undefined;
-  /** spec parameters (module parameters, kprobe-event filter values, BPF globals) */
-  params?: Record<string, string | number> | undefined;
+  /**
+   * values for the spec's params, checked against the spec (checkProbeParams): module
+   * parameters (insmod name=value), values substituted into the kprobe event's filter, BPF
+   * `const volatile` globals set before the object is loaded
+   */
+  params?: Readonly<Record<string, ProbeParamValue>> | undefined;
   /** the BPF loader (without one the BPF backend is unavailable) */
   bpf?: BpfLoader | undefined;
   /** how long a BPF record may wait before it is handed over (default 45 ms) */

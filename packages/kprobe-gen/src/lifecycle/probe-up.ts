@@ -5,7 +5,7 @@
  */
 import { release } from 'node:os';
 import { TwError, Tracefs, isTwError, type ProbeUnpacker, type RecordSource } from '@tw/core';
-import { checkLayout } from '@tw/probe-spec';
+import { checkLayout, checkProbeParams, type ProbeParamValue } from '@tw/probe-spec';
 import { isLoaded } from '../load.js';
 import type { ProbeSpec } from '@tw/probe-spec';
 import { importUnpacker } from '../unpacker.js';
@@ -40,7 +40,11 @@ export interface ProbeUpOptions {
   backend?: ProbeBackendName | 'auto';
   kdir?: string;
   outDir?: string;
-  params?: Record<string, string | number>;
+  /**
+   * values for the spec's params (the rest keep their defaults), checked against the spec first:
+   * a name the spec does not declare, or a value that does not fit, is PROBE_PARAM
+   */
+  params?: Readonly<Record<string, ProbeParamValue>>;
   /** tracefs (default: found, and mounted if needed) */
   tracefs?: Tracefs;
   /** the BPF loader (the CLI gives @tw/relay-native's); without one BPF is not tried */
@@ -58,7 +62,8 @@ function formatOf(tracefs: Tracefs, spec: ProbeSpec): string {
 }
 
 /**
- * Make the probe's event exist with the first backend that can (see PROBE_BACKEND_ORDER), check
+ * Make the probe's event exist with the first backend that can (see PROBE_BACKEND_ORDER), with
+ * `params` given to the spec's params (checked against the spec before anything is tried), check
  * the kernel's layout of the event against the spec, and undo everything on failure. A layout
  * mismatch is never a reason to try the next backend: the spec and the kernel disagree.
  */
@@ -68,12 +73,15 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
   if (want === 'bpf' && opts.persistent === true) {
     throw new TwError('BAD_ARGUMENT', `a BPF probe lives only as long as the tw process that loaded it: use probe '${spec.name}' through tw watch (or load it with --probe-backend module or kprobe-events)`);
   }
+  const params = checkProbeParams(spec, opts.params ?? {});
   const already = want === 'bpf' ? false : await isLoaded(spec, { tracefsRoot: tracefs.root });
   if (already) {
     checkLayout(spec, formatOf(tracefs, spec));
-    return { spec, backend: already, ours: false, filter: undefined, notes: [], unload: async () => undefined };
+    // it was loaded before (tw probe load) with parameters of its own, which stay
+    const notes = Object.keys(params).length > 0 ? [`already loaded (${already}): it keeps the parameters it was loaded with; ${Object.keys(params).join(', ')} as given here are not applied`] : [];
+    return { spec, backend: already, ours: false, filter: undefined, notes, unload: async () => undefined };
   }
-  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params: opts.params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs, prebuiltDirs: opts.prebuiltDirs };
+  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs, prebuiltDirs: opts.prebuiltDirs };
   const notes: string[] = [];
   /** the errors of the backends that were tried and failed */
   const failed: unknown[] = [];

@@ -1,7 +1,8 @@
 /**
  * The whole generated output of each spec, snapshotted (files under `snapshotDir/<name>/`),
  * with the generator header, determinism and atomic-safe handlers checked: over kprobe-gen's own
- * specs and the plugins' shipped ones. Defines vitest tests: call it from a test file.
+ * specs and the plugins' shipped ones (for a spec only BPF can express: its BPF C and unpacker).
+ * Defines vitest tests: call it from a test file.
  */
 import { join } from 'node:path';
 import { modelOf, type ProbeSpec } from '@tw/probe-spec';
@@ -18,11 +19,19 @@ export function renderSuite(specs: readonly ProbeSpec[], snapshotDir: string): v
     const r = render(spec);
     const hash = modelOf(spec).hash;
 
-    it('match the snapshots (all files)', async () => {
+    // a spec only BPF can express (e.g. a syscall exit) has no module files and no kprobe event
+    const bpfOnly = r.moduleUnsupported !== undefined;
+
+    it(`match the snapshots (all files${bpfOnly ? ': the BPF C and the unpacker, no module' : ''})`, async () => {
       const names = Object.keys(r.files).sort();
-      expect(names).toEqual(
-        expect.arrayContaining([`tw_${spec.name}.c`, `tw_${spec.name}_trace.h`, 'Kbuild', 'Makefile', `${spec.name}.unpack.ts`, `${spec.name}.unpack.js`]),
-      );
+      if (bpfOnly) {
+        expect(names).toEqual([`${spec.name}.unpack.js`, `${spec.name}.unpack.ts`, `tw_${spec.name}.bpf.c`].sort());
+        expect(r.moduleUnsupported).toMatch(/use the BPF backend/);
+      } else {
+        expect(names).toEqual(
+          expect.arrayContaining([`tw_${spec.name}.c`, `tw_${spec.name}_trace.h`, 'Kbuild', 'Makefile', `${spec.name}.unpack.ts`, `${spec.name}.unpack.js`]),
+        );
+      }
       for (const n of names) await expect(r.files[n]).toMatchFileSnapshot(join(snapshotDir, spec.name, n));
     });
 
@@ -40,7 +49,7 @@ export function renderSuite(specs: readonly ProbeSpec[], snapshotDir: string): v
       expect(render(spec).files).toEqual(r.files);
     });
 
-    it('uses only atomic-safe helpers in the handler', () => {
+    it.skipIf(bpfOnly)('uses only atomic-safe helpers in the handler', () => {
       const c = r.files[`tw_${spec.name}.c`]!;
       const code = c.replace(/\/\*[\s\S]*?\*\//g, '');
       for (const forbidden of ['get_task_comm', 'strncpy_from_user_nofault', 'strncpy_from_kernel_nofault', 'kallsyms_lookup_name', 'd_path(', 'mutex_lock', 'spin_lock', 'kmalloc', 'GFP_KERNEL', 'msleep', 'copy_from_user(', 'get_user(']) {

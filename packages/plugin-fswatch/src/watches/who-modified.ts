@@ -62,43 +62,80 @@ function pathMatches(watched: string, seen: string): boolean {
   return watched === seen || watched.endsWith(seen.startsWith('/') ? seen : `/${seen}`);
 }
 
+interface ModifiedState {
+  target: Target;
+  opens: Modification[];
+  total: number;
+  byProcess: Map<number, { comm: string; count: number }>;
+}
+
+/**
+ * One open for writing, seen through tw:open_write or tw:openat_write. The fields the two share
+ * carry the same meaning: ino and dev (kernel dev_t) of the file opened, flags (open(2) flags),
+ * comm, path (the file's path as the probe saw it).
+ */
+function onOpen(
+  e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
+  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string): void },
+): void {
+  const s = ctx.state;
+  const seenPath = String(e.fields.path ?? '');
+  if (s.target.ino !== undefined) {
+    const ino = e.fields.ino;
+    if ((typeof ino === 'bigint' || typeof ino === 'number' ? BigInt(ino) : -1n) !== s.target.ino || Number(e.fields.dev ?? -1) !== s.target.dev) return;
+  } else if (!pathMatches(ctx.args.path, seenPath)) return;
+  const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
+  const tgid = ctx.proc(e.pid).tgid || e.pid;
+  const flags = decodeFlags(Number(e.fields.flags ?? 0));
+  s.total++;
+  const p = s.byProcess.get(tgid) ?? { comm, count: 0 };
+  p.comm = comm;
+  p.count++;
+  s.byProcess.set(tgid, p);
+  if (s.opens.length < KEEP) s.opens.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, flags, path: seenPath });
+  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`);
+}
+
 export default defineWatch({
   name: 'who-modified',
-  summary: 'Who opens a file for writing: pid/comm and open flags (dynamic probe tw:open_write)',
+  summary: 'Who opens a file for writing: pid/comm and open flags (dynamic probe tw:open_write, else tw:openat_write)',
   description:
     'Loads the open_write probe (a kprobe on vfs_open, filtered to FMODE_WRITE) and reports every open of the ' +
-    'file for writing. When the file exists here it is matched by inode and device (in the kernel); otherwise ' +
-    '(e.g. replaying a recording from another machine) by its path (the full path, or the path within its ' +
-    'filesystem where the probe could not cross mount points).',
+    'file for writing. Where that probe cannot be brought up (a kernel without kprobes or modules), it uses the ' +
+    'openat_write probe instead (openat(2) at its return, also as a BPF program): openat(2) only, which is what ' +
+    'glibc calls for open(); it also reports O_RDONLY|O_TRUNC, which truncates. When the file exists here it is ' +
+    'matched by inode and device, in the kernel (the probes take them as parameters); otherwise (e.g. replaying a ' +
+    'recording from another machine) by its path (the full path, or the path within its filesystem where the ' +
+    'probe could not cross mount points).',
   examples: ['tw watch who-modified /etc/hosts', 'tw watch who-modified /var/log/syslog --input trace.dat --json'],
   args: {
     path: { type: 'string', required: true, description: 'the file to watch' },
   },
-  events: ['tw:open_write'],
-  probes: ['open_write'],
+  // tw:open_write where it comes up; else tw:openat_write (not brought up once tw:open_write is)
+  events: ['tw:open_write|tw:openat_write'],
+  probes: ['open_write', 'openat_write'],
+  // a tracefs event's filter (module, kprobe event); also applied to a probe loaded before tw
+  // watch (tw probe load), which keeps its own parameters
   filter: (args) => {
     const t = locate(args.path);
     return t.ino !== undefined ? { 'tw:open_write': `ino == ${t.ino} && dev == ${t.dev}` } : {};
   },
-  state: (args) => ({ target: locate(args.path), opens: [] as Modification[], total: 0, byProcess: new Map<number, { comm: string; count: number }>() }),
+  // the probes' own filter, on every backend (a BPF probe has no tracefs filter)
+  probeParams: (args) => {
+    const t = locate(args.path);
+    if (t.ino === undefined || t.dev === undefined) return {};
+    const file = { watch_ino: t.ino, watch_dev: t.dev };
+    return { open_write: file, openat_write: file };
+  },
+  state: (args): ModifiedState => ({ target: locate(args.path), opens: [], total: 0, byProcess: new Map() }),
   on: {
     'tw:open_write'(e, ctx) {
-      const s = ctx.state;
-      const seenPath = String(e.fields.path ?? '');
-      if (s.target.ino !== undefined) {
-        const ino = e.fields.ino;
-        if ((typeof ino === 'bigint' || typeof ino === 'number' ? BigInt(ino) : -1n) !== s.target.ino || Number(e.fields.dev ?? -1) !== s.target.dev) return;
-      } else if (!pathMatches(ctx.args.path, seenPath)) return;
-      const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
-      const tgid = ctx.proc(e.pid).tgid || e.pid;
-      const flags = decodeFlags(Number(e.fields.flags ?? 0));
-      s.total++;
-      const p = s.byProcess.get(tgid) ?? { comm, count: 0 };
-      p.comm = comm;
-      p.count++;
-      s.byProcess.set(tgid, p);
-      if (s.opens.length < KEEP) s.opens.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, flags, path: seenPath });
-      ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`);
+      onOpen(e, ctx);
+    },
+    // where tw:open_write cannot be brought up: openat(2) at its return (the same field names;
+    // path is the file the new descriptor refers to)
+    'tw:openat_write'(e, ctx) {
+      onOpen(e, ctx);
     },
   },
   end(ctx): WhoModifiedResult {

@@ -26,11 +26,11 @@ export interface SignalSent {
   comm: string;
   sig: number;
   signal: string;
-  /** kill(2) (tw:kill probe) or any signal generation (signal:signal_generate) */
+  /** kill(2) (the tw:kill probe, or tw:sys_kill where that cannot come up) or any signal generation (signal:signal_generate) */
   via: 'kill' | 'signal_generate';
   /** 'process': sent to the pid; 'group'/'all': a kill(2) to a process group or to every process, which may include it */
   scope: 'process' | 'group' | 'all';
-  /** kill(2)'s raw target argument (tw:kill only) */
+  /** kill(2)'s raw target argument (via 'kill' only) */
   target?: number;
   /** delivery result (signal_generate only) */
   result?: string;
@@ -49,7 +49,7 @@ interface State {
   signals: SignalSent[];
   total: number;
   bySender: Map<string, { tgid: number; comm: string; signal: string; count: number }>;
-  /** the last tw:kill per sending thread, to drop the signal_generate events of the same kill(2) */
+  /** the last kill(2) per sending thread, to drop the signal_generate events of the same kill(2) */
   lastKill: Map<number, { sig: number; ts: bigint; target: number }>;
 }
 
@@ -70,36 +70,50 @@ function record(e: WatchEvent, ctx: Ctx, s: Omit<SignalSent, 'ts' | 'pid' | 'tgi
   ctx.alert(`${who} sent ${sent.signal} ${how}${sent.result ? ` (${sent.result})` : ''}`);
 }
 
+/** One kill(2) seen through tw:kill or tw:sys_kill (the same fields). */
+function onKill(e: WatchEvent, ctx: Ctx): void {
+  const target = Number(e.fields.target);
+  const sig = Number(e.fields.sig);
+  ctx.state.lastKill.set(e.pid, { sig, ts: e.ts, target });
+  const scope = target === ctx.args.pid ? 'process' : target === -1 ? 'all' : target <= 0 ? 'group' : undefined;
+  if (scope === undefined) return;
+  const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
+  record(e, ctx, { comm, sig, via: 'kill', scope, target });
+}
+
 export default defineWatch({
   name: 'who-killed',
-  summary: 'Who sends signals to a process: sender pid/comm per signal (dynamic probe tw:kill, signal:signal_generate fallback)',
+  summary: 'Who sends signals to a process: sender pid/comm per signal (dynamic probe tw:kill, else tw:sys_kill; signal:signal_generate)',
   description:
     'Loads the kill probe (a kprobe on kill_something_info: every kill(2) with its raw target) and reports the ' +
     'signals sent to the pid, and kill(2) calls to process groups or to all processes, which may include it. ' +
-    'Without the probe (or for signals not sent by kill(2): tkill, tgkill, pidfd_send_signal, the kernel) it uses ' +
-    'the static signal:signal_generate event.',
+    'Where that probe cannot be brought up (a kernel without kprobes or modules) it uses the sys_kill probe instead ' +
+    '(the kill(2) syscall entry, also as a BPF program), told in the kernel to report only calls that can reach the pid. ' +
+    'Without either probe, and for signals not sent by kill(2) (tkill, tgkill, pidfd_send_signal, the kernel), it ' +
+    'uses the static signal:signal_generate event.',
   examples: ['tw watch who-killed 1234', 'tw watch who-killed 1234 --input trace.dat --json'],
   args: {
     pid: { type: 'integer', required: true, description: 'the process that receives the signals' },
   },
-  // tw:kill when the probe is loaded (else the alternative resolves to signal_generate again),
-  // and signal_generate always: it also sees tkill, tgkill, pidfd_send_signal and the kernel's own
-  events: ['tw:kill|signal:signal_generate', 'signal:signal_generate'],
-  probes: ['kill'],
+  // tw:kill when that probe comes up, else tw:sys_kill (not brought up once tw:kill is), else the
+  // alternative resolves to signal_generate again; and signal_generate always: it also sees
+  // tkill, tgkill, pidfd_send_signal and the kernel's own
+  events: ['tw:kill|tw:sys_kill|signal:signal_generate', 'signal:signal_generate'],
+  probes: ['kill', 'sys_kill'],
   filter: (args) => ({
     'tw:kill': `target == ${args.pid} || target <= 0`,
     'signal:signal_generate': `pid == ${args.pid}`,
   }),
+  // tw:sys_kill filters by its parameter on every backend (a BPF probe has no tracefs filter)
+  probeParams: (args) => ({ sys_kill: { watch_pid: args.pid } }),
   state: (): State => ({ signals: [], total: 0, bySender: new Map(), lastKill: new Map() }),
   on: {
     'tw:kill'(e, ctx) {
-      const target = Number(e.fields.target);
-      const sig = Number(e.fields.sig);
-      ctx.state.lastKill.set(e.pid, { sig, ts: e.ts, target });
-      const scope = target === ctx.args.pid ? 'process' : target === -1 ? 'all' : target <= 0 ? 'group' : undefined;
-      if (scope === undefined) return;
-      const comm = typeof e.fields.comm === 'string' && e.fields.comm !== '' ? e.fields.comm : e.comm;
-      record(e, ctx, { comm, sig, via: 'kill', scope, target });
+      onKill(e, ctx);
+    },
+    // where tw:kill cannot be brought up: the syscall entry (same fields)
+    'tw:sys_kill'(e, ctx) {
+      onKill(e, ctx);
     },
     'signal:signal_generate'(e, ctx) {
       const target = Number(e.fields.pid);
@@ -107,7 +121,7 @@ export default defineWatch({
       const sig = Number(e.fields.sig);
       const k = ctx.state.lastKill.get(e.pid);
       if (k && k.sig === sig && e.ts >= k.ts && e.ts - k.ts < SAME_KILL_NS) {
-        // the delivery of a kill(2) already reported from tw:kill
+        // the delivery of a kill(2) already reported from tw:kill or tw:sys_kill
         if (k.target > 0) ctx.state.lastKill.delete(e.pid);
         return;
       }

@@ -2,14 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { TwError } from '@tw/core';
-import { buildModule, eventName, modelOf, moduleName, probeUp, renderProbe, storeUnpacker, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
+import { buildModule, eventName, expressibleBy, modelOf, moduleName, probeUp, renderProbe, storeUnpacker, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { TwCommand } from '../../lib/base.js';
 import { findProbe, loadProbeSpecs } from '../../lib/probes.js';
 import { probeBackendFlagWithAlias as probeBackendFlag } from '../../lib/probe-flags.js';
 
 export default class ProbeGen extends TwCommand {
   static override summary = 'Generate, build and load a probe from its spec.';
-  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition (tw_<name>.kprobe_events and the bare line in kprobe_events, when kprobe events can express the spec), its TypeScript unpacker (<name>.unpack.ts: the payload's type, layout table and unpack function) and that unpacker compiled to an ES module (<name>.unpack.js) into --out (a directory per probe). It always stores <name>.unpack.ts/.js in the unpacker cache ($XDG_CACHE_HOME/tw/unpackers, by spec hash), where tw watch imports the unpacker for a watch's custom_event handler. Then, unless --no-load, it builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --probe-backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>.`;
+  static override description = `Renders the probe's kernel module (tw_<name>.c, tw_<name>_trace.h, Kbuild, Makefile), its tracefs kprobe_events definition (tw_<name>.kprobe_events and the bare line in kprobe_events, when kprobe events can express the spec), its TypeScript unpacker (<name>.unpack.ts: the payload's type, layout table and unpack function) and that unpacker compiled to an ES module (<name>.unpack.js) into --out (a directory per probe). It always stores <name>.unpack.ts/.js in the unpacker cache ($XDG_CACHE_HOME/tw/unpackers, by spec hash), where tw watch imports the unpacker for a watch's custom_event handler. Then, unless --no-load, it builds the module against --kdir (default /lib/modules/$(uname -r)/build; cached by spec hash and kernel release) and loads it with insmod — or, with --probe-backend kprobe-events (or where no module can be built), adds the kprobe event. The probe's events then arrive as tw:<name>. Needs root to load. Undo with: tw probe unload <name>. With --all, a probe only BPF can express (a syscall exit) is generated but neither built nor loaded: a BPF probe lives only as long as the tw process that loaded it, so tw watch brings it up for its session.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> unlink',
     '<%= config.bin %> <%= command.id %> --all --out ./probes --no-load',
@@ -51,7 +51,13 @@ export default class ProbeGen extends TwCommand {
       // where tw watch finds the unpacker (found without TypeScript when already there)
       const unpacker = storeUnpacker(spec);
       let loaded: { backend: ProbeBackendName; notes: string[] } | undefined;
-      if (!flags['no-load']) {
+      // with --all, a spec only BPF can express (e.g. a syscall exit) has no module to build and
+      // nothing that outlives tw to load: tw watch brings it up for its session
+      const can = expressibleBy(spec);
+      const bpfOnly = can.module !== true && can['kprobe-events'] !== true;
+      if (flags.all && bpfOnly && (!flags['no-load'] || flags.kdir)) {
+        if (!this.jsonEnabled()) this.log(`${spec.name}: BPF only (no module or kprobe event can express it): nothing to build or load; tw watch brings it up for its session`);
+      } else if (!flags['no-load']) {
         const p = await probeUp(spec, {
           backend: flags['probe-backend'],
           persistent: true,

@@ -29,7 +29,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define TW_RINGBUF_BYTES (1U << 20)
+#define TW_RINGBUF_BYTES (1U << 22)
 #define TW_CHARP_BYTES 129
 /* bytes after ts, cpu and len: the common header, the fixed payload and the string slots */
 #define TW_PAYLOAD_BYTES 300
@@ -104,10 +104,16 @@ static __always_inline __u32 tw_comm_size(const char *s, __u32 cap)
 	return i + 1;
 }
 
-/* Copies the record into the ring buffer, or counts it lost when there is no room. */
+/*
+ * Copies the record into the ring buffer, or counts it lost when there is no room. The reader
+ * is woken only once a quarter of the ring is unread: otherwise it takes the records on its own
+ * timer (the session's latency), so a busy probe does not wake it for every few records.
+ */
 static __always_inline void tw_emit(struct tw_record *r)
 {
-	if (bpf_ringbuf_output(&tw_events, r, TW_RECORD_BYTES, 0)) {
+	__u64 tw_flags = bpf_ringbuf_query(&tw_events, BPF_RB_AVAIL_DATA) >= TW_RINGBUF_BYTES / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&tw_events, r, TW_RECORD_BYTES, tw_flags)) {
 		__u32 zero = 0;
 		__u64 *lost = bpf_map_lookup_elem(&tw_lost, &zero);
 
