@@ -98,7 +98,7 @@ export default defineWatch({
       p.count++;
       s.byProcess.set(tgid, p);
       if (s.opens.length < KEEP) s.opens.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, flags, path: seenPath });
-      ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`);
+      ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`, { pid: e.pid });
     },
   },
   end(ctx): WhoModifiedResult {
