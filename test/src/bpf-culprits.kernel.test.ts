@@ -14,6 +14,7 @@ import { bpfSkipReason } from './support/bpf.js';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
+import { parseWatchJson } from './support/watch-json.js';
 import { eventually, startTw, twInstances, twPrograms } from './support/tw-watch.js';
 
 const reason = skipReason() ?? bpfSkipReason();
@@ -110,7 +111,7 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
     const r = await tw.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(tw.line);
-    const res = JSON.parse(r.stdout) as Modified;
+    const res = parseWatchJson<Modified>(r.stdout).result;
     expect(res.matchedBy).toBe('inode');
     expect(res.total).toBe(WRITE_FLAGS.length);
     expect(res.opens.map((o) => [o.pid, o.tgid, o.comm, o.flags, o.path])).toEqual(WRITE_FLAGS.map((f) => [child.pid, child.pid, 'twwriter', f, target]));
@@ -121,7 +122,7 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
 
     const replay = await run(process.execPath, [twCliPath(), 'watch', 'who-modified', target, '--input', rec, '--json'], { check: false });
     expect(replay.code, replay.stderr).toBe(0);
-    expect(JSON.parse(replay.stdout)).toEqual(JSON.parse(r.stdout));
+    expect(parseWatchJson(replay.stdout)).toEqual(parseWatchJson(r.stdout));
   });
 
   it('the parameters reach the kernel: given the file, the probe delivers its opens and no other; without them, the other file\'s too', async () => {
@@ -142,7 +143,7 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
       }
       const r = await tw.done;
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { events: number; notTheFile: number; byPath: Record<string, number>; lost: number };
+      return parseWatchJson<{ events: number; notTheFile: number; byPath: Record<string, number>; lost: number }>(r.stdout).result;
     };
     // the handler counts every event the kernel sent it: with the parameters, the probe's own
     // filter dropped every open for writing of any other file on the machine
@@ -192,7 +193,7 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
     }
     const r = await tw.done;
     expect(r.code, r.stderr).toBe(0);
-    const res = JSON.parse(r.stdout) as { pid: number; signals: Array<Record<string, unknown>>; lost: number };
+    const res = parseWatchJson<{ pid: number; signals: Array<Record<string, unknown>>; lost: number }>(r.stdout).result;
     expect(res.pid).toBe(victim);
     // exactly one signal from the child (its delivery, signal_generate, is the same kill: not counted twice)
     expect(res.signals.filter((s) => s.tgid === sender.pid)).toEqual([
@@ -204,7 +205,7 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
 
     const replay = await run(process.execPath, [twCliPath(), 'watch', 'who-killed', String(victim), '--input', rec, '--json'], { check: false });
     expect(replay.code, replay.stderr).toBe(0);
-    expect(JSON.parse(replay.stdout)).toEqual(JSON.parse(r.stdout));
+    expect(parseWatchJson(replay.stdout)).toEqual(parseWatchJson(r.stdout));
   });
 
   it('tw doctor counts them as running live here', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpfSkipReason } from './support/bpf.js';
 import { linkedProbePlugin, type LinkedPlugin } from './support/probe-plugin.js';
 import { run } from './support/proc.js';
+import { parseWatchJson } from './support/watch-json.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
 import { loadedPrograms, startTw } from './support/tw-live.js';
@@ -64,7 +65,7 @@ describe.skipIf(reason !== undefined)('BPF probes from prebuilt objects, without
     tw.kill('SIGINT');
     const r = await tw.done;
     expect(r.code, r.stderr).toBe(0);
-    const res = JSON.parse(r.stdout) as { deletions: Array<{ comm: string; pathname: string }>; lost: number };
+    const res = parseWatchJson<{ deletions: Array<{ comm: string; pathname: string }>; lost: number }>(r.stdout).result;
     expect(res.deletions.map((d) => [d.comm, d.pathname])).toEqual([['rm', join(dir, 'p')], ['rm', join(dir, 'q')]]);
     expect(res.lost).toBe(0);
     // nothing was compiled or cached

@@ -13,6 +13,7 @@ import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
 import { eventually, startTw, twInstances, twPrograms, type RunningTw } from './support/tw-watch.js';
+import { parseWatchJson } from './support/watch-json.js';
 
 const reason = skipReason() ?? bpfSkipReason();
 if (reason) console.warn(`[bpf-watch.kernel] skipped: ${reason}`);
@@ -77,7 +78,7 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     }
     const r = await tw.done;
     expect(r.code, r.stderr).toBe(0);
-    const res = JSON.parse(r.stdout) as { paths: string[]; comms: string[]; lost: number };
+    const res = parseWatchJson<{ paths: string[]; comms: string[]; lost: number }>(r.stdout).result;
     expect(res.paths).toEqual([join(dir, 'a'), join(dir, 'b'), join(dir, 'c'), join(dir, 'sub')]);
     expect(res.comms).toEqual(['rm', 'rm', 'rm', 'rm']);
     expect(res.lost).toBe(0);
@@ -100,8 +101,8 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     expect(live.code, live.stderr).toBe(0);
     const replay = await run(process.execPath, [twCliPath(), 'watch', WATCH, `${dir}/`, '--input', file, '--json'], { check: false });
     expect(replay.code, replay.stderr).toBe(0);
-    expect(JSON.parse(replay.stdout)).toEqual(JSON.parse(live.stdout));
-    expect((JSON.parse(live.stdout) as { paths: string[] }).paths).toEqual([join(dir, 'x'), join(dir, 'y')]);
+    expect(parseWatchJson(replay.stdout)).toEqual(parseWatchJson(live.stdout));
+    expect(parseWatchJson<{ paths: string[] }>(live.stdout).result.paths).toEqual([join(dir, 'x'), join(dir, 'y')]);
   });
 
   it('after kill -9 of tw, no BPF program or link of its probe is left (they go with the process)', async () => {
@@ -144,9 +145,12 @@ describe.skipIf(reason !== undefined)('tw watch with a BPF probe', () => {
     }
     const r = await tw.done;
     expect(r.code, r.stderr).toBe(0);
-    const res = JSON.parse(r.stdout) as { total: number; deletions: Array<{ comm: string; pathname: string }>; lost: number };
+    const { alerts, result: res } = parseWatchJson<{ total: number; deletions: Array<{ comm: string; pathname: string }>; lost: number }>(r.stdout);
     // the directory removal (unlinkat AT_REMOVEDIR) is not a file deletion
     expect(res.deletions.map((d) => [d.comm, d.pathname])).toEqual([['rm', join(dir, 'p')], ['rm', join(dir, 'q')]]);
+    // an alert per deletion, streamed before the result, naming the rm as its culprit, dated
+    expect(alerts.map((a) => [a.culprit?.comm, a.message.endsWith(` deleted ${join(dir, a === alerts[0] ? 'p' : 'q')}`)])).toEqual([['rm', true], ['rm', true]]);
+    expect(alerts.every((a) => a.time !== null && Math.abs(Date.parse(a.time) - Date.now()) < 60_000)).toBe(true);
     expect(res.lost).toBe(0);
     expect(await gone(mine)).toBe(true);
   });

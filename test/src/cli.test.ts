@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeUnlinkRecording, TW_OPEN_WRITE_FORMAT, TW_UNLINK_FORMAT } from './support/probe-recording.js';
 import { run } from './support/proc.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
+import { parseWatchJson } from './support/watch-json.js';
 
 const SAMPLE = join(REPO_ROOT, 'examples/sample.dat');
 let dir: string;
@@ -58,7 +59,7 @@ describe('tw CLI on the sample recording', () => {
   });
 
   it('allcounts --json totals agree with tw events and tw dump', async () => {
-    const counts = JSON.parse((await tw('watch', 'allcounts', '--input', SAMPLE, '--json')).stdout) as { counts: Record<string, number>; total: number; lost: number };
+    const counts = parseWatchJson<{ counts: Record<string, number>; total: number; lost: number }>((await tw('watch', 'allcounts', '--input', SAMPLE, '--json')).stdout).result;
     const events = JSON.parse((await tw('events', '--input', SAMPLE, '--json')).stdout) as { total: number; events: Array<{ event: string; count: number }> };
     const dump = (await tw('dump', '--input', SAMPLE)).stdout.trim().split('\n');
     expect(counts.total).toBeGreaterThan(1000);
@@ -70,15 +71,15 @@ describe('tw CLI on the sample recording', () => {
   });
 
   it('syscall-times times the getppid loop of the sample', async () => {
-    const byPid = JSON.parse((await tw('watch', 'syscalls-by-pid', '--input', SAMPLE, '--json')).stdout) as {
+    const byPid = parseWatchJson<{
       processes: Array<{ pid: number; comm: string; counts: Record<string, number> }>;
-    };
+    }>((await tw('watch', 'syscalls-by-pid', '--input', SAMPLE, '--json')).stdout).result;
     const py = byPid.processes.find((p) => (p.counts['getppid'] ?? 0) >= 200);
     expect(py, 'a thread made the 200 getppid calls of the sample workload').toBeDefined();
-    const times = JSON.parse((await tw('watch', 'syscall-times', String(py!.pid), '--input', SAMPLE, '--json')).stdout) as {
+    const times = parseWatchJson<{
       pid: number;
       syscalls: Array<{ name: string; calls: number; completed: number; totalNs: number; avgNs: number; maxNs: number }>;
-    };
+    }>((await tw('watch', 'syscall-times', String(py!.pid), '--input', SAMPLE, '--json')).stdout).result;
     const g = times.syscalls.find((s) => s.name === 'getppid')!;
     expect(g.calls).toBe(py!.counts['getppid']);
     expect(g.completed).toBe(g.calls);
@@ -113,7 +114,7 @@ describe('tw CLI on the sample recording', () => {
       const file = w.events.every((p) => p.split('|').every((e) => e.startsWith('tw:'))) ? probes : SAMPLE;
       const r = await tw('watch', w.name, ...args.map((a) => value[a]!), '--input', file, '--json');
       expect({ watch: w.name, code: r.code, stderr: r.stderr }).toEqual({ watch: w.name, code: 0, stderr: '' });
-      expect((JSON.parse(r.stdout) as { lost?: unknown }).lost, `${w.name} --json: ${r.stdout.slice(0, 200)}`).toBe(0);
+      expect(parseWatchJson<{ lost?: unknown }>(r.stdout).result.lost, `${w.name} --json: ${r.stdout.slice(0, 200)}`).toBe(0);
     }
   });
 
@@ -235,7 +236,7 @@ describe('handlers a watch never gets live', () => {
     const j = await tw('watch', WATCH, '--input', SAMPLE, '--json');
     expect(j.code, j.stderr).toBe(0);
     expect(j.stderr.trimEnd().split('\n')).toEqual(WARNINGS);
-    expect(JSON.parse(j.stdout)).toMatchObject({ signals: expect.any(Number), syscalls: expect.any(Number) });
+    expect(parseWatchJson(j.stdout).result).toMatchObject({ signals: expect.any(Number), syscalls: expect.any(Number) });
   });
 
   it('and for live runs, before tracing starts (as an unprivileged user: then the need for root)', async () => {
@@ -333,7 +334,7 @@ describe('a user plugin directory tw cannot read', () => {
     const env = { XDG_DATA_HOME: lockedDataHome(), HOME: '/nonexistent' };
     const r = await twUnprivileged(env, 'watch', 'syscalls', '--input', SAMPLE, '--json');
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    expect((JSON.parse(r.stdout) as { total: number }).total).toBeGreaterThan(1000);
+    expect(parseWatchJson<{ total: number }>(r.stdout).result.total).toBeGreaterThan(1000);
     const w = await twUnprivileged(env, 'watches');
     expect({ code: w.code, stderr: w.stderr }).toEqual({ code: 0, stderr: '' });
     expect(w.stdout).toMatch(/^who-killed <pid>/m);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
+import { parseWatchJson } from './support/watch-json.js';
 
 const T = '/sys/kernel/tracing';
 const reason = skipReason();
@@ -123,12 +124,12 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         const [t, a] = await Promise.all([times.out, all.out]);
         expect(t.code, t.stderr).toBe(0);
         expect(a.code, a.stderr).toBe(0);
-        const tr = JSON.parse(t.stdout) as { pid: number; syscalls: Array<{ name: string; calls: number; completed: number }> };
+        const tr = parseWatchJson<{ pid: number; syscalls: Array<{ name: string; calls: number; completed: number }> }>(t.stdout).result;
         expect(tr.pid).toBe(child.pid);
         const g = tr.syscalls.find((s) => s.name === 'getppid');
         expect(g?.calls).toBe(N);
         expect(g?.completed).toBe(N);
-        const ar = JSON.parse(a.stdout) as { processes: Array<{ pid: number; counts: Record<string, number> }> };
+        const ar = parseWatchJson<{ processes: Array<{ pid: number; counts: Record<string, number> }> }>(a.stdout).result;
         const mine = ar.processes.find((p) => p.pid === child.pid);
         expect(mine?.counts['getppid'] ?? 0).toBeGreaterThanOrEqual(N);
         expectClean(times.pid!);
@@ -198,7 +199,8 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         child.go();
         const r = await tw.out;
         expect(r.code, r.stderr).toBe(0);
-        const res = JSON.parse(r.stdout) as { seen: number; alerts: Array<{ message: string }> };
+        const { alerts, result: res } = parseWatchJson<{ seen: number; alerts: Array<{ message: string }> }>(r.stdout);
+        expect(alerts).toEqual(res.alerts);
         expect(res.seen).toBe(1);
         expect(res.alerts[0]?.message).toMatch(new RegExp(`getppid from ${child.pid} \\[node\\]`));
         expectClean(tw.pid!);
@@ -212,7 +214,7 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
           tw.kill(sig);
           const r = await tw.out;
           expect(r.code, r.stderr).toBe(0);
-          const res = JSON.parse(r.stdout) as { total: number; lost: number };
+          const res = parseWatchJson<{ total: number; lost: number }>(r.stdout).result;
           expect(res.total).toBeGreaterThan(0);
           expect(res.lost).toBeGreaterThanOrEqual(0);
           expectClean(tw.pid!);
@@ -235,7 +237,7 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
         const r = await tw.out;
         expect(r.code, r.stderr).toBe(0);
         type Loss = { cpu: number; lost: number; overrun: number; ringSubbufs: number; reader: { rounds: number; maxRound: number; poolWaits: number; poolWaitNs: number } };
-        const res = JSON.parse(r.stdout) as { seen: number; lost: number; losses: Loss[] };
+        const res = parseWatchJson<{ seen: number; lost: number; losses: Loss[] }>(r.stdout).result;
         expect(res.lost).toBeGreaterThan(0);
         expect(res.seen).toBeGreaterThan(0);
         // the child's calls are either seen or counted lost by the kernel

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
+import { parseWatchJson } from './support/watch-json.js';
 
 const T = '/sys/kernel/tracing';
 const reason = skipReason();
@@ -89,7 +90,7 @@ describe.skipIf(reason !== undefined)('tw record', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(a.code, a.stderr).toBe(0);
       const recorded = JSON.parse(r.stdout) as { events: number; counts: Record<string, number>; lost: number };
-      const counted = JSON.parse(a.stdout) as { counts: Record<string, number> };
+      const counted = parseWatchJson<{ counts: Record<string, number> }>(a.stdout).result;
       expect(recorded.counts['syscalls:sys_enter_getpriority']).toBe(N);
       expect(counted.counts['syscalls:sys_enter_getpriority']).toBe(N);
       expect(recorded.lost).toBe(0);
@@ -103,7 +104,7 @@ describe.skipIf(reason !== undefined)('tw record', () => {
       // every event is the child's, named as the kernel named it (node)
       expect(lines.every((l) => l.trimStart().startsWith(`node-${w.pid} `))).toBe(true);
       // and tw replays it with the same counts
-      const replay = JSON.parse((await run(process.execPath, [twCliPath(), 'watch', 'allcounts', '--input', file, '--json'])).stdout) as { counts: Record<string, number>; total: number };
+      const replay = parseWatchJson<{ counts: Record<string, number>; total: number }>((await run(process.execPath, [twCliPath(), 'watch', 'allcounts', '--input', file, '--json'])).stdout).result;
       expect(replay.counts).toEqual(recorded.counts);
       expect(replay.total).toBe(recorded.events);
     });
@@ -120,10 +121,10 @@ describe.skipIf(reason !== undefined)('tw record', () => {
     w.go();
     const l = await live.out;
     expect(l.code, l.stderr).toBe(0);
-    const liveResult = JSON.parse(l.stdout) as { syscalls: Array<{ name: string; calls: number }> };
+    const liveResult = parseWatchJson<{ syscalls: Array<{ name: string; calls: number }> }>(l.stdout).result;
     expect(liveResult.syscalls.find((s) => s.name === 'getppid')?.calls).toBe(300);
     const replay = await run(process.execPath, [twCliPath(), 'watch', 'syscall-times', String(w.pid), '--input', file, '--json']);
-    expect(JSON.parse(replay.stdout)).toEqual(liveResult);
+    expect(parseWatchJson(replay.stdout).result).toEqual(liveResult);
   });
 
   it('a live event reaches tw dump\'s output within 100 ms', async () => {

@@ -17,6 +17,7 @@ export { unreachableHandlers, globsIntersect, type HandlerProblem } from './sess
 
 // the watch API
 export * from './watch/define-watch.js';
+export { alertRecord } from './watch/alert.js';
 export { formatTable, type Column } from './watch/table.js';
 
 // running watches: over a recording, over any TraceSource (unit tests), live

@@ -8,3 +8,5 @@ export { parseHeaderPage, type HeaderPage } from './format/header-page.js';
 export type { PageSource } from './decode/page-source.js';
 export type { KbufferLayout } from './decode/kbuffer.js';
 export { CpuStream } from './decode/cpu-stream.js';
+export { culpritOf, makeAlert, type CulpritSource } from './watch/alert.js';
+export { wallClockFor, isoFromEpochNs, measureRealtimeOffset, type WallClock } from './session/wall-clock.js';

@@ -15,7 +15,8 @@
 import { loadTraceMeta, type EventFormat, type TraceMeta } from './formats.js';
 import { streamOracle, type OracleLost, type OracleRecord } from './oracle.js';
 import { run } from './proc.js';
-import { parseTwDumpLine, runTwJson, spawnTw, twCliPath, type TwEvent } from './tw.js';
+import { parseTwDumpLine, runTwWatchJson, spawnTw, twCliPath, type TwEvent } from './tw.js';
+import { parseWatchJson } from './watch-json.js';
 import { compareFieldValue, newStats, type CompareStats } from './values.js';
 
 export interface CrossCheckOptions {
@@ -352,7 +353,7 @@ async function checkWatches(file: string, report: CrossCheckReport, rawIdCounts:
   const o = report.oracle;
   // allcounts
   try {
-    const ac = await runTwJson(['watch', 'allcounts', '--input', file, '--json']);
+    const ac = await runTwWatchJson(['watch', 'allcounts', '--input', file, '--json']);
     report.tw.allcounts = ac;
     const r = ac as { counts?: unknown; total?: unknown; lost?: unknown };
     if (!isCountMap(r.counts)) errors.push(`${file}: tw watch allcounts: "counts" is not an object of numbers`);
@@ -374,12 +375,12 @@ async function checkWatches(file: string, report: CrossCheckReport, rawIdCounts:
   if (o.rawSysEnter === 0 && o.sysEnterEvents === 0) {
     // No syscall records: tw must either report 0, or refuse because the file has no syscall events at all.
     const r = await run(process.execPath, [twCliPath(), 'watch', 'syscalls', '--input', file, '--json'], { check: false });
-    const ok = r.code === 0 ? (JSON.parse(r.stdout) as { total?: unknown }).total === 0 : r.code === 5 && /has none of them/.test(r.stderr);
+    const ok = r.code === 0 ? parseWatchJson<{ total?: unknown }>(r.stdout).result.total === 0 : r.code === 5 && /has none of them/.test(r.stderr);
     if (!ok) errors.push(`${file}: tw watch syscalls on a trace without syscall records: exit ${String(r.code)}, stdout ${r.stdout.slice(0, 200)}, stderr ${r.stderr.trim()}`);
     return;
   }
   try {
-    const sc = await runTwJson(['watch', 'syscalls', '--input', file, '--json']);
+    const sc = await runTwWatchJson(['watch', 'syscalls', '--input', file, '--json']);
     report.tw.syscalls = sc;
     const r = sc as { counts?: unknown; total?: unknown };
     const expectedTotal = o.rawSysEnter > 0 ? o.rawSysEnter : o.sysEnterEvents;

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { run, spawnLines, type LineProcess } from './proc.js';
+import { parseWatchJson } from './watch-json.js';
 
 /** Repository root (this file is test/src/support/tw.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -32,6 +33,16 @@ export async function runTwJson(args: readonly string[]): Promise<unknown> {
     return JSON.parse(out) as unknown;
   } catch (e) {
     throw new Error(`tw ${args.join(' ')} did not print JSON (${(e as Error).message}): ${out.slice(0, 300)}`);
+  }
+}
+
+/** Run `tw watch ARGS... --json` and return its result: the last line, after any alert lines (see parseWatchJson). */
+export async function runTwWatchJson(args: readonly string[]): Promise<unknown> {
+  const out = await runTw(args);
+  try {
+    return parseWatchJson<unknown>(out).result;
+  } catch (e) {
+    throw new Error(`tw ${args.join(' ')}: ${(e as Error).message}`);
   }
 }
 

@@ -56,6 +56,7 @@ import { fileURLToPath } from 'node:url';
 import type { BuildResult } from '@tw/kprobe-gen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTwDumpLine } from '../support/tw.js';
+import { parseWatchJson } from '../support/watch-json.js';
 import { GUEST_CRASHED, guestKernels, runInGuest, vmSkipReason, type GuestRun } from '../support/vm.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -269,7 +270,8 @@ else
 fi
 stop_bg $D
 [ $rc = 0 ] && ok c.watch_rc || fail c.watch_rc "tw watch exit $rc: $(flat $L/watch.err)"
-tr -d ' \n' < $L/watch.out > $L/watch.flat
+# the result is the last line, after the alert lines
+tail -n 1 $L/watch.out | tr -d ' \n' > $L/watch.flat
 data c.watch "$(cat $L/watch.flat)"
 grep -qF "\"pid\":$R2,\"tgid\":$R2,\"comm\":\"rm\",\"dfd\":-100,\"pathname\":\"$P2\"}" $L/watch.flat \
   && ok c.decoded || fail c.decoded "no deletion of $P2 by rm[$R2] in: $(cut -c1-600 $L/watch.flat)"
@@ -322,7 +324,7 @@ payload_run() {
   [ $rc = 0 ] && ok $step.watch_rc || fail $step.watch_rc "tw watch exit $rc: $(flat $L/$step.err)"
   data $step.watch "$(tr -d '\n' < $L/$step.out)"
   data $step.stderr "$(flat $L/$step.err)"
-  grep -q '"unpacker": "generated"' $L/$step.out && ok $step.generated || fail $step.generated "custom_event data not from the generated unpacker: $(flat $L/$step.out) $(flat $L/$step.err)"
+  grep -q '"unpacker": *"generated"' $L/$step.out && ok $step.generated || fail $step.generated "custom_event data not from the generated unpacker: $(flat $L/$step.out) $(flat $L/$step.err)"
   no_left $step
 }
 stamp f
@@ -661,7 +663,7 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
             env: { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache') },
           });
           expect(r.status, r.stderr).toBe(0);
-          await expectGeneratedPayload(JSON.parse(r.stdout) as PayloadResult, `${GUEST_W}/victim-payload-module`, pid, `${r.stdout}\n${r.stderr}`);
+          await expectGeneratedPayload(parseWatchJson<PayloadResult>(r.stdout).result, `${GUEST_W}/victim-payload-module`, pid, `${r.stdout}\n${r.stderr}`);
           expect(existsSync(join(tmp, 'cache', 'tw', 'unpackers')), 'the replay stored the unpacker it compiled').toBe(true);
         } finally {
           rmSync(tmp, { recursive: true, force: true });

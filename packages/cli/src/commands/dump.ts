@@ -1,4 +1,3 @@
-import { writeSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { TwError, dumpFile, traceLive } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
@@ -8,6 +7,7 @@ import { checkLiveOnlyFlags } from '../lib/live-only.js';
 import { eventProbesUp } from '../lib/event-probes.js';
 import { probeBackendFlag } from '../lib/probe-flags.js';
 import { probeUpText } from '../lib/probes.js';
+import { writeAllSync } from '../lib/write-sync.js';
 
 export default class Dump extends TwCommand {
   static override summary = 'Print events as JSON lines, live or from a recording.';
@@ -137,27 +137,11 @@ class LineWriter {
 
   private send(bytes: Buffer): void {
     try {
-      writeAll(bytes);
+      writeAllSync(1, bytes);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
       this.closed = true;
       this.onClosed();
-    }
-  }
-}
-
-function writeAll(buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(1, buf, off);
-    } catch (e) {
-      // stdout may be a non-blocking pipe: wait for the reader instead of failing
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-        continue;
-      }
-      throw e;
     }
   }
 }

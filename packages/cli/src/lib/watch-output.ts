@@ -1,14 +1,14 @@
 /**
  * How `tw watch` shows a watch's run: warnings about handlers it never gets, notes, alerts as
- * they happen (stderr), and at the end the result as the watch formats it (or JSON) — under
- * --json the result object with its alerts and losses.
+ * they happen (through the alert sinks: the stderr line, --json lines on stdout, --exec,
+ * --notify), and at the end the result as the watch formats it (or JSON) — under --json the
+ * result object with its alerts and losses, as the last line of stdout.
  */
-import { formatSeconds, unreachableHandlers, type Alert, type AnyWatch, type CpuLoss, type LiveInfo, type RunReport } from '@tw/core';
+import { alertRecord, unreachableHandlers, type Alert, type AnyWatch, type CpuLoss, type LiveInfo, type RunReport } from '@tw/core';
+import { AlertSinks, chooseSinks } from './alerts/sink.js';
 import type { StatusLine } from './live.js';
 
-export function alertLine(a: Alert): string {
-  return `[${formatSeconds(a.ts)}] ${a.watch}: ${a.message}`;
-}
+export { alertLine } from './alerts/stderr-sink.js';
 
 /** The text a watch's result prints as (its own format(), else JSON). */
 export function resultText(watch: AnyWatch, result: unknown): string | undefined {
@@ -23,24 +23,40 @@ export function resultJson(report: RunReport, losses: readonly CpuLoss[]): unkno
   if ((report.alerts.length > 0 || losses.length > 0) && typeof result === 'object' && result !== null && !Array.isArray(result)) {
     return {
       ...result,
-      ...(report.alerts.length > 0 ? { alerts: report.alerts.map((a) => ({ ts: a.ts.toString(), watch: a.watch, message: a.message })) } : {}),
+      ...(report.alerts.length > 0 ? { alerts: report.alerts.map((a) => alertRecord(a)) } : {}),
       ...(losses.length > 0 ? { losses } : {}),
     };
   }
   return result ?? {};
 }
 
+export interface WatchOutputOptions {
+  json: boolean;
+  quiet: boolean;
+  log: (line: string) => void;
+  /** --exec CMD */
+  exec?: string | undefined;
+  /** --notify */
+  notify?: boolean;
+  mode: 'live' | 'file';
+}
+
 export class WatchOutput {
   /** a status line to clear before an alert is printed (live, on a terminal) */
   status: StatusLine | undefined;
+  readonly alerts: AlertSinks;
 
   constructor(
     private readonly watch: AnyWatch,
     args: Record<string, unknown>,
-    private readonly o: { json: boolean; quiet: boolean; log: (line: string) => void },
+    private readonly o: WatchOutputOptions,
   ) {
-    // also under --json (stdout stays the result)
-    for (const p of unreachableHandlers(watch, args)) process.stderr.write(`tw: warning: watch '${watch.name}': ${p.message}\n`);
+    const stderr = (line: string) => process.stderr.write(`${line}\n`);
+    // also under --json (stdout stays JSON)
+    for (const p of unreachableHandlers(watch, args)) stderr(`tw: warning: watch '${watch.name}': ${p.message}`);
+    const { sinks, notes } = chooseSinks({ json: o.json, quiet: o.quiet, exec: o.exec, notify: o.notify ?? false, mode: o.mode }, { stderr, beforeStderrLine: () => this.status?.clear() });
+    for (const n of notes) stderr(n);
+    this.alerts = new AlertSinks(sinks, stderr);
   }
 
   private say(line: string): void {
@@ -50,7 +66,7 @@ export class WatchOutput {
   /** What watchLive/replayWatch report on the way: alerts, notes, warnings. */
   get hooks(): { onAlert?: (a: Alert) => void; onNote: (m: string) => void; onWarning: (m: string) => void } {
     return {
-      ...(this.o.quiet ? {} : { onAlert: (a: Alert) => (this.status?.clear(), this.say(alertLine(a))) }),
+      ...(this.alerts.sinks.length > 0 ? { onAlert: this.alerts.onAlert } : {}),
       onNote: (m) => this.say(`tw: note: ${m}`),
       onWarning: (m) => process.stderr.write(`tw: ${m}\n`),
     };

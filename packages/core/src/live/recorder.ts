@@ -17,6 +17,7 @@ import type { LiveInfo } from './types.js';
 export class Recorder {
   private writer: TraceDatWriter | undefined;
   private failed: Error | undefined;
+  private realtimeOffset: bigint | undefined;
 
   constructor(
     readonly path: string,
@@ -24,6 +25,7 @@ export class Recorder {
   ) {}
 
   readonly onReady = async (info: LiveInfo): Promise<void> => {
+    this.realtimeOffset = info.realtimeOffset;
     const meta = await readTracefsMeta(info.instance.top, info.instance, [...info.events, ...info.lifecycle].map((e) => `${e.system}:${e.name}`));
     for (const src of info.sources) {
       for (const ev of src.events) {
@@ -65,7 +67,11 @@ export class Recorder {
     const lines: string[] = [];
     if (engine) for (const [pid, comm] of engine.procs.comms()) lines.push(`${pid} ${comm}`);
     try {
-      await this.writer.finish({ cmdlines: lines.join('\n') + '\n', ...(engine ? { tasks: engine.procs.tasksText() } : {}) });
+      await this.writer.finish({
+        cmdlines: lines.join('\n') + '\n',
+        ...(engine ? { tasks: engine.procs.tasksText() } : {}),
+        ...(this.realtimeOffset !== undefined ? { realtimeOffset: this.realtimeOffset } : {}),
+      });
     } catch (e) {
       await this.writer.abort();
       throw e;

@@ -16,6 +16,7 @@ import { DecodeError, TwError } from '../errors.js';
 import { CpuStream } from '../decode/cpu-stream.js';
 import { Engine, type TraceSource } from '../session/engine.js';
 import { seedFromProc } from '../session/proc-scan.js';
+import { isMonotonicClock, measureRealtimeOffset } from '../session/wall-clock.js';
 import { Instance, removeStaleInstances } from '../tracefs/instance.js';
 import { checkTracefsAccess, findTracefs } from '../tracefs/tracefs.js';
 import { collectLosses } from './losses.js';
@@ -61,7 +62,7 @@ function latencyPlan(clock: string, latencyMs: number): { byRounds: boolean; mar
  * one, after the CPUs': see LivePump.onSourceRound). Kernel streams come first: on equal
  * timestamps their events go first.
  */
-function makeEngine(setup: InstanceSetup): { engine: Engine; queues: CpuQueue[]; sourceQueues: Array<Map<number, CpuQueue>>; littleEndian: boolean } {
+function makeEngine(setup: InstanceSetup, realtimeOffset: bigint | undefined): { engine: Engine; queues: CpuQueue[]; sourceQueues: Array<Map<number, CpuQueue>>; littleEndian: boolean } {
   const layout = { littleEndian: endianness() === 'LE', longSize: setup.headerPage.commitSize as 4 | 8, header: setup.headerPage };
   const queues: CpuQueue[] = setup.cpus.map((cpu, index) => {
     const pages = new PushPages();
@@ -81,6 +82,7 @@ function makeEngine(setup: InstanceSetup): { engine: Engine; queues: CpuQueue[];
     formats: setup.formats,
     arch: ARCH[osArch()] ?? osArch(),
     tsOffset: 0n,
+    realtimeOffset,
     cmdlines: new Map(),
     tgids: new Map(),
     streams: () => allStreams,
@@ -131,12 +133,14 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     const setup = setUpInstance(inst, { events: opts.events, filters: opts.filters, lifecycle: opts.lifecycle ?? opts.decode !== false, sources });
     const plan = latencyPlan(clock, latencyMs);
     reader = opts.reader({ instance: inst.dir, cpus: setup.cpus, subbufSize: setup.subbufSize, latencyMs: plan.readerLatencyMs, ringSubbufs: setup.ringSubbufs });
+    const current = inst.clocks().current;
     const info: LiveInfo = {
-      root, instance: inst, cpus: setup.cpus, subbufSize: setup.subbufSize, clock: inst.clocks().current,
+      root, instance: inst, cpus: setup.cpus, subbufSize: setup.subbufSize, clock: current,
       events: setup.events, lifecycle: setup.lifecycle, sources: setup.sources.map((b) => b.info), backend: reader.backend, fallbackReason: reader.fallbackReason,
       formats: setup.formats, headerPage: setup.headerPageText, headerEvent: setup.headerEventText,
+      realtimeOffset: isMonotonicClock(current) ? measureRealtimeOffset() : undefined,
     };
-    const built = makeEngine(setup);
+    const built = makeEngine(setup, info.realtimeOffset);
     const { engine } = built;
     queues = built.queues;
     sourceQueues = built.sourceQueues;

@@ -95,6 +95,12 @@ export interface LiveInfo {
   formats: FormatRegistry;
   headerPage: string;
   headerEvent: string;
+  /**
+   * ns to add to a timestamp to get wall-clock ns since the epoch: measured at the start of the
+   * session with the trace clock "mono" (CLOCK_MONOTONIC); undefined with other clocks (alerts
+   * then carry the time they were raised). A recording stores it.
+   */
+  realtimeOffset: bigint | undefined;
 }
 
 export interface LiveStatus {

@@ -21,6 +21,8 @@ export interface WatchLiveOptions extends Omit<LiveOptions, 'events' | 'filters'
   record?: { path: string; version: 6 | 7 };
   /** every ctx.alert(), as it happens */
   onAlert?: (a: Alert) => void;
+  /** onAlert threw (the alert is kept in the report all the same) */
+  onAlertError?: (err: unknown, a: Alert) => void;
   /** what the user should know: probe fallbacks, unpackers not used */
   onNote?: (message: string) => void;
   /** something went wrong on the way out that did not fail the run (a probe that would not unload) */
@@ -84,6 +86,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
         const session = new WatchSession(engine, [run], {
           mode: 'live',
           ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
+          ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
           extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost) + sources.reduce((n, src) => n + src.lost().reduce((a, x) => a + x, 0), 0),
           ...(unpackers.size > 0 ? { unpackers } : {}),
         });
@@ -111,6 +114,7 @@ export interface ReplayWatchOptions {
   probes?: ProbeProvider;
   buffers?: readonly string[];
   onAlert?: (a: Alert) => void;
+  onAlertError?: (err: unknown, a: Alert) => void;
   onNote?: (message: string) => void;
 }
 
@@ -123,6 +127,7 @@ export async function replayWatch(path: string, run: WatchRun, opts: ReplayWatch
   const unpackers = wantsPayloads(run.watch) ? await unpackersFor(run.watch.probes ?? [], opts.probes, note) : new Map<string, ProbeUnpacker>();
   return replayFile(path, [run], {
     ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
+    ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
     ...(opts.buffers ? { buffers: opts.buffers } : {}),
     ...(unpackers.size > 0 ? { unpackers } : {}),
   });

@@ -82,6 +82,11 @@ export interface TraceSource {
   readonly formats: FormatRegistry;
   readonly arch: string | undefined;
   readonly tsOffset: bigint;
+  /**
+   * ns to add to a timestamp (tsOffset included) to get wall-clock ns since the epoch, when the
+   * trace gives a way to know it (see session/wall-clock.ts); undefined otherwise
+   */
+  readonly realtimeOffset?: bigint | undefined;
   readonly cmdlines: Map<number, string>;
   readonly tgids: Map<number, number>;
   /** pid → ppid/exe where the trace carries them */

@@ -21,6 +21,7 @@ export function traceDatSource(dat: TraceDat): TraceSource {
     formats: dat.formats,
     arch: dat.arch,
     tsOffset: dat.tsOffset,
+    realtimeOffset: dat.realtimeOffset,
     cmdlines: dat.cmdlines,
     tgids: dat.tgids,
     tasks: dat.tasks,

@@ -8,7 +8,8 @@ import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
 import type { PageSource } from '../decode/page-source.js';
 import { isTwError } from '../errors.js';
-import { defineWatch, type AnyWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
+import { alertRecord } from '../watch/alert.js';
+import { defineWatch, type Alert, type AnyWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
 import type { TraceSource } from './engine.js';
 import { runWatches, type RunOptions } from './run-watches.js';
 
@@ -225,5 +226,64 @@ describe('runWatches', () => {
     expect(got).toEqual(['tw:unlink /a', 'signal:signal_generate 15 rm']);
     expect(report.stopped).toBe(true);
     expect(report.outcomes[0]!.result).toBe(2);
+  });
+});
+
+describe('ctx.alert', () => {
+  /** a watch that alerts on every tw:unlink: message only, with the pid, with details */
+  function alerter(): AnyWatch {
+    return defineWatch({
+      name: 'alerter',
+      summary: 'alerts on every unlink',
+      events: ['tw:unlink'],
+      on: {
+        'tw:unlink'(e, ctx) {
+          ctx.alert(`unlink by ${e.pid}`);
+          ctx.alert('with culprit', { pid: e.pid, details: { path: e.fields['pathname'], ip: e.fields['__probe_ip'] } });
+        },
+      },
+      end(ctx) {
+        ctx.alert('at the end');
+        return {};
+      },
+    });
+  }
+
+  it('builds structured alerts: trace timestamp, the culprit from the process table, details JSON-safe', () => {
+    const seen: Alert[] = [];
+    const src = { ...source([unlinkRecord(42, '/tmp/victim')]), tgids: new Map([[42, 40]]), tasks: new Map([[40, { ppid: 1, exe: undefined }], [42, { ppid: 1, exe: undefined }]]), cmdlines: new Map([[42, 'rm'], [1, 'init'], [40, 'rm']]) };
+    const report = runWatches(src, [{ watch: alerter(), args: {} }], { onAlert: (a) => seen.push(a) });
+    expect(report.alerts).toEqual(seen);
+    expect(report.alerts.map((a) => alertRecord(a))).toEqual([
+      { time: null, ts: '1000', watch: 'alerter', message: 'unlink by 42' },
+      {
+        time: null,
+        ts: '1000',
+        watch: 'alerter',
+        message: 'with culprit',
+        culprit: { pid: 42, comm: 'rm', tgid: 40, ppid: 1, parents: [{ pid: 1, comm: 'init' }] },
+        details: { path: '/tmp/victim', ip: '18446744071578845184' },
+      },
+      // outside a handler: ts 0, and a recording has no time for it
+      { time: null, ts: '0', watch: 'alerter', message: 'at the end' },
+    ]);
+  });
+
+  it('dates alerts from the trace timestamp when the source has a realtime offset', () => {
+    const src = { ...source([unlinkRecord(42, '/x')]), realtimeOffset: 1_738_324_800_000_000_000n };
+    const report = runWatches(src, [{ watch: alerter(), args: {} }]);
+    expect(report.alerts.map((a) => a.time)).toEqual(['2025-01-31T12:00:00.000Z', '2025-01-31T12:00:00.000Z', null]);
+  });
+
+  it('a sink that throws is not the watch\'s failure: the alert is kept, and onAlertError hears of it', () => {
+    const errors: string[] = [];
+    const report = runWatches(source([unlinkRecord(42, '/x')]), [{ watch: alerter(), args: {} }], {
+      onAlert: () => {
+        throw new Error('sink down');
+      },
+      onAlertError: (err, a) => errors.push(`${a.message}: ${(err as Error).message}`),
+    });
+    expect(report.alerts).toHaveLength(3);
+    expect(errors).toEqual(['unlink by 42: sink down', 'with culprit: sink down', 'at the end: sink down']);
   });
 });

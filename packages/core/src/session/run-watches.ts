@@ -7,8 +7,10 @@
 import { DecodeError, TwError, WatchError, isTwError } from '../errors.js';
 import type { EventFormat } from '../format/parse-format.js';
 import { globToRegExp } from '../format/registry.js';
-import type { Alert, AnyWatch, CustomProbeEvent, ProbeUnpacker, WatchContext, WatchEvent } from '../watch/define-watch.js';
+import { makeAlert, type Alert } from '../watch/alert.js';
+import type { AnyWatch, CustomProbeEvent, ProbeUnpacker, WatchContext, WatchEvent } from '../watch/define-watch.js';
 import { Engine, type EngineStats, type EventView, type TraceSource } from './engine.js';
+import { wallClockFor, type WallClock } from './wall-clock.js';
 
 export interface WatchRun {
   watch: AnyWatch;
@@ -24,8 +26,17 @@ export interface RunOptions {
   mode?: 'file' | 'live';
   /** only replay these buffers (instance names; "" is the top-level buffer) */
   buffers?: readonly string[];
-  /** called for every ctx.alert(), as it happens */
+  /**
+   * called for every ctx.alert(), as it happens. An exception from it is not the watch's: it is
+   * passed to onAlertError (default: ignored), and the alert is still collected.
+   */
   onAlert?: (a: Alert) => void;
+  onAlertError?: (err: unknown, a: Alert) => void;
+  /**
+   * how alerts get their wall-clock time (default: from the source's realtimeOffset; else live,
+   * the time of the alert; else null): see session/wall-clock.ts
+   */
+  wallClock?: WallClock;
   /** live: extra lost-event count (from the instance's per-CPU stats), added to ctx.lost */
   extraLost?: () => number;
   /**
@@ -96,18 +107,26 @@ export class WatchSession {
     private readonly opts: RunOptions = {},
   ) {
     const self = this;
+    const mode = opts.mode ?? 'file';
+    const wallClock = opts.wallClock ?? wallClockFor(engine.source.realtimeOffset, mode);
     this.contexts = runs.map(({ watch, args }) => {
       const ctx: WatchContext<Loose, Loose> = {
         args,
         state: watch.state ? watch.state(args as Loose) : undefined,
-        mode: opts.mode ?? 'file',
+        mode,
         proc: (pid) => engine.procs.get(pid),
         parents: (pid) => engine.procs.parents(pid),
         syscallName: engine.syscallName,
-        alert(message) {
-          const a: Alert = { ts: self.current ? self.current.ts : 0n, watch: watch.name, message };
+        alert(message, alertOpts) {
+          const ts = self.current?.ts;
+          const a = makeAlert({ watch: watch.name, message, ts: ts ?? 0n, time: wallClock(ts), opts: alertOpts, procs: engine.procs });
           self.alerts.push(a);
-          opts.onAlert?.(a);
+          // a sink that fails is not the watch's failure: the alert is kept either way
+          try {
+            opts.onAlert?.(a);
+          } catch (err) {
+            opts.onAlertError?.(err, a);
+          }
         },
         stop() {
           self.stopped = true;

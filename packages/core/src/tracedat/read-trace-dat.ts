@@ -69,6 +69,13 @@ export interface TraceDat {
   traceCmdVersion: string | undefined;
   /** added to every timestamp (OFFSET and DATE options), as trace-cmd report does */
   tsOffset: bigint;
+  /** a DATE option was present: timestamps (with tsOffset) are wall-clock ns since the epoch */
+  dated: boolean;
+  /**
+   * ns to add to a timestamp (tsOffset included) to get wall-clock ns since the epoch: 0 with a
+   * DATE option, else the offset a tw recording stores; undefined when the file has neither
+   */
+  realtimeOffset: bigint | undefined;
   /** per_cpu/cpuN/stats texts saved at record time (CPUSTAT options) */
   cpuStats: string[];
   buffers: TraceBuffer[];
@@ -147,6 +154,8 @@ function readHeader(file: FileBytes): TraceDat {
     arch: undefined,
     traceCmdVersion: undefined,
     tsOffset: 0n,
+    dated: false,
+    realtimeOffset: undefined,
     cpuStats: [],
     buffers: [],
     decompress: undefined,
@@ -260,6 +269,8 @@ function applyOption(dat: TraceDat, id: number, data: Uint8Array): void {
       const v = str().trim();
       const n = /^-?0x/i.test(v) ? BigInt(v.replace(/^-/, '')) * (v.startsWith('-') ? -1n : 1n) : BigInt(/^-?\d+$/.test(v) ? v : '0');
       dat.tsOffset += n * 1000n;
+      dat.dated = true;
+      dat.realtimeOffset = 0n;
       break;
     }
     case OPT.TSC2NSEC:
@@ -473,6 +484,11 @@ const TW_TASKS_MAGIC = 'TWTASKS1';
 function parseTasks(dat: TraceDat, text: string): void {
   for (const line of text.split('\n')) {
     const [pid, tgid, ppid, exe] = line.split('\t');
+    // the session's realtime offset (see TraceDatFinish.realtimeOffset); DATE wins over it
+    if (pid === 'realtime-offset' && tgid && /^-?\d+$/.test(tgid)) {
+      if (!dat.dated) dat.realtimeOffset = BigInt(tgid);
+      continue;
+    }
     if (!pid || !/^\d+$/.test(pid)) continue;
     if (tgid && /^\d+$/.test(tgid)) dat.tgids.set(Number(pid), Number(tgid));
     dat.tasks.set(Number(pid), { ppid: ppid && /^\d+$/.test(ppid) ? Number(ppid) : undefined, exe: exe || undefined });

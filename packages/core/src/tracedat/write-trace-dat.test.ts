@@ -261,6 +261,36 @@ describe('TraceDatWriter output', () => {
     });
   }
 
+  for (const version of [6, 7] as const) {
+    it(`v${version}: keeps the session's realtime offset next to the task table, for tw only (trace-cmd reads the file as before)`, async () => {
+      const { subbufs, expected } = synthesize(LE64, 1, 3);
+      const read = async (path: string) => {
+        const dat = await openTraceDat(path);
+        try {
+          return { offset: dat.realtimeOffset, tgid: dat.tgids.get(1000), task: dat.tasks.get(1000) };
+        } finally {
+          dat.close();
+        }
+      };
+      for (const [name, extra, want] of [
+        ['with-tasks', { tasks: '1000\t999\t1\t/bin/x\n', realtimeOffset: -1_234_567_890_123n }, { offset: -1_234_567_890_123n, tgid: 999, task: { ppid: 1, exe: '/bin/x' } }],
+        ['offset-only', { realtimeOffset: 1_700_000_000_000_000_000n }, { offset: 1_700_000_000_000_000_000n, tgid: undefined, task: undefined }],
+        ['neither', {}, { offset: undefined, tgid: undefined, task: undefined }],
+      ] as const) {
+        const path = join(dir, `realtime-${name}.v${version}.dat`);
+        const w = await TraceDatWriter.create(path, version, meta(LE64));
+        for (const [cpu, b] of subbufs) w.addSubBuffer(cpu, b);
+        await w.finish({ cmdlines: '', ...extra });
+        expect(await read(path), name).toEqual(want);
+        expect((await twEvents(path)).length).toBe(expected.length);
+        if (traceCmd) {
+          const r = run(['report', '-i', path]);
+          expect([r.status, r.stderr], name).toEqual([0, '']);
+        }
+      }
+    });
+  }
+
   it('overwrites an existing, longer file', async () => {
     const path = join(dir, 'reuse.dat');
     writeFileSync(path, Buffer.alloc(10 * 1024 * 1024, 0xab));

@@ -109,6 +109,20 @@ export interface TraceDatFinish {
    * so tw keeps them where trace-cmd does not look (see TW_TASKS in read-trace-dat.ts).
    */
   tasks?: string;
+  /**
+   * ns to add to a timestamp to get wall-clock ns since the epoch (LiveInfo.realtimeOffset):
+   * kept in the same table as a "realtime-offset<TAB>ns" line (which a task-table reader that
+   * does not know it skips: its first column is not a pid), so a replay dates alerts as the
+   * live run did
+   */
+  realtimeOffset?: bigint;
+}
+
+/** tw's table (the trace-cmd-invisible one): the realtime offset line, then the tasks. */
+function twTable(extra: TraceDatFinish): { tasks?: string } {
+  const head = extra.realtimeOffset !== undefined ? `realtime-offset\t${extra.realtimeOffset}\n` : '';
+  const text = head + (extra.tasks ?? '');
+  return text === '' ? {} : { tasks: text };
 }
 
 export interface TraceDatWriterStats {
@@ -432,8 +446,9 @@ export class TraceDatWriter {
           if (s) this.flushSpill(cpu, s);
         });
       }
-      if (this.version === 6) await this.finishV6(extra);
-      else await this.finishV7(extra);
+      const table = { ...extra, ...twTable(extra) };
+      if (this.version === 6) await this.finishV6(table);
+      else await this.finishV7(table);
       const out = this.out;
       this.out = undefined;
       await out?.close();

@@ -6,6 +6,9 @@
 import { TwError } from '../errors.js';
 import type { FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
+import type { AlertOptions } from './alert.js';
+
+export type { Alert, AlertOptions, AlertRecord, Culprit, CulpritParent } from './alert.js';
 
 export type ArgType = 'integer' | 'string' | 'boolean';
 
@@ -62,12 +65,6 @@ export interface EventRecord {
   fields: Record<string, unknown>;
 }
 
-export interface Alert {
-  ts: bigint;
-  watch: string;
-  message: string;
-}
-
 /** What `ctx.proc(pid)` knows about a process (the session's process table keeps it current). */
 export interface ProcessInfo {
   pid: number;
@@ -93,8 +90,13 @@ export interface WatchContext<A, S> {
   parents(pid: number): ProcessInfo[];
   /** syscall number → name for the traced machine's architecture (unknown numbers: the number) */
   syscallName(nr: number): string;
-  /** report something now (printed as it happens, and collected in the run's alerts) */
-  alert(message: string): void;
+  /**
+   * Report something now: a structured alert (wall-clock time, trace timestamp, watch, message,
+   * and with `opts.pid` the culprit as the process table knows it — pid, comm, tgid, ppid,
+   * parents; with `opts.details` a JSON-able record). It goes to the alert sinks as it happens
+   * (stderr, `--json` lines, `--exec`, `--notify`) and is collected in the run's alerts.
+   */
+  alert(message: string, opts?: AlertOptions): void;
   /** end the trace after this handler returns; end() still runs */
   stop(): void;
   /** does the trace (file or kernel) have this event? */

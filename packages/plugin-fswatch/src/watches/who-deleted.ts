@@ -43,7 +43,7 @@ interface DeletionState {
 /** One deletion seen through tw:unlink or tw:unlinkat (the fields the two share). */
 function onDeletion(
   e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
-  ctx: { args: { match?: string | undefined }; state: DeletionState; proc(pid: number): { tgid?: number | undefined }; alert(message: string): void },
+  ctx: { args: { match?: string | undefined }; state: DeletionState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void },
 ): void {
   const pathname = String(e.fields.pathname ?? '');
   const match = ctx.args.match;
@@ -59,7 +59,7 @@ function onDeletion(
   s.byProcess.set(tgid, p);
   if (s.deletions.length < KEEP) s.deletions.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, dfd, pathname });
   const rel = dfd !== AT_FDCWD && !pathname.startsWith('/') ? ` (relative to fd ${dfd})` : '';
-  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] deleted ${pathname}${rel}`);
+  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] deleted ${pathname}${rel}`, { pid: e.pid });
 }
 
 export default defineWatch({

@@ -76,7 +76,7 @@ interface ModifiedState {
  */
 function onOpen(
   e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
-  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string): void },
+  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void },
 ): void {
   const s = ctx.state;
   const seenPath = String(e.fields.path ?? '');
@@ -93,7 +93,7 @@ function onOpen(
   p.count++;
   s.byProcess.set(tgid, p);
   if (s.opens.length < KEEP) s.opens.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, flags, path: seenPath });
-  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`);
+  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`, { pid: e.pid });
 }
 
 export default defineWatch({

@@ -67,7 +67,7 @@ function record(e: WatchEvent, ctx: Ctx, s: Omit<SignalSent, 'ts' | 'pid' | 'tgi
   st.bySender.set(key, b);
   const who = `${sent.comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}]`;
   const how = sent.scope === 'process' ? `to ${ctx.args.pid}` : sent.scope === 'group' ? `to process group ${sent.target === 0 ? '(its own)' : -(sent.target ?? 0)}` : 'to every process';
-  ctx.alert(`${who} sent ${sent.signal} ${how}${sent.result ? ` (${sent.result})` : ''}`);
+  ctx.alert(`${who} sent ${sent.signal} ${how}${sent.result ? ` (${sent.result})` : ''}`, { pid: e.pid });
 }
 
 /** One kill(2) seen through tw:kill or tw:sys_kill (the same fields). */
