@@ -179,60 +179,9 @@ trap 'exit 143' TERM
 helpers=$tmp/live-helpers
 gcc -O2 -Wall -o "$helpers" "$bench/live-helpers.c" || { echo "$0: cannot compile bench/live-helpers.c" >&2; exit 1; }
 
-cpu_ns_of() { # PID... -> CPU time used so far (ns) by all their threads
-  local sum=0 p f v
-  for p in "$@"; do
-    for f in /proc/"$p"/task/*/schedstat; do
-      read -r v _ 2>/dev/null < "$f" || continue
-      sum=$((sum + v))
-    done
-  done
-  echo "$sum"
-}
-
-wait_exit() { # PID TIMEOUT_S: wait for a child of this shell; TERM then KILL after the timeout
-  local p=$1 t=$2 i
-  for ((i = 0; i < t * 20; i++)); do
-    kill -0 "$p" 2>/dev/null || break
-    sleep 0.05
-  done
-  if kill -0 "$p" 2>/dev/null; then
-    echo "$0: warning: pid $p did not exit in ${t}s, terminating it" >&2
-    kill -TERM "$p" 2>/dev/null || true
-    sleep 1
-    kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null || true
-}
-
-# sleep, but let a signal to this script end it at once (bash runs traps only between commands,
-# and while it waits for a background job)
-nap() {
-  sleep "$1" &
-  our_pids+=($!)
-  wait $!
-}
-
-# launch OUT STDOUT CMD...: runs CMD under cpurun in the background (stderr to OUT.err, its
-# rusage to OUT.cpu); sets WRAPPER (cpurun) and PID (CMD itself, empty if it never started).
-# Both are killed if the script is interrupted.
-launch() {
-  local out=$1 stdout=$2 i
-  shift 2
-  "$helpers" cpurun "$out.cpu" "$@" > "$stdout" 2> "$out.err" &
-  WRAPPER=$!
-  our_pids+=("$WRAPPER")
-  PID=
-  for ((i = 0; i < 400; i++)); do
-    if [[ -s $out.cpu.pid ]]; then
-      PID=$(cat "$out.cpu.pid")
-      our_pids+=("$PID")
-      return
-    fi
-    kill -0 "$WRAPPER" 2>/dev/null || return
-    sleep 0.01
-  done
-}
+# the shared helpers: cpu_ns_of, wait_exit, nap, launch
+# shellcheck source=bench/lib.sh
+source "$bench/lib.sh"
 
 storm() { # RATE PID...: runs the unlinkat storm on STORM_CPU; sets CALLS, CALL_RATE and STORM_NS
   # (its CPU time), and STEADY_NS: the CPU time PIDs (the consumer) used in the storm's steady

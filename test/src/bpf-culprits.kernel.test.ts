@@ -15,7 +15,7 @@ import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
 import { parseWatchJson } from './support/watch-json.js';
-import { eventually, startTw, twInstances, twPrograms } from './support/tw-watch.js';
+import { eventually, startTw, twInstances, twPrograms } from './support/tw-live.js';
 
 const reason = skipReason() ?? bpfSkipReason();
 if (reason) console.warn(`[bpf-culprits.kernel] skipped: ${reason}`);

@@ -58,8 +58,8 @@ describe.skipIf(reason !== undefined)('BPF probes from prebuilt objects, without
     const dir = join(tmp, 'files');
     mkdirSync(dir);
     for (const f of ['p', 'q']) writeFileSync(join(dir, f), 'x');
-    const { tw, line } = await startTw(['watch', 'who-deleted', `${dir}/`, '--json'], noClang);
-    expect(line).toMatch(/tw:unlinkat via bpf \(prebuilt object\)/);
+    const tw = await startTw(['watch', 'who-deleted', `${dir}/`, '--json'], noClang);
+    expect(tw.line).toMatch(/tw:unlinkat via bpf \(prebuilt object\)/);
     await run('rm', [join(dir, 'p'), join(dir, 'q')]);
     await new Promise((r) => setTimeout(r, 300));
     tw.kill('SIGINT');

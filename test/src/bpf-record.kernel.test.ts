@@ -58,8 +58,8 @@ describe.skipIf(reason !== undefined)('tw record -e tw:unlinkat (a BPF probe) wi
     const paths = files(dir, N);
     const out = join(dir, 'f.dat');
     expect(loadedPrograms(PROGS), 'no tw_unlinkat program before').toEqual([]);
-    const { tw, line } = await startTw(['record', '-o', out, '-e', 'tw:unlinkat', '-e', 'sched:sched_process_exec', '--json']);
-    expect(line).toMatch(/^tw: tracing 2 events \((sched:sched_process_exec, tw:unlinkat|tw:unlinkat, sched:sched_process_exec)\) .*; tw:unlinkat via bpf \((prebuilt object|cached object|compiled with clang)\)$/);
+    const tw = await startTw(['record', '-o', out, '-e', 'tw:unlinkat', '-e', 'sched:sched_process_exec', '--json']);
+    expect(tw.line).toMatch(/^tw: tracing 2 events \((sched:sched_process_exec, tw:unlinkat|tw:unlinkat, sched:sched_process_exec)\) .*; tw:unlinkat via bpf \((prebuilt object|cached object|compiled with clang)\)$/);
     expect(loadedPrograms(PROGS)).toHaveLength(1);
     await run('rm', paths);
     await new Promise((r) => setTimeout(r, 300));
@@ -98,7 +98,7 @@ describe.skipIf(reason !== undefined)('tw record -e tw:unlinkat (a BPF probe) wi
     const dir = workDir();
     const paths = files(dir, 3);
     const out = join(dir, 'term.dat');
-    const { tw } = await startTw(['record', '-o', out, '-e', 'tw:unlinkat', '-e', 'sched:sched_process_exec']);
+    const tw = await startTw(['record', '-o', out, '-e', 'tw:unlinkat', '-e', 'sched:sched_process_exec']);
     await run('rm', paths);
     await new Promise((r) => setTimeout(r, 300));
     tw.kill('SIGTERM');

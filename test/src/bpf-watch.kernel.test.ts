@@ -12,7 +12,7 @@ import { bpfSkipReason } from './support/bpf.js';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
-import { eventually, startTw, twInstances, twPrograms, type RunningTw } from './support/tw-watch.js';
+import { eventually, startTw, twInstances, twPrograms, type RunningTw } from './support/tw-live.js';
 import { parseWatchJson } from './support/watch-json.js';
 
 const reason = skipReason() ?? bpfSkipReason();

@@ -1,47 +1,65 @@
-// Live tw runs in the kernel tests: start `tw …` and wait for its "tw: tracing" line, and what it
-// may leave behind (BPF programs of its probes, its tracefs instances).
-
+// Live tw runs (watch, dump, record) as the kernel tests run them: started in the background,
+// ready once they print the "tw: tracing" line, stopped with a signal; and what a run may leave in
+// the kernel (BPF programs of tw probes, tracefs instances of a tw process).
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { REPO_ROOT, twCliPath } from './tw.js';
 
-const T = '/sys/kernel/tracing';
+const TRACEFS = '/sys/kernel/tracing';
 
-/** ids of the loaded BPF programs with these names (a probe <name>'s programs are tw_<name>) */
-export function loadedPrograms(names: readonly string[]): number[] {
-  const r = spawnSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' });
-  const list = JSON.parse(r.stdout || '[]') as Array<{ id: number; name?: string }>;
-  return list.filter((p) => p.name !== undefined && names.includes(p.name)).map((p) => p.id);
-}
-
-/** the tracefs instances of the tw process `pid` */
-export function twInstances(pid: number): string[] {
-  return spawnSync('ls', [`${T}/instances`], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.startsWith(`tw-${pid}-`));
-}
-
-export interface LiveTw {
+export interface RunningTw {
   pid: number;
-  kill: (sig: NodeJS.Signals) => void;
+  /** the "tw: tracing …" line */
+  line: string;
+  kill(sig: NodeJS.Signals): void;
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 /**
- * Start `tw ARGS…` (env: the whole environment when given); resolves once it says it is tracing,
- * with that line; rejects with its stderr when it ends first or says nothing within 30 s.
+ * Start `tw ARGS…` (env: the whole environment when given); resolves once tw says it is tracing
+ * (rejects if it ends first, or after 30 s, killing it).
  */
-export async function startTw(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ tw: LiveTw; line: string }> {
+export async function startTw(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunningTw> {
   const p = spawn(process.execPath, [twCliPath(), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
-  const line = new Promise<string>((resolve, reject) => {
+  const line = await new Promise<string>((resolve, reject) => {
     p.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       const m = /^tw: tracing .*$/m.exec(stderr);
       if (m) resolve(m[0]);
     });
-    void done.then(() => reject(new Error(`tw ${args.join(' ')} ended before tracing: ${stderr}`)));
-    setTimeout(() => reject(new Error(`tw ${args.join(' ')} did not say it was tracing within 30 s: ${stderr}`)), 30_000).unref();
+    p.on('close', () => reject(new Error(`tw ${args.join(' ')} ended before tracing: ${stderr}`)));
+    setTimeout(() => {
+      p.kill('SIGKILL'); // not left running behind a failed test
+      reject(new Error(`tw ${args.join(' ')} did not say it was tracing within 30 s: ${stderr}`));
+    }, 30_000).unref();
   });
-  return { tw: { pid: p.pid!, kill: (sig) => p.kill(sig), done }, line: await line };
+  return { pid: p.pid!, line, kill: (sig) => p.kill(sig), done };
+}
+
+/** The BPF programs now loaded whose names start with tw_ (what the generated probes are called), by name. */
+export function twPrograms(): Array<{ id: number; name: string }> {
+  const r = spawnSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' });
+  const list = JSON.parse(r.stdout || '[]') as Array<{ id: number; name?: string }>;
+  return list.filter((p): p is { id: number; name: string } => typeof p.name === 'string' && p.name.startsWith('tw_')).map((p) => ({ id: p.id, name: p.name }));
+}
+
+/** ids of the loaded BPF programs with these names (a probe <name>'s programs are tw_<name>) */
+export function loadedPrograms(names: readonly string[]): number[] {
+  return twPrograms().filter((p) => names.includes(p.name)).map((p) => p.id);
+}
+
+/** The tracefs instances of tw process `pid` (tw-<pid>-<n>). */
+export function twInstances(pid: number): string[] {
+  return readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith(`tw-${pid}-`));
+}
+
+/** Poll until `ok()` or `ms` pass; returns the last value of ok(). */
+export async function eventually(ok: () => boolean, ms = 3000): Promise<boolean> {
+  const t0 = Date.now();
+  while (!ok() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+  return ok();
 }
