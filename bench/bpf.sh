@@ -18,7 +18,7 @@
 #   tw[:MS]    tw watch ./bench/count-unlinkat.mjs PATH --probe-backend bpf [--latency MS]: tw's
 #              shipped probe spec `unlinkat` (plugin-fswatch; the syscall entry, pathname read
 #              from user memory), compiled to a BPF program on syscalls/sys_enter_unlinkat,
-#              records through a BPF ring buffer (1 MiB) to tw's reader thread, decoded and handed
+#              records through a BPF ring buffer (4 MiB) to tw's reader thread, decoded and handed
 #              to the watch's handler, which counts them and compares each pathname with PATH.
 #              Delivered = that count; lost = the watch's ctx.lost (the probe's per-CPU count of
 #              records its ring buffer had no room for, and the tracefs instance's losses). MS
@@ -317,7 +317,7 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 echo "tw BPF probe benchmark — $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) CPUs, node $(node --version)"
 if command -v bpftrace >/dev/null; then echo "peer version: $(bpftrace --version 2>/dev/null | head -1)"; else echo "peer: bpftrace is not installed (its rows are skipped)"; fi
 echo "storm: unlinkat(AT_FDCWD, \"$storm_path\", 0) = -ENOENT on CPU $STORM_CPU, ${seconds}s per rate; consumers on CPU $CONSUMER_CPU; tracepoint syscalls:sys_enter_unlinkat"
-echo "tw: the probe spec unlinkat through BPF (1 MiB ring buffer) to a watch handler; bpftrace: printf(\"%s\\n\", str(args->pathname)) per event, -B full, to tmpfs"
+echo "tw: the probe spec unlinkat through BPF (4 MiB ring buffer) to a watch handler; bpftrace: printf(\"%s\\n\", str(args->pathname)) per event, -B full, to tmpfs"
 [[ -z $others ]] || echo "warning: tracefs instances exist ($others): someone else is tracing; numbers may be disturbed"
 awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' && echo "warning: load average $load before the run"
 echo
