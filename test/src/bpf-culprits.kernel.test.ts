@@ -93,7 +93,8 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
     writeFileSync(other, 'x');
     const writer = shellNamed(dir, 'twwriter');
     const rec = join(dir, 'modified.dat');
-    const tw = await startTw(['watch', 'who-modified', target, '--json', '--record', rec]);
+    // several writes: a monitor (without --keep-going it would end at the first)
+    const tw = await startTw(['watch', 'who-modified', target, '--json', '--keep-going', '--record', rec]);
     let child: { pid: number; code: number | null };
     let progs: Set<number>;
     try {
@@ -120,7 +121,7 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
     expect(await gone(progs), 'its programs after').toBe(true);
     expect(twInstances(tw.pid)).toEqual([]);
 
-    const replay = await run(process.execPath, [twCliPath(), 'watch', 'who-modified', target, '--input', rec, '--json'], { check: false });
+    const replay = await run(process.execPath, [twCliPath(), 'watch', 'who-modified', target, '--input', rec, '--json', '--keep-going'], { check: false });
     expect(replay.code, replay.stderr).toBe(0);
     expect(parseWatchJson(replay.stdout)).toEqual(parseWatchJson(r.stdout));
   });

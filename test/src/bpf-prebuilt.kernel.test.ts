@@ -58,7 +58,8 @@ describe.skipIf(reason !== undefined)('BPF probes from prebuilt objects, without
     const dir = join(tmp, 'files');
     mkdirSync(dir);
     for (const f of ['p', 'q']) writeFileSync(join(dir, f), 'x');
-    const tw = await startTw(['watch', 'who-deleted', `${dir}/`, '--json'], noClang);
+    // two deletions: a monitor (without --keep-going it would end at the first)
+    const tw = await startTw(['watch', 'who-deleted', `${dir}/`, '--json', '--keep-going'], noClang);
     expect(tw.line).toMatch(/tw:unlinkat via bpf \(prebuilt object\)/);
     await run('rm', [join(dir, 'p'), join(dir, 'q')]);
     await new Promise((r) => setTimeout(r, 300));

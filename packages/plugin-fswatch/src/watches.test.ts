@@ -8,8 +8,10 @@ import { watches, whoDeleted, whoModified } from './index.js';
 import { probes } from './probes.js';
 
 /** Drive a watch's handlers with hand-made events (what the engine would decode from tw:* records). */
-function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}) {
+// keepGoing: true (a monitor, --keep-going) unless a test is about the watch ending itself
+function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}, keepGoing = true) {
   const alerts: string[] = [];
+  let stops = 0;
   const ctx = {
     args,
     state: watch.state?.(args as never),
@@ -18,7 +20,8 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     parents: () => [],
     syscallName: (nr: number) => String(nr),
     alert: (m: string) => alerts.push(m),
-    stop: () => undefined,
+    stop: () => void stops++,
+    keepGoing,
     has: () => true,
     lost: 0,
     events: 0,
@@ -31,7 +34,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     if (!h) throw new Error(`no handler for ${event}`);
     h(e, ctx as never);
   };
-  return { ctx, alerts, emit, end: () => watch.end?.(ctx as never) as unknown };
+  return { stops: () => stops, ctx, alerts, emit, end: () => watch.end?.(ctx as never) as unknown };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-fswatch-'));
@@ -64,6 +67,26 @@ describe('plugin-fswatch', () => {
     expect(whoDeleted.filter?.({ match: 'tmp' } as never)).toEqual({ 'tw:unlink': 'pathname ~ "*tmp*"' });
     expect(whoDeleted.filter?.({ match: 'a"b' } as never)).toEqual({}); // not glob-safe: user space only
     expect(whoDeleted.format?.(r as never)).toContain('2 deletion(s)');
+  });
+
+  it('who-deleted and who-modified end themselves after the first culprit (a non-matching event does not count); --keep-going goes on', () => {
+    const deleted = harness(whoDeleted, { match: 'tmp' }, {}, false);
+    deleted.emit('tw:unlink', 42, { dfd: -100, pathname: '/etc/x', comm: 'rm' });
+    expect(deleted.stops()).toBe(0);
+    deleted.emit('tw:unlink', 42, { dfd: -100, pathname: '/tmp/a', comm: 'rm' });
+    expect(deleted.stops()).toBe(1);
+    expect(deleted.end()).toMatchObject({ total: 1, answered: true });
+    const modified = harness(whoModified, { path: '/nowhere/watched' }, {}, false);
+    modified.emit('tw:openat_write', 7, { ino: 1n, dev: 1, flags: 1, comm: 'cp', path: '/elsewhere' });
+    expect(modified.stops()).toBe(0);
+    modified.emit('tw:openat_write', 7, { ino: 1n, dev: 1, flags: 1, comm: 'cp', path: '/nowhere/watched' });
+    expect(modified.stops()).toBe(1);
+    expect(modified.end()).toMatchObject({ total: 1, answered: true });
+
+    const monitor = harness(whoDeleted, {});
+    for (const f of ['/a', '/b', '/c']) monitor.emit('tw:unlink', 42, { dfd: -100, pathname: f, comm: 'rm' });
+    expect(monitor.stops()).toBe(0);
+    expect(monitor.end()).toMatchObject({ total: 3, answered: false });
   });
 
   it('who-modified matches by inode and device when the file exists here', () => {

@@ -4,8 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { signalName, watches, whoKilled } from './index.js';
 import { probes } from './probes.js';
 
-function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}) {
+// keepGoing: true (a monitor, --keep-going) unless a test is about the watch ending itself
+function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}, keepGoing = true) {
   const alerts: string[] = [];
+  let stops = 0;
   const ctx = {
     args,
     state: watch.state?.(args as never),
@@ -14,7 +16,8 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     parents: () => [],
     syscallName: (nr: number) => String(nr),
     alert: (m: string) => alerts.push(m),
-    stop: () => undefined,
+    stop: () => void stops++,
+    keepGoing,
     has: () => true,
     lost: 0,
     events: 0,
@@ -26,7 +29,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     if (!h) throw new Error(`no handler for ${event}`);
     h(e, ctx as never);
   };
-  return { alerts, emit, end: () => watch.end?.(ctx as never) as unknown };
+  return { stops: () => stops, alerts, emit, end: () => watch.end?.(ctx as never) as unknown };
 }
 
 describe('plugin-kill', () => {
@@ -35,7 +38,7 @@ describe('plugin-kill', () => {
     for (const p of probes) validateProbeSpec(p);
     expect(watches.map((w) => w.name)).toEqual(['who-killed']);
     expect(whoKilled.probes).toEqual(['kill', 'sys_kill']);
-    expect(whoKilled.events).toEqual(['tw:kill|tw:sys_kill|signal:signal_generate', 'signal:signal_generate']);
+    expect(whoKilled.events).toEqual(['tw:kill|tw:sys_kill|signal:signal_generate', 'signal:signal_generate', 'sched:sched_process_exit']);
     expect(whoKilled.filter?.({ pid: 77 } as never)).toEqual({ 'tw:kill': 'target == 77 || target <= 0', 'signal:signal_generate': 'pid == 77' });
     expect(whoKilled.probeParams?.({ pid: 77 } as never)).toEqual({ sys_kill: { watch_pid: 77 } });
     // the two forms carry the same fields, so one handler serves both
@@ -72,6 +75,42 @@ describe('plugin-kill', () => {
     const r = h.end() as { total: number; signals: Array<{ via: string; scope: string }> };
     expect(r.total).toBe(3);
     expect(r.signals.map((s) => `${s.via}/${s.scope}`)).toEqual(['kill/process', 'kill/all', 'signal_generate/process']);
+  });
+
+  it('ends itself once the process has exited (its last thread), after its signal or without one; --keep-going goes on', () => {
+    // 77 and its thread 78: the thread's exit (group not dead) is not the process's
+    const killed = harness(whoKilled, { pid: 77 }, { 78: 77 }, false);
+    killed.emit('tw:kill', 1_000n, 11, { sig: 15, target: 77, comm: 'killer' });
+    expect(killed.stops()).toBe(0);
+    killed.emit('sched:sched_process_exit', 2_000n, 78, { pid: 78, group_dead: 0, comm: 'victim' });
+    expect(killed.stops()).toBe(0);
+    killed.emit('sched:sched_process_exit', 3_000n, 78, { pid: 77, group_dead: 1, comm: 'victim' });
+    expect(killed.stops()).toBe(1);
+    expect(killed.end()).toMatchObject({ total: 1, exited: { ts: '3000' }, answered: true });
+    expect(killed.alerts).toEqual(['killer[11] sent SIGTERM to 77']);
+
+    // no signal: it exited by itself, which answers the question too (a kernel without group_dead: the main thread's exit)
+    const quiet = harness(whoKilled, { pid: 77 }, {}, false);
+    quiet.emit('sched:sched_process_exit', 1_000n, 77, { pid: 77, comm: 'victim' });
+    expect(quiet.stops()).toBe(1);
+    const r = quiet.end() as { total: number; exited: unknown; answered: boolean };
+    expect(r).toMatchObject({ total: 0, exited: { ts: '1000' }, answered: true });
+    expect(whoKilled.format?.(r as never)).toBe('no signals sent to 77; 77 exited');
+
+    // another process's exit is not the answer; with --keep-going the exit is recorded and the watch goes on
+    const monitor = harness(whoKilled, { pid: 77 });
+    monitor.emit('sched:sched_process_exit', 1_000n, 5, { pid: 5, group_dead: 1, comm: 'other' });
+    expect(monitor.end()).toMatchObject({ exited: null });
+    monitor.emit('tw:kill', 2_000n, 11, { sig: 9, target: 77, comm: 'killer' });
+    monitor.emit('sched:sched_process_exit', 3_000n, 77, { pid: 77, group_dead: 1, comm: 'victim' });
+    expect(monitor.stops()).toBe(0);
+    expect(monitor.end()).toMatchObject({ total: 1, exited: { ts: '3000' }, answered: false });
+  });
+
+  it('a trace with none of the signal events is an error, even when it has sched_process_exit', () => {
+    const ctx = { args: { pid: 77 }, has: (e: string) => e === 'sched:sched_process_exit' } as unknown as WatchContext<unknown, unknown>;
+    expect(() => whoKilled.start?.(ctx as never)).toThrow("watch 'who-killed' needs one of the events tw:kill, tw:sys_kill, signal:signal_generate, and this trace has none of them");
+    expect(() => whoKilled.start?.({ ...ctx, has: () => true } as never)).not.toThrow();
   });
 
   it('names signals', () => {

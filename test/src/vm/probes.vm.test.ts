@@ -262,6 +262,7 @@ if wait_tracing $D; then
   data c.kprobe_event "$(grep 'tw/unlink' $T/dynamic_events)"
   grep -q '^p:tw/unlink do_unlinkat ' $T/dynamic_events && ok c.kprobe_event || fail c.kprobe_event "dynamic_events: $(flat $T/dynamic_events)"
   [ -z "$(tw_module)" ] && ok c.not_module || fail c.not_module "tw_unlink is a module"
+  # the one rm: who-deleted ends itself after it (exit 0); stop_bg then finds it gone and takes its status
   rm_as $W/rm2.pid $P2; R2=$(cat $W/rm2.pid)
   data c.rm_pid $R2
   sleep 0.2

@@ -13,8 +13,8 @@ import { writeAllSync } from '../lib/write-sync.js';
 export default class Watch extends TwCommand {
   static override summary = 'Run a watch on the live kernel or on a recording, and print its result.';
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
-Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters) plus the process lifecycle events that keep process names current, reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop(), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path. Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
-With --input it replays a whole trace.dat recording (made by trace-cmd or tw) instead; the live options (--duration, --clock, --buffer-kb, --latency, --backend, --[no-]rt-readers, --[no-]process-events, --probe-backend, --record) are an error with it.
+Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters) plus the process lifecycle events that keep process names current, reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop() (a watch that answers a question, like who-deleted, does so once it has the answer, unless --keep-going), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path. Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
+With --input it replays a trace.dat recording (made by trace-cmd or tw) instead, to its end or until the watch stops; the live options (--duration, --clock, --buffer-kb, --latency, --backend, --[no-]rt-readers, --[no-]process-events, --probe-backend, --record) are an error with it.
 It prints what the watch's end() returns: as a table, or as JSON with --json (every shipped watch's includes "lost": events the kernel dropped, which the result may miss).
 Alerts (a watch's ctx.alert) go out as they happen, live and from a recording alike: a line on stderr "[<local time> <trace seconds>] <watch>: <message>" (not with --json or --quiet); with --json one line {"alert":{...}} per alert on stdout, written when it happens; with --exec CMD, CMD run by /bin/sh per alert; with --notify, a desktop notification. An alert is {"time","ts","watch","message","culprit"?,"details"?}: time is the wall-clock time in ISO 8601 UTC (live with the clock mono, and from tw's own recordings of such runs, the event's time; live with another clock, the time of the alert; null from a recording that has no wall-clock reference), ts the trace timestamp in ns (a string), culprit the process the watch named ({pid, comm, tgid, ppid, parents: [{pid, comm}]}, members present when known), details the watch's own.
 --json output: zero or more alert lines, then the result as the last line (one line of JSON; with "alerts": every alert, when the result is an object and there were any). Read stdout line by line: a line whose only member is "alert" is an alert, the last line is the result (or {"error": {...}}).
@@ -27,10 +27,10 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     '<%= config.bin %> <%= command.id %> allcounts --input examples/sample.dat',
     '<%= config.bin %> <%= command.id %> syscall-times 1234 --input trace.dat',
     '<%= config.bin %> <%= command.id %> who-killed 1234 --json | while read -r line; do echo "$line"; done',
-    '<%= config.bin %> <%= command.id %> who-deleted /etc --exec \'logger -t tw "$TW_MESSAGE (pid $TW_PID)"\'',
+    '<%= config.bin %> <%= command.id %> who-deleted /etc --keep-going --exec \'logger -t tw "$TW_MESSAGE (pid $TW_PID)"\'',
   ];
   static override strict = false;
-  static override usage = '<%= command.id %> NAME [ARGS...] [--duration TIME | --input FILE] [--json] [--exec CMD] [--notify]';
+  static override usage = '<%= command.id %> NAME [ARGS...] [--duration TIME | --input FILE] [--keep-going] [--json] [--exec CMD] [--notify]';
   static override enableJsonFlag = true;
   static override args = {
     name: Args.string({ description: 'the watch to run (see: tw watches), or the path of a watch module (./my-watch.js)', required: true }),
@@ -42,6 +42,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     quiet: Flags.boolean({ char: 'q', summary: 'Do not print alert lines on stderr, nor the "tw: tracing" line (--json, --exec and --notify still get every alert).' }),
     exec: Flags.string({ summary: 'Run this shell command per alert: the alert as JSON on stdin, TW_* variables in its environment.', helpValue: 'CMD' }),
     notify: Flags.boolean({ summary: 'Send a desktop notification per alert (notify-send, on a session bus); where not possible, say why at the start.' }),
+    'keep-going': Flags.boolean({ summary: 'Go on after the answer: a watch that ends by itself once it has its culprit (who-modified, who-deleted, who-killed) alerts on every culprit until Ctrl-C or --duration.' }),
     'probe-backend': probeBackendFlag,
     record: Flags.string({ char: 'r', summary: 'Live: also write the traced events to this trace.dat file (replay it with --input).', helpValue: 'FILE' }),
     ...liveFlags,
@@ -51,7 +52,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     const { args, argv, flags, raw } = await this.parse(Watch);
     checkLiveOnlyFlags(flags, raw, ['probe-backend', 'record']);
     const { watch } = await findWatch(this.config, args.name);
-    const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)) };
+    const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)), keepGoing: flags['keep-going'] };
     const out = new WatchOutput(watch, run.args, {
       json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l), exec: flags.exec, notify: flags.notify, mode: flags.input ? 'file' : 'live',
     });

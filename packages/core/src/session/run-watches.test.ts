@@ -227,6 +227,28 @@ describe('runWatches', () => {
     expect(report.stopped).toBe(true);
     expect(report.outcomes[0]!.result).toBe(2);
   });
+
+  it('ctx.keepGoing is the run\'s keepGoing (false unless asked): a watch that stops on its answer goes on with it', () => {
+    const w = defineWatch({
+      name: 'answerer',
+      summary: 'stops at the first unlink unless keepGoing',
+      events: ['tw:unlink'],
+      state: () => ({ seen: [] as string[], keepGoing: undefined as boolean | undefined }),
+      on: {
+        'tw:unlink'(e, ctx) {
+          ctx.state.keepGoing = ctx.keepGoing;
+          ctx.state.seen.push(String(e.fields['pathname']));
+          if (!ctx.keepGoing) ctx.stop();
+        },
+      },
+      end: (ctx) => ctx.state,
+    });
+    const records = () => source([unlinkRecord(42, '/a'), unlinkRecord(42, '/b'), unlinkRecord(42, '/c')]);
+    const once = runWatches(records(), [{ watch: w, args: {} }]);
+    expect([once.outcomes[0]!.result, once.stopped]).toEqual([{ seen: ['/a'], keepGoing: false }, true]);
+    const all = runWatches(records(), [{ watch: w, args: {}, keepGoing: true }]);
+    expect([all.outcomes[0]!.result, all.stopped]).toEqual([{ seen: ['/a', '/b', '/c'], keepGoing: true }, false]);
+  });
 });
 
 describe('ctx.alert', () => {

@@ -16,6 +16,8 @@ export interface WatchRun {
   watch: AnyWatch;
   /** parsed argument values (see parseWatchArgs) */
   args: Record<string, unknown>;
+  /** the watch's ctx.keepGoing (`tw watch --keep-going`): go on after the answer; default false */
+  keepGoing?: boolean;
 }
 
 // Inside the runner the watch's own arg and state types are opaque.
@@ -109,11 +111,12 @@ export class WatchSession {
     const self = this;
     const mode = opts.mode ?? 'file';
     const wallClock = opts.wallClock ?? wallClockFor(engine.source.realtimeOffset, mode);
-    this.contexts = runs.map(({ watch, args }) => {
+    this.contexts = runs.map(({ watch, args, keepGoing }) => {
       const ctx: WatchContext<Loose, Loose> = {
         args,
         state: watch.state ? watch.state(args as Loose) : undefined,
         mode,
+        keepGoing: keepGoing === true,
         proc: (pid) => engine.procs.get(pid),
         parents: (pid) => engine.procs.parents(pid),
         syscallName: engine.syscallName,

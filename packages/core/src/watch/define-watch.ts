@@ -99,6 +99,13 @@ export interface WatchContext<A, S> {
   alert(message: string, opts?: AlertOptions): void;
   /** end the trace after this handler returns; end() still runs */
   stop(): void;
+  /**
+   * `tw watch --keep-going`: the user wants a monitor, not one answer. A watch that answers a
+   * question (who deleted this, who killed that) stops after the answer unless ctx.keepGoing;
+   * then it alerts on every culprit until Ctrl-C or --duration. Watches that never stop by
+   * themselves can ignore it. Read-only; false unless the run asked for it.
+   */
+  readonly keepGoing: boolean;
   /** does the trace (file or kernel) have this event? */
   has(event: string): boolean;
   /** events lost by the kernel so far (stored counts of dropped events) */

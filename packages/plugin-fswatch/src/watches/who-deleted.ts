@@ -27,6 +27,8 @@ export interface WhoDeletedResult {
   byProcess: Array<{ tgid: number; comm: string; count: number }>;
   /** events the kernel lost (stored counts of dropped events): the result may miss some */
   lost: number;
+  /** true when the watch ended itself on its first culprit; false: it ran until Ctrl-C, --duration or the recording's end (or --keep-going) */
+  answered: boolean;
 }
 
 /** A substring usable inside an ftrace glob ("*<text>*"): no glob metacharacters or quotes. */
@@ -38,12 +40,14 @@ interface DeletionState {
   deletions: Deletion[];
   total: number;
   byProcess: Map<number, { comm: string; count: number }>;
+  /** the watch ended itself on its first culprit (not --keep-going) */
+  answered: boolean;
 }
 
 /** One deletion seen through tw:unlink or tw:unlinkat (the fields the two share). */
 function onDeletion(
   e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
-  ctx: { args: { match?: string | undefined }; state: DeletionState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void },
+  ctx: { args: { match?: string | undefined }; state: DeletionState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void; keepGoing: boolean; stop(): void },
 ): void {
   const pathname = String(e.fields.pathname ?? '');
   const match = ctx.args.match;
@@ -60,6 +64,11 @@ function onDeletion(
   if (s.deletions.length < KEEP) s.deletions.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, dfd, pathname });
   const rel = dfd !== AT_FDCWD && !pathname.startsWith('/') ? ` (relative to fd ${dfd})` : '';
   ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] deleted ${pathname}${rel}`, { pid: e.pid });
+  // the question is answered: end, unless the user asked for a monitor (--keep-going)
+  if (!ctx.keepGoing) {
+    s.answered = true;
+    ctx.stop();
+  }
 }
 
 export default defineWatch({
@@ -71,7 +80,8 @@ export default defineWatch({
     'modules), it uses the unlinkat probe instead (the syscall entry, also as a BPF program): unlinkat(2) only, ' +
     'which is what rm and most libcs call. The pathname is what the caller passed, relative to dfd when that is ' +
     'not -100 (the cwd). With an argument, only pathnames containing it are reported (filtered in the kernel ' +
-    'when the text is plain and the probe is a tracefs event).',
+    'when the text is plain and the probe is a tracefs event). It ends once it has reported the first deletion; with ' +
+    '--keep-going it reports every one until Ctrl-C or --duration.',
   examples: ['tw watch who-deleted', 'tw watch who-deleted .log', 'tw watch who-deleted /tmp --input trace.dat --json'],
   args: {
     match: { type: 'string', description: 'report only pathnames containing this text' },
@@ -79,7 +89,7 @@ export default defineWatch({
   events: ['tw:unlink|tw:unlinkat'],
   probes: ['unlink', 'unlinkat'],
   filter: (args) => (args.match !== undefined && globSafe(args.match) ? { 'tw:unlink': `pathname ~ "*${args.match}*"` } : {}),
-  state: (): DeletionState => ({ deletions: [], total: 0, byProcess: new Map() }),
+  state: (): DeletionState => ({ deletions: [], total: 0, byProcess: new Map(), answered: false }),
   on: {
     'tw:unlink'(e, ctx) {
       onDeletion(e, ctx);
@@ -102,6 +112,7 @@ export default defineWatch({
         .map(([tgid, p]) => ({ tgid, comm: p.comm, count: p.count }))
         .sort((a, b) => b.count - a.count || a.tgid - b.tgid),
       lost: ctx.lost,
+      answered: s.answered,
     };
   },
   format(r) {

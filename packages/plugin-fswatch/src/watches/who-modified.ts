@@ -25,6 +25,8 @@ export interface WhoModifiedResult {
   byProcess: Array<{ tgid: number; comm: string; count: number }>;
   /** events the kernel lost (stored counts of dropped events): the result may miss some */
   lost: number;
+  /** true when the watch ended itself on its first culprit; false: it ran until Ctrl-C, --duration or the recording's end (or --keep-going) */
+  answered: boolean;
 }
 
 interface Target {
@@ -67,6 +69,8 @@ interface ModifiedState {
   opens: Modification[];
   total: number;
   byProcess: Map<number, { comm: string; count: number }>;
+  /** the watch ended itself on its first culprit (not --keep-going) */
+  answered: boolean;
 }
 
 /**
@@ -76,7 +80,7 @@ interface ModifiedState {
  */
 function onOpen(
   e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
-  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void },
+  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void; keepGoing: boolean; stop(): void },
 ): void {
   const s = ctx.state;
   const seenPath = String(e.fields.path ?? '');
@@ -94,6 +98,11 @@ function onOpen(
   s.byProcess.set(tgid, p);
   if (s.opens.length < KEEP) s.opens.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, flags, path: seenPath });
   ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`, { pid: e.pid });
+  // the question is answered: end, unless the user asked for a monitor (--keep-going)
+  if (!ctx.keepGoing) {
+    s.answered = true;
+    ctx.stop();
+  }
 }
 
 export default defineWatch({
@@ -106,7 +115,8 @@ export default defineWatch({
     'glibc calls for open(); it also reports O_RDONLY|O_TRUNC, which truncates. When the file exists here it is ' +
     'matched by inode and device, in the kernel (the probes take them as parameters); otherwise (e.g. replaying a ' +
     'recording from another machine) by its path (the full path, or the path within its filesystem where the ' +
-    'probe could not cross mount points).',
+    'probe could not cross mount points). It ends once it has reported the first culprit; with --keep-going it ' +
+    'reports every one until Ctrl-C or --duration.',
   examples: ['tw watch who-modified /etc/hosts', 'tw watch who-modified /var/log/syslog --input trace.dat --json'],
   args: {
     path: { type: 'string', required: true, description: 'the file to watch' },
@@ -127,7 +137,7 @@ export default defineWatch({
     const file = { watch_ino: t.ino, watch_dev: t.dev };
     return { open_write: file, openat_write: file };
   },
-  state: (args): ModifiedState => ({ target: locate(args.path), opens: [], total: 0, byProcess: new Map() }),
+  state: (args): ModifiedState => ({ target: locate(args.path), opens: [], total: 0, byProcess: new Map(), answered: false }),
   on: {
     'tw:open_write'(e, ctx) {
       onOpen(e, ctx);
@@ -150,6 +160,7 @@ export default defineWatch({
         .map(([tgid, p]) => ({ tgid, comm: p.comm, count: p.count }))
         .sort((a, b) => b.count - a.count || a.tgid - b.tgid),
       lost: ctx.lost,
+      answered: s.answered,
     };
   },
   format(r) {

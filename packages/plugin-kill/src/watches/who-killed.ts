@@ -1,4 +1,4 @@
-import { defineWatch, formatTable, type WatchContext, type WatchEvent } from '@tw/core';
+import { defineWatch, formatTable, TwError, type WatchContext, type WatchEvent } from '@tw/core';
 
 const KEEP = 10_000;
 /** a signal_generate this soon after the same thread's tw:kill of the same signal is that kill's delivery */
@@ -43,6 +43,10 @@ export interface WhoKilledResult {
   bySender: Array<{ tgid: number; comm: string; signal: string; count: number }>;
   /** events the kernel lost (stored counts of dropped events): the result may miss some */
   lost: number;
+  /** the process's exit (sched_process_exit of its last thread), when seen; null: it did not exit while watched */
+  exited: { ts: string } | null;
+  /** true when the watch ended itself because the process exited; false: Ctrl-C, --duration, the recording's end (or --keep-going) */
+  answered: boolean;
 }
 
 interface State {
@@ -51,6 +55,8 @@ interface State {
   bySender: Map<string, { tgid: number; comm: string; signal: string; count: number }>;
   /** the last kill(2) per sending thread, to drop the signal_generate events of the same kill(2) */
   lastKill: Map<number, { sig: number; ts: bigint; target: number }>;
+  exited: { ts: string } | null;
+  answered: boolean;
 }
 
 type Ctx = WatchContext<{ pid: number }, State>;
@@ -68,6 +74,23 @@ function record(e: WatchEvent, ctx: Ctx, s: Omit<SignalSent, 'ts' | 'pid' | 'tgi
   const who = `${sent.comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}]`;
   const how = sent.scope === 'process' ? `to ${ctx.args.pid}` : sent.scope === 'group' ? `to process group ${sent.target === 0 ? '(its own)' : -(sent.target ?? 0)}` : 'to every process';
   ctx.alert(`${who} sent ${sent.signal} ${how}${sent.result ? ` (${sent.result})` : ''}`, { pid: e.pid });
+}
+
+/**
+ * A thread's exit (sched:sched_process_exit): when the process itself is gone (its last thread, where
+ * the kernel says so in group_dead; else its main thread) the question is answered, by the signals
+ * reported so far or by none (it exited by itself): end, unless --keep-going.
+ */
+function onExit(e: WatchEvent, ctx: Ctx): void {
+  const tid = Number(e.fields.pid);
+  const groupDead = e.fields.group_dead;
+  const gone = groupDead === undefined ? tid === ctx.args.pid : Number(groupDead) !== 0 && (ctx.proc(tid).tgid ?? tid) === ctx.args.pid;
+  if (!gone) return;
+  ctx.state.exited = { ts: e.ts.toString() };
+  if (!ctx.keepGoing) {
+    ctx.state.answered = true;
+    ctx.stop();
+  }
 }
 
 /** One kill(2) seen through tw:kill or tw:sys_kill (the same fields). */
@@ -90,7 +113,8 @@ export default defineWatch({
     'Where that probe cannot be brought up (a kernel without kprobes or modules) it uses the sys_kill probe instead ' +
     '(the kill(2) syscall entry, also as a BPF program), told in the kernel to report only calls that can reach the pid. ' +
     'Without either probe, and for signals not sent by kill(2) (tkill, tgkill, pidfd_send_signal, the kernel), it ' +
-    'uses the static signal:signal_generate event.',
+    'uses the static signal:signal_generate event. It ends once the process has exited (after its fatal signal, or ' +
+    'by itself: then no signal is reported); with --keep-going it reports every signal until Ctrl-C or --duration.',
   examples: ['tw watch who-killed 1234', 'tw watch who-killed 1234 --input trace.dat --json'],
   args: {
     pid: { type: 'integer', required: true, description: 'the process that receives the signals' },
@@ -98,7 +122,8 @@ export default defineWatch({
   // tw:kill when that probe comes up, else tw:sys_kill (not brought up once tw:kill is), else the
   // alternative resolves to signal_generate again; and signal_generate always: it also sees
   // tkill, tgkill, pidfd_send_signal and the kernel's own
-  events: ['tw:kill|tw:sys_kill|signal:signal_generate', 'signal:signal_generate'],
+  // sched_process_exit: the process's end answers the question
+  events: ['tw:kill|tw:sys_kill|signal:signal_generate', 'signal:signal_generate', 'sched:sched_process_exit'],
   probes: ['kill', 'sys_kill'],
   filter: (args) => ({
     'tw:kill': `target == ${args.pid} || target <= 0`,
@@ -106,7 +131,14 @@ export default defineWatch({
   }),
   // tw:sys_kill filters by its parameter on every backend (a BPF probe has no tracefs filter)
   probeParams: (args) => ({ sys_kill: { watch_pid: args.pid } }),
-  state: (): State => ({ signals: [], total: 0, bySender: new Map(), lastKill: new Map() }),
+  // the session accepts a trace with any declared event; sched_process_exit alone shows no signal
+  start(ctx) {
+    const signals = ['tw:kill', 'tw:sys_kill', 'signal:signal_generate'];
+    if (!signals.some((e) => ctx.has(e))) {
+      throw new TwError('UNKNOWN_EVENT', `watch 'who-killed' needs one of the events ${signals.join(', ')}, and this trace has none of them`);
+    }
+  },
+  state: (): State => ({ signals: [], total: 0, bySender: new Map(), lastKill: new Map(), exited: null, answered: false }),
   on: {
     'tw:kill'(e, ctx) {
       onKill(e, ctx);
@@ -128,6 +160,9 @@ export default defineWatch({
       const r = Number(e.fields.result);
       record(e, ctx, { comm: e.comm, sig, via: 'signal_generate', scope: 'process', result: RESULTS[r] ?? `result ${r}` });
     },
+    'sched:sched_process_exit'(e, ctx) {
+      onExit(e, ctx);
+    },
   },
   end(ctx): WhoKilledResult {
     const s = ctx.state;
@@ -137,16 +172,19 @@ export default defineWatch({
       signals: s.signals,
       bySender: [...s.bySender.values()].sort((a, b) => b.count - a.count || a.tgid - b.tgid),
       lost: ctx.lost,
+      exited: s.exited,
+      answered: s.answered,
     };
   },
   format(r) {
     const lost = r.lost > 0 ? ` (${r.lost} events lost)` : '';
-    if (r.total === 0) return `no signals sent to ${r.pid}${lost}`;
+    const exited = r.exited !== null ? `; ${r.pid} exited` : '';
+    if (r.total === 0) return `no signals sent to ${r.pid}${exited}${lost}`;
     return `${formatTable(r.bySender, [
       { header: 'PID', value: (x) => x.tgid },
       { header: 'COMM', value: (x) => x.comm },
       { header: 'SIGNAL', value: (x) => x.signal },
       { header: 'COUNT', value: (x) => x.count },
-    ])}\n\n${r.total} signal(s) to ${r.pid}${lost}`;
+    ])}\n\n${r.total} signal(s) to ${r.pid}${exited}${lost}`;
   },
 });
