@@ -262,10 +262,12 @@ if wait_tracing $D; then
   data c.kprobe_event "$(grep 'tw/unlink' $T/dynamic_events)"
   grep -q '^p:tw/unlink do_unlinkat ' $T/dynamic_events && ok c.kprobe_event || fail c.kprobe_event "dynamic_events: $(flat $T/dynamic_events)"
   [ -z "$(tw_module)" ] && ok c.not_module || fail c.not_module "tw_unlink is a module"
-  # the one rm: who-deleted ends itself after it (exit 0); stop_bg then finds it gone and takes its status
+  # the one rm: who-deleted ends itself after it (exit 0); wait for that (a SIGINT from stop_bg
+  # while Node exits would end it with 130 instead), then stop_bg finds it gone and takes its status
   rm_as $W/rm2.pid $P2; R2=$(cat $W/rm2.pid)
   data c.rm_pid $R2
-  sleep 0.2
+  for i in $(seq 1 600); do kill -0 $D 2>/dev/null || break; sleep 0.1; done
+  kill -0 $D 2>/dev/null && fail c.ended_itself "tw watch who-deleted still runs 60 s after the rm" || ok c.ended_itself
 else
   fail c.watch_ready "tw watch never traced: $(flat $L/watch.err)"; R2=none
 fi
@@ -586,9 +588,9 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expectSteps(s, ['b.unload', 'b.no_module', 'b.no_dynamic_events', 'b.no_event_dir']);
       }, TEST_MS);
 
-      it('(c) the kprobe_events backend: tw watch who-deleted defines p:tw/unlink, decodes the rm, removes the event', async () => {
+      it('(c) the kprobe_events backend: tw watch who-deleted defines p:tw/unlink, decodes the rm, ends by itself after it, removes the event', async () => {
         const s = await get();
-        expectSteps(s, ['c.watch_ready', 'c.kprobe_event', 'c.not_module', 'c.watch_rc', 'c.decoded', 'c.no_module', 'c.no_dynamic_events', 'c.no_event_dir']);
+        expectSteps(s, ['c.watch_ready', 'c.kprobe_event', 'c.not_module', 'c.ended_itself', 'c.watch_rc', 'c.decoded', 'c.no_module', 'c.no_dynamic_events', 'c.no_event_dir']);
         // struct filename's name member at offset 0, read from the guest's BTF
         expect(s.data.get('c.kprobe_event')?.[0], ctx(s)).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
       }, TEST_MS);
