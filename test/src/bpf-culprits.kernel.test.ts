@@ -6,16 +6,15 @@
 // delivers nothing else), a bad parameter refused before anything is loaded, recordings that
 // replay to the same result, and nothing left in the kernel after.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bpfSkipReason } from './support/bpf.js';
 import { run } from './support/proc.js';
 import { skipReason } from './support/tracefs.js';
 import { REPO_ROOT, twCliPath } from './support/tw.js';
 import { parseWatchJson } from './support/watch-json.js';
-import { eventually, startTw, twInstances, twPrograms } from './support/tw-live.js';
+import { eventually, scratch, startTw, twInstances, twPrograms } from './support/tw-live.js';
 
 const reason = skipReason() ?? bpfSkipReason();
 if (reason) console.warn(`[bpf-culprits.kernel] skipped: ${reason}`);
@@ -30,18 +29,7 @@ const ids = (ps: ReadonlyArray<{ id: number }>) => new Set(ps.map((p) => p.id));
 /** none of these programs is loaded any more (they go with the tw process that loaded them) */
 const gone = (progs: ReadonlySet<number>) => eventually(() => !twPrograms().some((p) => progs.has(p.id)));
 
-const dirs: string[] = [];
-const children: Array<{ kill: () => void }> = [];
-afterAll(() => {
-  for (const c of children) c.kill();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function workDir(): string {
-  const d = realpathSync(mkdtempSync(join(tmpdir(), 'tw-culprit-')));
-  dirs.push(d);
-  return d;
-}
+const { workDir, keep } = scratch('tw-culprit-');
 
 /** A copy of dash under `name`: a child whose comm is `name`, whose redirections and kill are its own syscalls. */
 function shellNamed(dir: string, name: string): string {
@@ -62,7 +50,7 @@ function runChild(cmd: string, args: string[]): Promise<{ pid: number; code: num
 /** A process that waits to be signalled. */
 function sleeper(): number {
   const c = spawn('sleep', ['60'], { stdio: 'ignore' });
-  children.push({ kill: () => c.kill('SIGKILL') });
+  keep(() => c.kill('SIGKILL'));
   return c.pid!;
 }
 

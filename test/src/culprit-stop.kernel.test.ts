@@ -5,30 +5,18 @@
 // is a monitor instead: it catches every culprit of a sequence and runs until Ctrl-C. Live here by
 // BPF (the syscall forms of the probes), as in bpf-culprits.kernel.test.ts.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bpfSkipReason } from './support/bpf.js';
 import { skipReason } from './support/tracefs.js';
 import { parseWatchJson } from './support/watch-json.js';
-import { eventually, startTw, twInstances, twPrograms, type RunningTw } from './support/tw-live.js';
+import { eventually, scratch, startTw, twInstances, twPrograms, type RunningTw } from './support/tw-live.js';
 
 const reason = skipReason() ?? bpfSkipReason();
 if (reason) console.warn(`[culprit-stop.kernel] skipped: ${reason}`);
 
-const dirs: string[] = [];
-const children: Array<{ kill: () => void }> = [];
-afterAll(() => {
-  for (const c of children) c.kill();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function workDir(): string {
-  const d = realpathSync(mkdtempSync(join(tmpdir(), 'tw-stop-')));
-  dirs.push(d);
-  return d;
-}
+const { workDir, keep } = scratch('tw-stop-');
 
 /** ids of the tw_* BPF programs loaded now and not in `before` (another tw may have its own) */
 const newPrograms = (before: ReadonlySet<number>) => new Set(twPrograms().filter((p) => !before.has(p.id)).map((p) => p.id));
@@ -64,7 +52,7 @@ function shellNamed(dir: string, name: string): string {
 /** A process that waits to be signalled. */
 function sleeper(): number {
   const c = spawn('sleep', ['60'], { stdio: 'ignore' });
-  children.push({ kill: () => c.kill('SIGKILL') });
+  keep(() => c.kill('SIGKILL'));
   return c.pid!;
 }
 

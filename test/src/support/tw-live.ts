@@ -2,7 +2,10 @@
 // ready once they print the "tw: tracing" line, stopped with a signal; and what a run may leave in
 // the kernel (BPF programs of tw probes, tracefs instances of a tw process).
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { REPO_ROOT, twCliPath } from './tw.js';
 
 const TRACEFS = '/sys/kernel/tracing';
@@ -62,4 +65,25 @@ export async function eventually(ok: () => boolean, ms = 3000): Promise<boolean>
   const t0 = Date.now();
   while (!ok() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
   return ok();
+}
+
+/**
+ * A test file's scratch: work directories (real paths, as the kernel reports them) and child
+ * processes, all removed or killed after the file's tests. Call at the file's top level.
+ */
+export function scratch(prefix: string): { workDir: () => string; keep: (kill: () => void) => void } {
+  const dirs: string[] = [];
+  const children: Array<() => void> = [];
+  afterAll(() => {
+    for (const kill of children) kill();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    workDir: () => {
+      const d = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+      dirs.push(d);
+      return d;
+    },
+    keep: (kill) => children.push(kill),
+  };
 }

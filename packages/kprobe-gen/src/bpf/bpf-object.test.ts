@@ -4,7 +4,6 @@
  * bytes say which one was taken); clang is a program that does not exist, so nothing compiles.
  * The last case compiles for real, and is skipped without clang, bpftool or kernel BTF.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { pluginShapes } from '../test-specs.js';
 import { BPF_OBJECT_ORDER, bpfObjectFor } from './bpf-object.js';
 import { bpfSourceHash } from './compile-bpf.js';
 import { findPrebuiltBpf, prebuiltBpfName, prebuiltStamp, prebuiltStampName } from './prebuilt.js';
-import { KERNEL_BTF } from './vmlinux.js';
+import { bpfCompileMissing } from '../testing/bpf-tools.js';
 
 const spec = pluginShapes[1]!; // unlinkat
 const m = modelOf(spec);
@@ -169,21 +168,7 @@ describe('bpfObjectFor: prebuilt, else cached, else clang', () => {
   });
 });
 
-function compileMissing(): string {
-  const has = (cmd: string, args: string[]): boolean => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has('clang', ['--version'])) return 'no clang on PATH';
-  if (!has('bpftool', ['version'])) return 'no bpftool on PATH';
-  if (!existsSync(KERNEL_BTF)) return `no kernel BTF at ${KERNEL_BTF}`;
-  return '';
-}
-const reason = compileMissing();
+const reason = bpfCompileMissing();
 
 describe.skipIf(reason !== '')(`bpfObjectFor with clang${reason ? ` (skipped: ${reason})` : ''}`, () => {
   it('no prebuilt, no cache: clang compiles it; the next time it is cached', { timeout: 120_000 }, async () => {

@@ -13,24 +13,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { broken, bpfOnlySpecs, pluginShapes, testSpecs } from '../test-specs.js';
 import { compileBpf } from './compile-bpf.js';
 import { tryRenderBpf } from './render-bpf.js';
-import { KERNEL_BTF, vmlinuxHeader } from './vmlinux.js';
+import { vmlinuxHeader } from './vmlinux.js';
+import { bpfCompileMissing } from '../testing/bpf-tools.js';
 
-function missing(): string {
-  const has = (cmd: string, args: string[]): boolean => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has('clang', ['--version'])) return 'no clang on PATH (install clang to compile BPF programs)';
-  if (!has('bpftool', ['version'])) return 'no bpftool on PATH (it makes vmlinux.h from the kernel BTF)';
-  if (!existsSync(KERNEL_BTF)) return `no kernel BTF at ${KERNEL_BTF}`;
-  return '';
-}
 
-const reason = missing();
+const reason = bpfCompileMissing();
 const tmp = mkdtempSync(join(tmpdir(), 'tw-bpf-compile-'));
 const cache = { cacheDir: join(tmp, 'vmlinux'), objectCacheDir: join(tmp, 'objects') };
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -4,7 +4,6 @@
  * nothing, says why and leaves no stale objects; with clang (skipped without clang, bpftool or
  * kernel BTF) it writes the objects and stamps the BPF backend then finds.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { pluginShapes } from '../test-specs.js';
 import { bpfSourceHash } from './compile-bpf.js';
 import { prebuildPackage, prebuildSummary } from './prebuild.js';
 import { findPrebuiltBpf, prebuiltStampName } from './prebuilt.js';
-import { KERNEL_BTF } from './vmlinux.js';
+import { bpfCompileMissing } from '../testing/bpf-tools.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-prebuild-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -62,21 +61,7 @@ describe('prebuildPackage', () => {
   });
 });
 
-function missing(): string {
-  const has = (cmd: string, args: string[]): boolean => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has('clang', ['--version'])) return 'no clang on PATH';
-  if (!has('bpftool', ['version'])) return 'no bpftool on PATH';
-  if (!existsSync(KERNEL_BTF)) return `no kernel BTF at ${KERNEL_BTF}`;
-  return '';
-}
-const reason = missing();
+const reason = bpfCompileMissing();
 
 describe.skipIf(reason !== '')(`prebuildPackage with clang${reason ? ` (skipped: ${reason})` : ''}`, () => {
   it('writes <name>.<spec hash>.bpf.o with its stamp, which the lookup then finds', { timeout: 120_000 }, async () => {

@@ -14,3 +14,4 @@ export { PAHOLE_6_12, PAHOLE_6_12_MOUNT, PAHOLE_6_1_FILE, MEMBERS_6_12 } from '.
 export { unpackSuite } from './unpack-suite.js';
 export { renderSuite, renderForSnapshot } from './render-suite.js';
 export { plantRejectedBpfObject, injectOutOfBounds, INJECTED_OOB } from './rejected-bpf.js';
+export { bpfCompileMissing } from './bpf-tools.js';
