@@ -186,7 +186,10 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
     expect(res.pid).toBe(victim);
     // exactly one signal from the child (its delivery, signal_generate, is the same kill: not counted twice)
     expect(res.signals.filter((s) => s.tgid === sender.pid)).toEqual([
-      { ts: expect.any(String), pid: sender.pid, tgid: sender.pid, comm: 'twkiller', sig: 15, signal: 'SIGTERM', via: 'kill', scope: 'process', target: victim },
+      {
+        ts: expect.any(String), pid: sender.pid, tgid: sender.pid, comm: 'twkiller', sig: 15, signal: 'SIGTERM', via: 'kill', code: 0,
+        scope: 'process', target: victim, to: victim, toComm: 'sleep', result: 'delivered', fatal: true,
+      },
     ]);
     expect(res.lost).toBe(0);
     expect(await gone(progs), 'its program after').toBe(true);

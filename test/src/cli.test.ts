@@ -107,7 +107,7 @@ describe('tw CLI on the sample recording', () => {
     // also describes tw:open_write
     const probes = join(dir, 'probe-events.dat');
     await writeUnlinkRecording(probes, [{ pid: 4242, dfd: -100, pathname: '/tmp/gone', comm: 'rm' }], TW_UNLINK_FORMAT, 1_000_000n, [TW_OPEN_WRITE_FORMAT]);
-    const value: Record<string, string> = { '<pid>': '1', '<path>': '/etc/hosts' };
+    const value: Record<string, string> = { '<pid>': '1', '<target>': '1', '<path>': '/etc/hosts' };
     for (const w of shipped) {
       const args = w.usage.split(' ').slice(1).filter((a) => a.startsWith('<'));
       for (const a of args) expect(value[a], `a value for ${w.name}'s ${a}`).toBeDefined();
@@ -337,7 +337,7 @@ describe('a user plugin directory tw cannot read', () => {
     expect(parseWatchJson<{ total: number }>(r.stdout).result.total).toBeGreaterThan(1000);
     const w = await twUnprivileged(env, 'watches');
     expect({ code: w.code, stderr: w.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(w.stdout).toMatch(/^who-killed <pid>/m);
+    expect(w.stdout).toMatch(/^who-killed <target> \[--fatal\]/m);
   });
 });
 

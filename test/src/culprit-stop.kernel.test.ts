@@ -87,7 +87,7 @@ interface Modified {
 interface Killed {
   pid: number;
   signals: Array<{ tgid: number; comm: string; signal: string; via: string }>;
-  exited: { ts: string } | null;
+  exited: { ts: string; pid: number; comm: string } | null;
   answered: boolean;
 }
 
@@ -215,7 +215,7 @@ describe.skipIf(reason !== undefined)('culprit watches end themselves once answe
     const res = parseWatchJson<Killed>(r.stdout).result;
     expect(res.pid).toBe(victim);
     expect(res.signals.map((s) => [s.tgid, s.comm, s.signal, s.via])).toEqual([[sender.pid, 'twkiller', 'SIGTERM', 'kill']]);
-    expect(res.exited).toEqual({ ts: expect.any(String) });
+    expect(res.exited).toEqual({ ts: expect.any(String), pid: victim, comm: 'sleep' });
     expect(res.answered).toBe(true);
     await nothingLeft(tw, progs);
 
@@ -236,7 +236,7 @@ describe.skipIf(reason !== undefined)('culprit watches end themselves once answe
     expect(m.code, m.stderr).toBe(0);
     const all = parseWatchJson<Killed>(m.stdout).result;
     expect(all.signals.map((s) => [s.tgid, s.comm, s.signal])).toEqual([[sender2.pid, 'twkiller', 'SIGTERM']]);
-    expect(all.exited).toEqual({ ts: expect.any(String) });
+    expect(all.exited).toEqual({ ts: expect.any(String), pid: victim2, comm: 'sleep' });
     expect(all.answered).toBe(false);
     await nothingLeft(monitor, progs);
   });

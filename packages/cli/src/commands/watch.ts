@@ -8,6 +8,7 @@ import { probeBackendFlag } from '../lib/probe-flags.js';
 import { probeProvider, probeUpText } from '../lib/probes.js';
 import { WatchOutput } from '../lib/watch-output.js';
 import { findWatch } from '../lib/watches.js';
+import { splitWatchOptions, watchNameOf, type FlagShape } from '../lib/watch-options.js';
 import { writeAllSync } from '../lib/write-sync.js';
 
 export default class Watch extends TwCommand {
@@ -30,11 +31,11 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     '<%= config.bin %> <%= command.id %> who-deleted /etc --keep-going --exec \'logger -t tw "$TW_MESSAGE (pid $TW_PID)"\'',
   ];
   static override strict = false;
-  static override usage = '<%= command.id %> NAME [ARGS...] [--duration TIME | --input FILE] [--keep-going] [--json] [--exec CMD] [--notify]';
+  static override usage = '<%= command.id %> NAME [ARGS...] [WATCH OPTIONS...] [--duration TIME | --input FILE] [--keep-going] [--json] [--exec CMD] [--notify]';
   static override enableJsonFlag = true;
   static override args = {
     name: Args.string({ description: 'the watch to run (see: tw watches), or the path of a watch module (./my-watch.js)', required: true }),
-    args: Args.string({ description: 'the watch\'s own arguments, in order (see: tw watches)' }),
+    args: Args.string({ description: 'the watch\'s own arguments, in order, and its options (--fatal, ...) anywhere (see: tw watches)' }),
   };
   static override flags = {
     input: inputFlag,
@@ -49,10 +50,14 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
   };
 
   async run(): Promise<unknown> {
-    const { args, argv, flags, raw } = await this.parse(Watch);
+    // the watch's own options (--fatal, ...) are known once the watch is: take them out first
+    const name = watchNameOf(this.argv, Watch.flags as Record<string, FlagShape>);
+    const found = name !== undefined ? await findWatch(this.config, name) : undefined;
+    const split = found ? splitWatchOptions(this.argv, found.watch, [...Object.keys(Watch.flags), 'json', 'help']) : { argv: this.argv, options: {} };
+    const { argv, flags, raw } = await this.parse(Watch, split.argv);
     checkLiveOnlyFlags(flags, raw, ['probe-backend', 'record']);
-    const { watch } = await findWatch(this.config, args.name);
-    const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1)), keepGoing: flags['keep-going'] };
+    const watch = found!.watch;
+    const run = { watch, args: parseWatchArgs(watch, (argv as string[]).slice(1), split.options), keepGoing: flags['keep-going'] };
     const out = new WatchOutput(watch, run.args, {
       json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l), exec: flags.exec, notify: flags.notify, mode: flags.input ? 'file' : 'live',
     });

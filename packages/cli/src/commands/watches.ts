@@ -1,5 +1,6 @@
 import { TwCommand } from '../lib/base.js';
 import { loadWatches } from '../lib/watches.js';
+import { watchUsage } from '../lib/watch-options.js';
 
 export default class Watches extends TwCommand {
   static override summary = 'List the installed watches.';
@@ -11,7 +12,7 @@ export default class Watches extends TwCommand {
     await this.parse(Watches); // rejects unknown flags and arguments
     const all = await loadWatches(this.config);
     const rows = all.map(({ watch, plugin }) => {
-      const args = Object.entries(watch.args ?? {}).map(([k, s]) => ((s as { required?: boolean }).required ? `<${k}>` : `[${k}]`));
+      const args = watchUsage(watch);
       const events = typeof watch.events === 'function' ? ['(depends on arguments)'] : [...watch.events];
       return { name: watch.name, usage: [watch.name, ...args].join(' '), summary: watch.summary, plugin, events };
     });

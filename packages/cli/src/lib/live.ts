@@ -14,7 +14,7 @@ export const liveFlags = {
   latency: Flags.integer({ summary: 'Longest time (ms) an event may wait before reaching its handler; larger trades latency for throughput.', default: 50, min: 1, max: 10_000, helpValue: 'MS' }),
   backend: Flags.string({ summary: `Ring-buffer reader: auto (${READER_ORDER.join(', else ')}), ${READER_ORDER.join(', ')}.`, default: 'auto', options: ['auto', ...READER_ORDER] }),
   'process-events': Flags.boolean({
-    summary: 'Also trace process fork/exec/exit/rename, so process names stay current.',
+    summary: 'Also trace process fork/exec/exit/rename and new threads, so process names and thread groups stay current.',
     description:
       'These events are rare and the consumer never sees them unless it asked for them; they let tw name every process, even one that lived only milliseconds (sh -c "exec kill …" shows as kill). With --no-process-events only the asked events are traced: names come from /proc at start and from the events themselves, and the kernel\'s per-CPU loss counts cover only those events.',
     default: true,

@@ -16,7 +16,7 @@ import type { RecordSource } from './types.js';
  * The events that keep a live process table current: names of new and renamed processes, exec'd
  * programs (a process that lived only milliseconds is still named), and exits. All are rare.
  */
-export const LIFECYCLE_EVENTS = ['sched:sched_process_fork', 'sched:sched_process_exec', 'sched:sched_process_exit', 'task:task_rename'] as const;
+export const LIFECYCLE_EVENTS = ['sched:sched_process_fork', 'task:task_newtask', 'sched:sched_process_exec', 'sched:sched_process_exit', 'task:task_rename'] as const;
 
 export interface InstanceSetup {
   events: EventName[];

@@ -156,7 +156,7 @@ export interface LiveOptions {
    */
   decode?: boolean;
   /**
-   * Also enable the process lifecycle events (sched_process_fork/exec/exit, task_rename) so the
+   * Also enable the process lifecycle events (sched_process_fork/exec/exit, task_newtask, task_rename) so the
    * process table stays current (names of processes that lived only milliseconds included);
    * those the caller did not ask for are hidden from the consumer. Default: when decoding.
    */

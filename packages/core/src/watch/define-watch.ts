@@ -17,6 +17,11 @@ export interface ArgSpec {
   description?: string;
   required?: boolean;
   default?: number | string | boolean;
+  /**
+   * An option (`tw watch <name> --<arg>[=value]`) instead of a positional argument: a boolean
+   * option is a switch (`--fatal`, `--no-fatal`), others take a value (`--limit 5`).
+   */
+  option?: boolean;
 }
 
 export type ArgSpecs = Record<string, ArgSpec>;
@@ -255,6 +260,10 @@ export function defineWatch<A extends ArgSpecs = Record<never, ArgSpec>, S = und
     if (!['integer', 'string', 'boolean'].includes(spec.type)) {
       throw new TwError('INVALID_WATCH', `watch '${def.name}': argument '${k}' has unknown type '${String(spec.type)}'`);
     }
+    if (spec.option === true && !/^[a-z][a-z0-9-]{1,40}$/.test(k)) {
+      throw new TwError('INVALID_WATCH', `watch '${def.name}': option '${k}' must be kebab-case of 2 to 41 characters (it is spelled --${k})`);
+    }
+    if (spec.option === true && spec.required === true) throw new TwError('INVALID_WATCH', `watch '${def.name}': option '--${k}' cannot be required (make it a positional argument)`);
   }
   for (const k of Object.keys(def.on)) {
     if (k !== '*' && k !== 'custom_event' && !/^[a-zA-Z0-9_*?]+:[a-zA-Z0-9_.*?-]+$/.test(k)) {
@@ -264,12 +273,35 @@ export function defineWatch<A extends ArgSpecs = Record<never, ArgSpec>, S = und
   return def;
 }
 
+/** A watch's options (args with `option: true`), by name. */
+export function watchOptions(watch: AnyWatch): Array<[string, ArgSpec]> {
+  return Object.entries((watch.args ?? {}) as ArgSpecs).filter(([, s]) => s.option === true);
+}
+
+function convertArg(watch: AnyWatch, label: string, spec: ArgSpec, raw: string): number | string | boolean {
+  switch (spec.type) {
+    case 'integer':
+      if (!/^-?\d+$/.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': ${label} must be an integer, got '${raw}'`);
+      return Number(raw);
+    case 'boolean':
+      if (!/^(true|false|1|0|yes|no)$/i.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': ${label} must be true or false, got '${raw}'`);
+      return /^(true|1|yes)$/i.test(raw);
+    case 'string':
+      return raw;
+    default: {
+      const never: never = spec.type;
+      throw new TwError('INVALID_WATCH', `unknown argument type ${String(never)}`);
+    }
+  }
+}
+
 /**
- * Parse positional argument strings against a watch's arg specs.
- * Errors name the watch, the argument and what was expected.
+ * Parse positional argument strings (and option values, by option name: `true` for a switch
+ * given, `false` for --no-<name>, a string for an option with a value) against a watch's arg
+ * specs. Errors name the watch, the argument and what was expected.
  */
-export function parseWatchArgs(watch: AnyWatch, values: readonly string[]): Record<string, unknown> {
-  const specs = Object.entries((watch.args ?? {}) as ArgSpecs);
+export function parseWatchArgs(watch: AnyWatch, values: readonly string[], options: Readonly<Record<string, string | boolean>> = {}): Record<string, unknown> {
+  const specs = Object.entries((watch.args ?? {}) as ArgSpecs).filter(([, s]) => s.option !== true);
   if (values.length > specs.length) {
     const usage = specs.map(([k, s]) => (s.required ? `<${k}>` : `[${k}]`)).join(' ');
     throw new TwError('BAD_ARGUMENT', `watch '${watch.name}' takes ${specs.length === 0 ? 'no arguments' : `at most ${specs.length} argument(s): ${usage}`}; got ${values.length}`);
@@ -282,23 +314,18 @@ export function parseWatchArgs(watch: AnyWatch, values: readonly string[]): Reco
       if (spec.default !== undefined) out[k] = spec.default;
       return;
     }
-    switch (spec.type) {
-      case 'integer':
-        if (!/^-?\d+$/.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': argument <${k}> must be an integer, got '${raw}'`);
-        out[k] = Number(raw);
-        break;
-      case 'boolean':
-        if (!/^(true|false|1|0|yes|no)$/i.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': argument <${k}> must be true or false, got '${raw}'`);
-        out[k] = /^(true|1|yes)$/i.test(raw);
-        break;
-      case 'string':
-        out[k] = raw;
-        break;
-      default: {
-        const never: never = spec.type;
-        throw new TwError('INVALID_WATCH', `unknown argument type ${String(never)}`);
-      }
-    }
+    out[k] = convertArg(watch, `argument <${k}>`, spec, raw);
   });
+  const opts = new Map(watchOptions(watch));
+  for (const [k, v] of Object.entries(options)) {
+    const spec = opts.get(k);
+    if (spec === undefined) {
+      const known = [...opts.keys()].map((o) => `--${o}`).join(', ');
+      throw new TwError('BAD_ARGUMENT', `watch '${watch.name}' has no option --${k}${known ? ` (its options: ${known})` : ''}`);
+    }
+    if (typeof v === 'boolean' && spec.type !== 'boolean') throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': option --${k} needs a value (--${k}=<${spec.type}>)`);
+    out[k] = typeof v === 'boolean' ? v : convertArg(watch, `option --${k}`, spec, v);
+  }
+  for (const [k, spec] of opts) if (!(k in out) && spec.default !== undefined) out[k] = spec.default;
   return out;
 }
