@@ -106,6 +106,15 @@ describe.skipIf(reason !== undefined)('culprit watches by BPF syscall probes, fi
     expect(res.opens.map((o) => [o.pid, o.tgid, o.comm, o.flags, o.path])).toEqual(WRITE_FLAGS.map((f) => [child.pid, child.pid, 'twwriter', f, target]));
     expect(res.byProcess).toEqual([{ tgid: child.pid, comm: 'twwriter', count: WRITE_FLAGS.length }]);
     expect(res.lost).toBe(0);
+    // the culprit, fully named though it had exited long before tw read its events: uid and
+    // arguments as the probe captured them at the open, the program from its exec event
+    const cmdline = [writer, '-c', WRITES, 'twwriter', target, other].join(' ');
+    const { alerts } = parseWatchJson<Modified>(r.stdout);
+    expect(alerts).toHaveLength(WRITE_FLAGS.length);
+    for (const a of alerts) {
+      expect(a.culprit).toMatchObject({ pid: child.pid, comm: 'twwriter', tgid: child.pid, ppid: process.pid, uid: 0, exe: writer, cmdline: cmdline.slice(0, 255) });
+      expect(a.culprit?.parents?.[0]).toEqual({ pid: process.pid, comm: expect.any(String) });
+    }
     expect(await gone(progs), 'its programs after').toBe(true);
     expect(twInstances(tw.pid)).toEqual([]);
 

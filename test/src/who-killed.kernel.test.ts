@@ -32,6 +32,10 @@ interface Sent {
   fatal?: boolean;
 }
 
+interface Alerted {
+  culprit?: { pid: number; comm: string; uid?: number; exe?: string; parents?: Array<{ pid: number; comm: string }> };
+}
+
 interface Killed {
   pid: number | null;
   name: string | null;
@@ -87,14 +91,15 @@ async function endWithin(tw: RunningTw, ms: number): Promise<Awaited<RunningTw['
 const pause = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait for tw to end by itself within 1 s of the death; its JSON result. */
-async function result(tw: RunningTw): Promise<Killed> {
+async function result(tw: RunningTw): Promise<Killed & { alertList: Alerted[] }> {
   const ended = await endWithin(tw, 1000);
   if (ended === 'running') tw.kill('SIGINT');
   expect(ended, 'tw ended by itself within 1 s of the death').not.toBe('running');
   const r = await tw.done;
   expect(r.code, r.stderr).toBe(0);
   expect(twInstances(tw.pid)).toEqual([]);
-  return parseWatchJson<Killed>(r.stdout).result;
+  const j = parseWatchJson<Killed>(r.stdout);
+  return Object.assign(j.result, { alertList: j.alerts as Alerted[] });
 }
 
 describe.skipIf(reason !== undefined)('who-killed: every sender, live', () => {
@@ -138,6 +143,8 @@ describe.skipIf(reason !== undefined)('who-killed: every sender, live', () => {
     // only SIGTERM was unhandled
     expect(r.signals.map((s) => s.fatal === true)).toEqual([false, false, false, false, true]);
     expect(r.killedBy).toMatchObject({ signal: 'SIGTERM', tgid: shell, comm: 'kill' });
+    // the short-lived sender, named in its alert: its program from its exec, its uid from its parent
+    expect(r.alertList[4]?.culprit).toMatchObject({ pid: shell, comm: 'kill', exe: '/bin/kill', uid: 0 });
     expect(r.exited).toMatchObject({ pid: victim, comm: 'twvictim' });
     expect(r.answered).toBe(true);
   });

@@ -274,6 +274,26 @@ export function cModuleView(m: ProbeModel): CModuleView {
         }
         case 'cwd':
           throw new Error(`internal: ${moduleUnsupported(m) ?? 'cwd'}`);
+        case 'cmdline': {
+          // the current task's own argument area, copied without faulting (atomic context);
+          // NULs between arguments become spaces
+          const n = `sizeof(${dst})`;
+          stmts.push(
+            `{`,
+            `\tstruct mm_struct *tw_mm = current->mm;`,
+            `\tunsigned long tw_as = tw_mm ? READ_ONCE(tw_mm->arg_start) : 0, tw_ae = tw_mm ? READ_ONCE(tw_mm->arg_end) : 0;`,
+            `\tsize_t tw_cl = tw_ae > tw_as ? min_t(size_t, tw_ae - tw_as, ${n} - 1) : 0, tw_i;`,
+            `\tmemset(${dst}, 0, ${n});`,
+            `\tif (tw_cl && copy_from_user_nofault(${dst}, (const void __user *)tw_as, tw_cl))`,
+            `\t\ttw_cl = 0, memset(${dst}, 0, ${n});`,
+            `\tfor (tw_i = 0; tw_i + 1 < tw_cl; tw_i++)`,
+            `\t\tif (!${dst}[tw_i])`,
+            `\t\t\t${dst}[tw_i] = ' ';`,
+            `}`,
+          );
+          comment += " (the task's arguments, copied without faulting; NULs between them made spaces)";
+          break;
+        }
         case 'uid':
           stmts.push(`${dst} = (${C_SCALAR[f.scalar!]})__kuid_val(current_uid());`);
           break;

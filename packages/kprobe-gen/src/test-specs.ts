@@ -38,6 +38,7 @@ export const kitchenSink = defineProbe({
     { name: 'pid', type: 'pid', from: 'pid' },
     { name: 'comm', type: { string: 16 }, from: 'comm' },
     { name: 'fpath', type: { string: 200 }, from: 'path(retval)' },
+    { name: 'args', type: { string: 64 }, from: 'cmdline' },
     { name: 'ok', type: 'bool', from: 'retval' },
     { name: 'iname', type: { bytes: 8 }, from: '&pathname->iname' },
     { name: 'lo', type: 'u16', from: '(u16)dfd' },
@@ -156,6 +157,7 @@ export const openExit = defineProbe({
     { name: 'ppid', type: 'u32', from: 'ppid' },
     { name: 'uid', type: 'u32', from: 'uid' },
     { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'cmdline', type: { string: 128 }, from: 'cmdline' },
   ],
   filter: 'retval >= 0 && (watch_ino == 0 || ino == watch_ino) && (only_comm == comm || only_comm != comm)',
 });

@@ -139,6 +139,7 @@ export const openatWrite = defineProbe({
     { name: 'comm', type: { string: 16 }, from: 'comm' },
     { name: 'pathname', type: { string: 256 }, from: 'user_string(filename)', description: 'as the caller gave it (relative to dfd)' },
     { name: 'path', type: { string: 256 }, from: 'fd_path(retval)', description: "full path of the file opened, from the caller's root" },
+    { name: 'cmdline', type: { string: 256 }, from: 'cmdline', description: "the opener's arguments, space-separated (cut at 255 bytes)" },
   ],
   // O_PATH 0x200000, O_ACCMODE 3, O_TRUNC 0x200 (the generic values: x86-64 and arm64 alike)
   filter:

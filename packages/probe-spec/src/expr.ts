@@ -3,7 +3,7 @@
  *
  *   from:    identifiers, `->`, `.`, integer literals (decimal, 0x hex), binary `&` `|` `+` `-`,
  *            unary `-` and `&` (address of a member), parentheses, casts to whitelisted types;
- *            or a whole built-in: comm | pid | tgid | ppid | uid | gid | cwd | ino(x) | dev(x) |
+ *            or a whole built-in: comm | pid | tgid | ppid | uid | gid | cwd | cmdline | ino(x) | dev(x) |
  *            path(x) | fd_ino(fd) | fd_dev(fd) | fd_path(fd) | user_string(e) | kernel_string(e)
  *   filter:  the same, plus `==` `!=` `<` `<=` `>` `>=` `&&` `||` and unary `!`
  *
@@ -23,7 +23,7 @@ export type Expr =
   | { readonly k: 'cast'; readonly type: CType; readonly arg: Expr; readonly pos: number }
   | { readonly k: 'binary'; readonly op: BinOp; readonly left: Expr; readonly right: Expr; readonly pos: number };
 
-export type BareBuiltin = 'comm' | 'pid' | 'tgid' | 'ppid' | 'uid' | 'gid' | 'cwd';
+export type BareBuiltin = 'comm' | 'pid' | 'tgid' | 'ppid' | 'uid' | 'gid' | 'cwd' | 'cmdline';
 export type CallBuiltin = 'ino' | 'dev' | 'path' | 'fd_ino' | 'fd_dev' | 'fd_path' | 'user_string' | 'kernel_string';
 
 /** What a field's `from` is. */
@@ -312,7 +312,7 @@ export function parseFilter(src: string): Expr {
 }
 
 const CALLS: readonly CallBuiltin[] = ['ino', 'dev', 'path', 'fd_ino', 'fd_dev', 'fd_path', 'user_string', 'kernel_string'];
-const BARES: readonly BareBuiltin[] = ['comm', 'pid', 'tgid', 'ppid', 'uid', 'gid', 'cwd'];
+const BARES: readonly BareBuiltin[] = ['comm', 'pid', 'tgid', 'ppid', 'uid', 'gid', 'cwd', 'cmdline'];
 
 /** Parse a field's `from`: a bare built-in, a built-in call wrapping an expression, or an expression. */
 export function parseSource(src: string): Source {

@@ -43,7 +43,7 @@ const KERNEL_RESERVED = [
 ];
 
 /** bare built-in field sources: an argument or param of that name would make `from: 'pid'` ambiguous */
-export const BARE_BUILTINS = ['comm', 'pid', 'tgid', 'ppid', 'uid', 'gid', 'cwd'] as const;
+export const BARE_BUILTINS = ['comm', 'pid', 'tgid', 'ppid', 'uid', 'gid', 'cwd', 'cmdline'] as const;
 
 /**
  * Spec names become TRACE_EVENT names: trace_<name>, event_<name>, print_fmt_<name>, … must not

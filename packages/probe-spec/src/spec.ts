@@ -28,7 +28,8 @@ export interface ProbeField {
   /**
    * where the value comes from: an argument name, an expression over arguments and `current`
    * (`->`, `.`, integer literals, `&`, `|`, `+`, `-`, casts), or a built-in: `comm`, `pid`,
-   * `tgid`, `ppid`, `uid`, `gid`, `cwd` (the caller's working directory, a full path), `ino(arg)`,
+   * `tgid`, `ppid`, `uid`, `gid`, `cwd` (the caller's working directory, a full path), `cmdline`
+   * (the caller's arguments, space-separated, as far as the field holds them), `ino(arg)`,
    * `dev(arg)`, `path(arg)` (the full path for a struct path * or struct file *, across mounts;
    * inside its filesystem for a struct dentry *), `fd_ino(fd)`, `fd_dev(fd)`, `fd_path(fd)` (the
    * file behind a file descriptor of the current task), `user_string(expr)`,
@@ -490,7 +491,7 @@ function checkSource(
   };
   if (s.k === 'builtin') {
     const b: BareBuiltin = s.name;
-    if (b === 'comm' || b === 'cwd') return needs('string', `'${b}'`);
+    if (b === 'comm' || b === 'cwd' || b === 'cmdline') return needs('string', `'${b}'`);
     needs('scalar', `'${b}'`);
     if (b === 'pid' && scalar !== 'pid' && scalar !== 's32' && scalar !== 'u32') {
       c.fail(path, "'pid' is the record's common_pid: declare the field as pid, s32 or u32");
@@ -536,7 +537,7 @@ function checkSource(
     return;
   }
   // plain expression
-  if (kind === 'string') c.fail(path, 'a string field needs comm, cwd, path(…), fd_path(…), user_string(…) or kernel_string(…)');
+  if (kind === 'string') c.fail(path, 'a string field needs comm, cwd, cmdline, path(…), fd_path(…), user_string(…) or kernel_string(…)');
   checkValueExpr(c, path, s.expr, scope);
   if (kind === 'bytes') {
     // copies len bytes from the address the expression gives

@@ -15,7 +15,7 @@ import { arch as osArch, endianness } from 'node:os';
 import { DecodeError, TwError } from '../errors.js';
 import { CpuStream } from '../decode/cpu-stream.js';
 import { Engine, type TraceSource } from '../session/engine.js';
-import { seedFromProc } from '../session/proc-scan.js';
+import { liveExecFacts, seedFromProc } from '../session/proc-scan.js';
 import { isMonotonicClock, measureRealtimeOffset } from '../session/wall-clock.js';
 import { Instance, removeStaleInstances } from '../tracefs/instance.js';
 import { checkTracefsAccess, findTracefs } from '../tracefs/tracefs.js';
@@ -89,6 +89,7 @@ function makeEngine(setup: InstanceSetup, realtimeOffset: bigint | undefined): {
   };
   const engine = new Engine(source);
   seedFromProc(engine.procs);
+  engine.procs.onExec = (pid, exe) => liveExecFacts(pid, exe);
   // lifecycle events nobody asked for keep the process table current, unseen
   for (const ev of setup.lifecycle) {
     const f = setup.formats.all().find((x) => x.system === ev.system && x.name === ev.name);

@@ -10,7 +10,7 @@ import { Merger } from '../decode/merge.js';
 import { jsonSafe, makeFieldJsonWriter, makeFieldReader, type FieldJsonWriter, type FieldReader, type FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
 import type { FormatRegistry } from '../format/registry.js';
-import type { EventRecord, WatchEvent } from '../watch/define-watch.js';
+import type { EventRecord, TaskFacts, WatchEvent } from '../watch/define-watch.js';
 import { ProcessTable } from './process-table.js';
 import { syscallNamer, type SyscallNamer } from './syscalls.js';
 
@@ -90,7 +90,7 @@ export interface TraceSource {
   readonly cmdlines: Map<number, string>;
   readonly tgids: Map<number, number>;
   /** pid → ppid/exe where the trace carries them */
-  readonly tasks?: Map<number, { ppid: number | undefined; exe: string | undefined }>;
+  readonly tasks?: Map<number, TaskFacts>;
   streams(buffers?: readonly string[]): CpuStream[];
 }
 
@@ -202,7 +202,9 @@ export class Engine {
     this.tsOffset = source.tsOffset;
     this.syscallName = syscallNamer(source.arch);
     this.procs.seed(source.cmdlines, source.tgids);
-    for (const [pid, t] of source.tasks ?? []) this.procs.set(pid, { ppid: t.ppid, exe: t.exe });
+    for (const [pid, t] of source.tasks ?? []) {
+      this.procs.set(pid, { ppid: t.ppid, exe: t.exe, ...(t.uid !== undefined ? { uid: t.uid } : {}), ...(t.cmdline !== undefined ? { cmdline: t.cmdline } : {}) });
+    }
     this.streams = source.streams(opts.buffers);
     this.merger = new Merger(this.streams);
     this.view = new EventView(this);

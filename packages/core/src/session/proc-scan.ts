@@ -1,6 +1,7 @@
 /**
- * Seed a process table from /proc (live tracing): comm, tgid, ppid, exe and cmdline of every
- * process and thread that exists when the trace starts.
+ * Seed a process table from /proc (live tracing): comm, tgid, ppid, exe, cmdline and uid of
+ * every process and thread that exists when the trace starts; and read one process's exe,
+ * cmdline and uid again when it execs (liveExecFacts).
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import type { ProcessTable } from './process-table.js';
@@ -27,6 +28,9 @@ export function seedFromProc(table: ProcessTable, proc = '/proc'): number {
     const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1];
     const tgid = Number(field('Tgid') ?? p);
     const ppid = Number(field('PPid') ?? 0);
+    // Uid: real, effective, saved, filesystem
+    const uidText = field('Uid')?.split(/\s+/)[0];
+    const uid = uidText !== undefined && /^\d+$/.test(uidText) ? Number(uidText) : undefined;
     let exe: string | undefined;
     try {
       exe = readlinkSync(`${proc}/${p}/exe`);
@@ -42,9 +46,28 @@ export function seedFromProc(table: ProcessTable, proc = '/proc'): number {
     }
     for (const t of tids) {
       const comm = (read(`${proc}/${p}/task/${t}/comm`) ?? read(`${proc}/${p}/comm`) ?? '').trimEnd();
-      table.set(Number(t), { comm: comm || '<...>', tgid, ppid, exe, cmdline, exitedAt: undefined });
+      table.set(Number(t), { comm: comm || '<...>', tgid, ppid, exe, cmdline, uid, exitedAt: undefined });
       n++;
     }
   }
   return n;
+}
+
+/**
+ * What /proc says of a process that has just exec'd `exe` (live: called when the engine handles
+ * its sched_process_exec, up to --latency after it): its cmdline and uid, or nothing when it is
+ * gone or already runs another program (exec'd again, or a reused pid).
+ */
+export function liveExecFacts(pid: number, exe: string, proc = '/proc'): { cmdline?: string; uid?: number } {
+  try {
+    if (readlinkSync(`${proc}/${pid}/exe`) !== exe) return {};
+  } catch {
+    return {};
+  }
+  const out: { cmdline?: string; uid?: number } = {};
+  const cmdline = read(`${proc}/${pid}/cmdline`)?.split('\0').filter(Boolean).join(' ');
+  if (cmdline) out.cmdline = cmdline;
+  const uid = /^Uid:\s*(\d+)/m.exec(read(`${proc}/${pid}/status`) ?? '')?.[1];
+  if (uid !== undefined) out.uid = Number(uid);
+  return out;
 }

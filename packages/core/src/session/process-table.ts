@@ -10,8 +10,20 @@ import type { ProcessInfo } from '../watch/define-watch.js';
 
 const CLONE_THREAD = 0x10000;
 
+/** A new task runs its creator's program with its arguments and its uid, until it execs. */
+function inherit(child: ProcessInfo, from: ProcessInfo): void {
+  if (child.exe === undefined) child.exe = from.exe;
+  if (child.cmdline === undefined) child.cmdline = from.cmdline;
+  if (child.uid === undefined) child.uid = from.uid;
+}
+
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
+  /**
+   * Called after an exec is applied (live: reads the new program's cmdline and uid from /proc
+   * while the process still runs; a recording has its task table instead).
+   */
+  onExec: ((pid: number, exe: string) => Partial<Pick<ProcessInfo, 'cmdline' | 'uid'>>) | undefined;
 
   seed(cmdlines: Map<number, string>, tgids: Map<number, number>): void {
     for (const [pid, comm] of cmdlines) this.entry(pid).comm = comm;
@@ -21,7 +33,7 @@ export class ProcessTable {
   private entry(pid: number): ProcessInfo {
     let p = this.procs.get(pid);
     if (!p) {
-      p = { pid, comm: pid === 0 ? '<idle>' : '<...>', tgid: undefined, ppid: undefined, exe: undefined, cmdline: undefined, exitedAt: undefined };
+      p = { pid, comm: pid === 0 ? '<idle>' : '<...>', tgid: undefined, ppid: undefined, exe: undefined, cmdline: undefined, uid: undefined, exitedAt: undefined };
       this.procs.set(pid, p);
     }
     return p;
@@ -60,12 +72,13 @@ export class ProcessTable {
     return out;
   }
 
-  /** "pid<TAB>tgid<TAB>ppid<TAB>exe" lines for every pid with a known tgid (a recording's task table). */
+  /** "pid<TAB>tgid<TAB>ppid<TAB>exe<TAB>uid<TAB>cmdline" lines for every pid with a known tgid (a recording's task table). */
   tasksText(): string {
     const lines: string[] = [];
+    const text = (s: string | undefined) => (s ?? '').replace(/[\t\n]/g, ' ');
     for (const [pid, p] of this.procs) {
       if (p.tgid === undefined) continue;
-      lines.push(`${pid}\t${p.tgid}\t${p.ppid ?? ''}\t${(p.exe ?? '').replace(/[\t\n]/g, ' ')}`);
+      lines.push(`${pid}\t${p.tgid}\t${p.ppid ?? ''}\t${text(p.exe)}\t${p.uid ?? ''}\t${text(p.cmdline)}`);
     }
     return lines.join('\n') + '\n';
   }
@@ -114,7 +127,7 @@ export class ProcessTable {
           const par = this.procs.get(parent);
           if (cc) child.comm = str(cc)(dv, buf, rec, len) as string;
           if (child.ppid === undefined) child.ppid = parent;
-          if (child.exe === undefined && par) child.exe = par.exe;
+          if (par) inherit(child, par);
           child.exitedAt = undefined;
         };
       }
@@ -133,7 +146,7 @@ export class ProcessTable {
             child.tgid = child.pid;
             child.ppid = creator.tgid ?? pid;
           }
-          if (child.exe === undefined) child.exe = creator.exe;
+          inherit(child, creator);
           child.exitedAt = undefined;
         };
       }
@@ -146,6 +159,9 @@ export class ProcessTable {
           e.exe = exe;
           e.comm = (exe.split('/').pop() ?? exe).slice(0, 15);
           e.tgid = e.pid;
+          // a new program: the old arguments no longer apply (the uid stays: exec keeps the real uid)
+          e.cmdline = undefined;
+          if (this.onExec) Object.assign(e, this.onExec(e.pid, exe));
         };
       }
       case 'sched:sched_process_exit': {

@@ -15,6 +15,7 @@ import { TwError, isTwError } from '../errors.js';
 import { checkHeaderEvent, parseHeaderPage, type HeaderPage } from '../format/header-page.js';
 import { parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
+import type { TaskFacts } from '../watch/define-watch.js';
 import { ByteCursor, FileBytes, FileSeq } from './byte-reader.js';
 import { decompressorFor, type Decompressor } from './compression.js';
 
@@ -59,7 +60,7 @@ export interface TraceDat {
   /** pid → tgid, when the file carries them (trace-cmd files do not; tw's recordings do) */
   tgids: Map<number, number>;
   /** pid → ppid and exe, from tw's task table */
-  tasks: Map<number, { ppid: number | undefined; exe: string | undefined }>;
+  tasks: Map<number, TaskFacts>;
   cpuCount: number;
   /** the trace clock of the top-level buffer (TRACECLOCK option), e.g. "local", "mono" */
   clock: string;
@@ -483,7 +484,8 @@ const TW_TASKS_MAGIC = 'TWTASKS1';
 
 function parseTasks(dat: TraceDat, text: string): void {
   for (const line of text.split('\n')) {
-    const [pid, tgid, ppid, exe] = line.split('\t');
+    // pid, tgid, ppid, exe, uid, cmdline (tables written before uid and cmdline stop at exe)
+    const [pid, tgid, ppid, exe, uid, cmdline] = line.split('\t');
     // the session's realtime offset (see TraceDatFinish.realtimeOffset); DATE wins over it
     if (pid === 'realtime-offset' && tgid && /^-?\d+$/.test(tgid)) {
       if (!dat.dated) dat.realtimeOffset = BigInt(tgid);
@@ -491,7 +493,12 @@ function parseTasks(dat: TraceDat, text: string): void {
     }
     if (!pid || !/^\d+$/.test(pid)) continue;
     if (tgid && /^\d+$/.test(tgid)) dat.tgids.set(Number(pid), Number(tgid));
-    dat.tasks.set(Number(pid), { ppid: ppid && /^\d+$/.test(ppid) ? Number(ppid) : undefined, exe: exe || undefined });
+    dat.tasks.set(Number(pid), {
+      ppid: ppid && /^\d+$/.test(ppid) ? Number(ppid) : undefined,
+      exe: exe || undefined,
+      ...(uid && /^\d+$/.test(uid) ? { uid: Number(uid) } : {}),
+      ...(cmdline ? { cmdline } : {}),
+    });
   }
 }
 

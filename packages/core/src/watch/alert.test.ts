@@ -8,7 +8,7 @@ function table(): CulpritSource {
   const procs = new Map([
     [1, { pid: 1, comm: 'init', tgid: 1, ppid: 0 }],
     [100, { pid: 100, comm: 'bash', tgid: 100, ppid: 1 }],
-    [200, { pid: 200, comm: 'make', tgid: 200, ppid: 100 }],
+    [200, { pid: 200, comm: 'make', tgid: 200, ppid: 100, uid: 1000, exe: '/usr/bin/make', cmdline: 'make -j2' }],
     [300, { pid: 300, comm: 'make-worker', tgid: 200, ppid: 100 }],
   ]);
   const get = (pid: number) => procs.get(pid) ?? { pid, comm: '<...>', tgid: undefined, ppid: undefined };
@@ -23,6 +23,15 @@ function table(): CulpritSource {
 }
 
 describe('culpritOf', () => {
+  it('adds uid, exe and cmdline where the table knows them; what the event captured wins, empty values do not', () => {
+    expect(culpritOf(table(), 200)).toMatchObject({ pid: 200, uid: 1000, exe: '/usr/bin/make', cmdline: 'make -j2' });
+    const c = culpritOf(table(), 200, { uid: 0, cmdline: 'make install', comm: '' });
+    expect(c).toMatchObject({ pid: 200, comm: 'make', uid: 0, exe: '/usr/bin/make', cmdline: 'make install' });
+    // members in a fixed order
+    expect(Object.keys(c)).toEqual(['pid', 'comm', 'tgid', 'ppid', 'uid', 'exe', 'cmdline', 'parents']);
+    expect(culpritOf(table(), 999, { comm: 'gone', uid: 7 })).toEqual({ pid: 999, comm: 'gone', uid: 7 });
+  });
+
   it('names the thread, its process, its parent and the parent chain, nearest first', () => {
     expect(culpritOf(table(), 300)).toEqual({
       pid: 300,
@@ -52,7 +61,10 @@ describe('makeAlert', () => {
 
   it('with a pid: the culprit as the table knows it now', () => {
     const a = makeAlert({ watch: 'w', message: 'm', ts: 1n, time: '2025-01-31T12:00:00.123Z', opts: { pid: 200 }, procs: table() });
-    expect(a.culprit).toEqual({ pid: 200, comm: 'make', tgid: 200, ppid: 100, parents: [{ pid: 100, comm: 'bash' }, { pid: 1, comm: 'init' }] });
+    expect(a.culprit).toEqual({ pid: 200, comm: 'make', tgid: 200, ppid: 100, uid: 1000, exe: '/usr/bin/make', cmdline: 'make -j2', parents: [{ pid: 100, comm: 'bash' }, { pid: 1, comm: 'init' }] });
+    // the event's own facts (opts.culprit) win
+    const b = makeAlert({ watch: 'w', message: 'm', ts: 1n, time: null, opts: { pid: 200, culprit: { cmdline: 'make check' } }, procs: table() });
+    expect(b.culprit?.cmdline).toBe('make check');
     expect(a.time).toBe('2025-01-31T12:00:00.123Z');
   });
 

@@ -13,6 +13,21 @@ export interface AlertOptions {
   pid?: number;
   /** anything else worth knowing, JSON-able (bigints become numbers, or strings above 2^53) */
   details?: Record<string, unknown>;
+  /**
+   * Facts about the culprit the event itself carries (a probe captured them in the kernel, at
+   * the event): they win over the process table's, which may have learnt them later or never.
+   */
+  culprit?: CulpritFacts;
+}
+
+/** What an event may know of its culprit. */
+export interface CulpritFacts {
+  comm?: string;
+  tgid?: number;
+  ppid?: number;
+  uid?: number;
+  exe?: string;
+  cmdline?: string;
 }
 
 /** A parent of the culprit, as the process table knew it. */
@@ -35,6 +50,12 @@ export interface Culprit {
   tgid?: number;
   /** the parent process id */
   ppid?: number;
+  /** real user id */
+  uid?: number;
+  /** the program it ran (the path it was exec'd as) */
+  exe?: string;
+  /** its arguments, space-separated */
+  cmdline?: string;
   /** the parent chain, nearest first (as far as the table knows it) */
   parents?: CulpritParent[];
 }
@@ -67,16 +88,32 @@ export interface AlertRecord {
 
 /** What the culprit is filled from: the session's process table. */
 export interface CulpritSource {
-  get(pid: number): { pid: number; comm: string; tgid: number | undefined; ppid: number | undefined };
+  get(pid: number): { pid: number; comm: string; tgid: number | undefined; ppid: number | undefined; uid?: number | undefined; exe?: string | undefined; cmdline?: string | undefined };
   parents(pid: number): ReadonlyArray<{ pid: number; comm: string }>;
 }
 
-/** The culprit for a thread id, from what the process table knows now. */
-export function culpritOf(procs: CulpritSource, pid: number): Culprit {
+/**
+ * The culprit for a thread id, from what the process table knows now, and what the event itself
+ * says of it (`facts`, which win). Members in a fixed order: pid, comm, tgid, ppid, uid, exe,
+ * cmdline, parents.
+ */
+export function culpritOf(procs: CulpritSource, pid: number, facts: CulpritFacts = {}): Culprit {
   const p = procs.get(pid);
-  const c: Culprit = { pid, comm: p.comm };
-  if (p.tgid !== undefined) c.tgid = p.tgid;
-  if (p.ppid !== undefined) c.ppid = p.ppid;
+  const pick = <K extends keyof CulpritFacts>(k: K, table: CulpritFacts[K] | undefined): CulpritFacts[K] | undefined => {
+    const v = facts[k];
+    return v !== undefined && v !== '' && !(typeof v === 'number' && !Number.isFinite(v)) ? v : table;
+  };
+  const c: Culprit = { pid, comm: pick('comm', p.comm) ?? p.comm };
+  const tgid = pick('tgid', p.tgid);
+  if (tgid !== undefined) c.tgid = tgid;
+  const ppid = pick('ppid', p.ppid);
+  if (ppid !== undefined) c.ppid = ppid;
+  const uid = pick('uid', p.uid);
+  if (uid !== undefined) c.uid = uid;
+  const exe = pick('exe', p.exe);
+  if (exe !== undefined) c.exe = exe;
+  const cmdline = pick('cmdline', p.cmdline);
+  if (cmdline !== undefined) c.cmdline = cmdline;
   const parents = procs.parents(pid);
   if (parents.length > 0) c.parents = parents.map((q) => ({ pid: q.pid, comm: q.comm }));
   return c;
@@ -110,7 +147,7 @@ function jsonCopy(v: unknown, depth = 0): unknown {
 export function makeAlert(o: { watch: string; message: string; ts: bigint; time: string | null; opts?: AlertOptions | undefined; procs: CulpritSource }): Alert {
   const a: Alert = { time: o.time, ts: o.ts, watch: o.watch, message: String(o.message) };
   const pid = o.opts?.pid;
-  if (pid !== undefined && Number.isInteger(pid)) a.culprit = culpritOf(o.procs, pid);
+  if (pid !== undefined && Number.isInteger(pid)) a.culprit = culpritOf(o.procs, pid, typeof o.opts?.culprit === 'object' && o.opts.culprit !== null ? o.opts.culprit : {});
   const details = o.opts?.details;
   if (details !== undefined && details !== null && typeof details === 'object') a.details = jsonCopy(details) as Record<string, unknown>;
   return a;

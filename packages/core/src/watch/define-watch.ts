@@ -8,7 +8,7 @@ import type { FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
 import type { AlertOptions } from './alert.js';
 
-export type { Alert, AlertOptions, AlertRecord, Culprit, CulpritParent } from './alert.js';
+export type { Alert, AlertOptions, AlertRecord, Culprit, CulpritFacts, CulpritParent } from './alert.js';
 
 export type ArgType = 'integer' | 'string' | 'boolean';
 
@@ -77,10 +77,22 @@ export interface ProcessInfo {
   /** thread-group id (the process id of a thread); undefined when the trace never said */
   tgid: number | undefined;
   ppid: number | undefined;
+  /** the program it runs (sched_process_exec's filename, or /proc/<pid>/exe when live) */
   exe: string | undefined;
+  /** its arguments, space-separated (from /proc live, or as a probe captured them) */
   cmdline: string | undefined;
+  /** real user id (from /proc live, inherited over fork; exec does not change it) */
+  uid: number | undefined;
   /** timestamp (ns) of sched_process_exit, when seen */
   exitedAt: bigint | undefined;
+}
+
+/** What a recording's task table says of a pid (tw's recordings; see docs/formats.md). */
+export interface TaskFacts {
+  ppid: number | undefined;
+  exe: string | undefined;
+  uid?: number;
+  cmdline?: string;
 }
 
 export interface WatchContext<A, S> {
@@ -89,7 +101,7 @@ export interface WatchContext<A, S> {
   state: S;
   /** 'file' when replaying a recording, 'live' when tracing the running kernel */
   readonly mode: 'file' | 'live';
-  /** what the process table knows about a pid (comm, tgid, ppid, exe) */
+  /** what the process table knows about a pid (comm, tgid, ppid, exe, cmdline, uid) */
   proc(pid: number): ProcessInfo;
   /** the parents of a pid, nearest first */
   parents(pid: number): ProcessInfo[];

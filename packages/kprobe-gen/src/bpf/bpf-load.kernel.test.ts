@@ -167,6 +167,7 @@ describe.skipIf(reason !== '')(`BPF on this kernel${reason ? ` (skipped: ${reaso
       expect(f.ppid).toBe(r.runner); // sh exec-ed cat: its parent is the runner that forked it
       expect(f.uid).toBe(0);
       expect(f.comm).toBe('cat');
+      expect(f.cmdline).toBe('cat f1 f1 f1');
     }
   });
 

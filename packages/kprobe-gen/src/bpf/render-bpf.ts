@@ -227,6 +227,36 @@ function bpfView(m: ProbeModel): BpfView {
           path('BPF_CORE_READ(tw_task, fs, pwd.mnt)', 'BPF_CORE_READ(tw_task, fs, pwd.dentry)');
           comment += " (the task's working directory: dentry and mount walk up to its root)";
           break;
+        case 'cmdline':
+          // the argument area of the task's own memory (mm->arg_start..arg_end: NUL-separated
+          // strings), read without faulting; NULs between arguments become spaces
+          cc.decls.push(
+            `__u64 tw_as = BPF_CORE_READ(tw_task, mm, arg_start);`,
+            `__u64 tw_ae = BPF_CORE_READ(tw_task, mm, arg_end);`,
+            `__u64 tw_cl = tw_ae > tw_as ? tw_ae - tw_as : 0;`,
+            `char *tw_s = ${strDst};`,
+            `__u32 tw_i;`,
+          );
+          stmts.push(
+            `bpf_probe_read_kernel(tw_s, ${f.len}, tw_zeros);`,
+            `if (tw_cl > ${f.len - 1})`,
+            `\ttw_cl = ${f.len - 1};`,
+            // keep the bounded value in one register: the verifier must see tw_cl <= ${f.len - 1} at the read
+            `barrier_var(tw_cl);`,
+            `if (tw_cl > 0 && bpf_probe_read_user(tw_s, tw_cl, (const void *)(unsigned long)tw_as) != 0)`,
+            `\ttw_cl = 0;`,
+            `for (tw_i = 0; tw_i + 1 < ${f.len - 1}; tw_i++) {`,
+            `\tif (tw_i + 1 >= tw_cl)`,
+            `\t\tbreak;`,
+            `\tif (tw_s[tw_i] == '\\0')`,
+            `\t\ttw_s[tw_i] = ' ';`,
+            `}`,
+            `tw_s[${f.len - 1}] = '\\0';`,
+            setLoc('(__u32)tw_cl + 1'),
+          );
+          comment += " (the task's arguments, read from its memory; NULs between them made spaces)";
+          needsTask = needsZeros = true;
+          break;
         case 'pid':
           throw new Error('internal: pid is not stored');
       }

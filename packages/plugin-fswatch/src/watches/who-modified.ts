@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { defineWatch, formatTable } from '@tw/core';
+import { defineWatch, formatTable, type CulpritFacts } from '@tw/core';
 import { userDevToKernel } from '@tw/probe-spec';
 
 const KEEP = 10_000;
@@ -45,6 +45,16 @@ function locate(path: string): Target {
   }
 }
 
+/** The culprit facts a probe event carries (fields comm, ppid, uid, cmdline, where the probe has them). */
+function culpritFacts(f: Readonly<Record<string, unknown>>): CulpritFacts {
+  const out: CulpritFacts = {};
+  if (typeof f.comm === 'string' && f.comm !== '') out.comm = f.comm;
+  if (typeof f.ppid === 'number') out.ppid = f.ppid;
+  if (typeof f.uid === 'number') out.uid = f.uid;
+  if (typeof f.cmdline === 'string' && f.cmdline !== '') out.cmdline = f.cmdline;
+  return out;
+}
+
 /** x86-64/arm64 (generic) open flag bits */
 function decodeFlags(flags: number): string {
   const acc = flags & 3;
@@ -80,7 +90,7 @@ interface ModifiedState {
  */
 function onOpen(
   e: { ts: bigint; pid: number; comm: string; fields: Readonly<Record<string, unknown>> },
-  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number }): void; keepGoing: boolean; stop(): void },
+  ctx: { args: { path: string }; state: ModifiedState; proc(pid: number): { tgid?: number | undefined }; alert(message: string, opts?: { pid?: number; culprit?: CulpritFacts; details?: Record<string, unknown> }): void; keepGoing: boolean; stop(): void },
 ): void {
   const s = ctx.state;
   const seenPath = String(e.fields.path ?? '');
@@ -97,7 +107,12 @@ function onOpen(
   p.count++;
   s.byProcess.set(tgid, p);
   if (s.opens.length < KEEP) s.opens.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, flags, path: seenPath });
-  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`, { pid: e.pid });
+  ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] opened ${ctx.args.path} for writing (${flags})`, {
+    pid: e.pid,
+    // what the probe captured at the open (openat_write has them): truer than what tw learns later
+    culprit: culpritFacts(e.fields),
+    details: { flags, path: seenPath },
+  });
   // the question is answered: end, unless the user asked for a monitor (--keep-going)
   if (!ctx.keepGoing) {
     s.answered = true;

@@ -19,7 +19,7 @@ export const EXEC_LIMITS = {
 } as const;
 
 /** The variables a command gets (each set, empty when unknown, so none leaks in from tw's own environment). */
-export const ALERT_ENV = ['TW_WATCH', 'TW_MESSAGE', 'TW_TIME', 'TW_TS', 'TW_PID', 'TW_COMM', 'TW_TGID', 'TW_PPID'] as const;
+export const ALERT_ENV = ['TW_WATCH', 'TW_MESSAGE', 'TW_TIME', 'TW_TS', 'TW_PID', 'TW_COMM', 'TW_TGID', 'TW_PPID', 'TW_UID', 'TW_EXE', 'TW_CMDLINE'] as const;
 
 export function alertEnv(r: AlertRecord): Record<(typeof ALERT_ENV)[number], string> {
   const c = r.culprit;
@@ -32,6 +32,9 @@ export function alertEnv(r: AlertRecord): Record<(typeof ALERT_ENV)[number], str
     TW_COMM: c ? c.comm : '',
     TW_TGID: c?.tgid !== undefined ? String(c.tgid) : '',
     TW_PPID: c?.ppid !== undefined ? String(c.ppid) : '',
+    TW_UID: c?.uid !== undefined ? String(c.uid) : '',
+    TW_EXE: c?.exe ?? '',
+    TW_CMDLINE: c?.cmdline ?? '',
   };
 }
 
