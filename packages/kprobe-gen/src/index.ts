@@ -81,6 +81,6 @@ export {
   type ProbeEnv,
   type AttachedProbe,
 } from './lifecycle/backend.js';
-export { probeUp, probeUnpacker, type ActiveProbe, type ProbeUpOptions, type SessionUnpacker } from './lifecycle/probe-up.js';
+export { checkLiveParams, probeUp, probeUnpacker, type ActiveProbe, type ProbeUpOptions, type SessionUnpacker } from './lifecycle/probe-up.js';
 export { expressibleBy, type Expressible } from './lifecycle/expressible.js';
 export { type BpfLoader, type BpfObjectInfo } from './lifecycle/backend.js';

@@ -75,6 +75,12 @@ export interface ProbeParam {
   readonly type: ParamType;
   readonly default: number | bigint | boolean | string;
   readonly description?: string;
+  /**
+   * The watch may change it while the probe runs (`ctx.setProbeParams`): a BPF program reads
+   * it from its .data map at every run instead of as a constant, a module from its parameter
+   * (writable in sysfs). Not for charp. Default false.
+   */
+  readonly live?: boolean;
 }
 
 export interface ProbeSpec {
@@ -139,6 +145,7 @@ export interface ParamInfo {
   readonly type: ParamType;
   readonly default: number | bigint | boolean | string;
   readonly description?: string;
+  readonly live?: boolean;
 }
 
 /**
@@ -303,7 +310,9 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
   const params: ParamInfo[] = rawParams.map((pr: unknown, i: number): ParamInfo => {
     const p = `params[${i}]`;
     if (!isObject(pr)) c.fail(p, `must be { name, type, default, description? }, got ${describe(pr)}`);
-    onlyKeys(c, p, pr, ['name', 'type', 'default', 'description']);
+    onlyKeys(c, p, pr, ['name', 'type', 'default', 'description', 'live']);
+    if (pr.live !== undefined && typeof pr.live !== 'boolean') c.fail(`${p}.live`, `must be true or false, got ${describe(pr.live)}`);
+    if (pr.live === true && pr.type === 'charp') c.fail(`${p}.live`, 'a charp param cannot be live (its string is fixed at load)');
     const n = nameProblem(pr.name, 'param');
     if (n) c.fail(`${p}.name`, n);
     claim(pr.name as string, `${p}.name`);
@@ -321,6 +330,7 @@ export function analyzeProbeSpec(input: unknown): ProbeModel {
       type,
       default: pr.default as ParamInfo['default'],
       ...(pr.description !== undefined ? { description: pr.description as string } : {}),
+      ...(pr.live === true ? { live: true } : {}),
     };
   });
   const paramByName = new Map(params.map((p) => [p.name, p]));

@@ -58,7 +58,7 @@ Napi::Value BpfProgramTypes(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeReader", twrn::NativeReader::Init(env));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-  exports.Set("abiVersion", Napi::Number::New(env, 6));
+  exports.Set("abiVersion", Napi::Number::New(env, 7));
 #ifdef TW_HAVE_LIBBPF
   // bpf: true, or why this build has no BPF backend
   exports.Set("bpf", Napi::Boolean::New(env, true));

@@ -56,6 +56,11 @@ BpfError load_error(const std::string& path, bpf_object* obj, int err, const std
 
 }  // namespace
 
+void BpfObject::update_params(const std::vector<Param>& params) {
+  if (obj_ == nullptr) throw BpfError("BPF_PARAM", "BPF object " + path_ + ": already closed", 0);
+  twrn::update_params(obj_, path_, params);
+}
+
 BpfObject::BpfObject(const std::string& path, const std::vector<Param>& params) : path_(path) {
   LibbpfLog log;
   obj_ = bpf_object__open_file(path.c_str(), nullptr);

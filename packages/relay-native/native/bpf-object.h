@@ -35,6 +35,8 @@ class BpfObject {
   /** The ring buffer's data size in bytes. */
   uint32_t events_bytes() const { return events_bytes_; }
 
+  /** Changes live parameters of the loaded programs (see update_params); throws BpfError. */
+  void update_params(const std::vector<Param>& params);
   /** Destroys every link: the programs stop running (idempotent). */
   void detach();
   /** tw_lost's value on each possible CPU; throws BpfError if the map cannot be read. */

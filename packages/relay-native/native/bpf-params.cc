@@ -20,7 +20,7 @@ struct VarType {
   std::string what;   // "a 4-byte unsigned integer", for messages
 };
 
-/** A variable of the .rodata DATASEC. */
+/** A variable of a data section (.rodata or .data). */
 struct RodataVar {
   std::string name;  // the full variable name
   uint32_t offset = 0;
@@ -38,9 +38,8 @@ struct Rodata {
   throw BpfError("BPF_PARAM", "BPF object " + path + ": " + msg);
 }
 
-/** The internal map libbpf made of the ".rodata" section (named "<object>.rodata"). */
-bpf_map* find_rodata_map(bpf_object* obj) {
-  static const std::string kSuffix = ".rodata";
+/** The internal map libbpf made of a data section (".rodata" becomes "<object>.rodata"). */
+bpf_map* find_section_map(bpf_object* obj, const std::string& kSuffix) {
   bpf_map* map;
   bpf_object__for_each_map(map, obj) {
     if (!bpf_map__is_internal(map)) continue;
@@ -50,12 +49,13 @@ bpf_map* find_rodata_map(bpf_object* obj) {
   return nullptr;
 }
 
-Rodata read_rodata(bpf_object* obj) {
+/** A data section's map and variables (from the object's BTF DATASEC of that name). */
+Rodata read_section(bpf_object* obj, const char* section) {
   Rodata r;
-  r.map = find_rodata_map(obj);
+  r.map = find_section_map(obj, section);
   r.types = bpf_object__btf(obj);
   if (r.map == nullptr || r.types == nullptr) return r;
-  const int sec = btf__find_by_name_kind(r.types, ".rodata", BTF_KIND_DATASEC);
+  const int sec = btf__find_by_name_kind(r.types, section, BTF_KIND_DATASEC);
   if (sec <= 0) return r;
   const btf_type* t = btf__type_by_id(r.types, static_cast<uint32_t>(sec));
   const btf_var_secinfo* vs = btf_var_secinfos(t);
@@ -208,38 +208,84 @@ std::vector<std::string> names_of(const Rodata& r) {
   return out;
 }
 
-}  // namespace
-
-std::vector<std::string> param_names(bpf_object* obj) { return names_of(read_rodata(obj)); }
-
-void set_params(bpf_object* obj, const std::string& path, const std::vector<Param>& params) {
-  if (params.empty()) return;
-  const Rodata r = read_rodata(obj);
-  if (r.types == nullptr) param_error(path, "it has no BTF (build it with clang -g), so its parameters cannot be found");
-  const std::vector<std::string> known = names_of(r);
-  size_t size = 0;
-  const void* initial = r.map ? bpf_map__initial_value(r.map, &size) : nullptr;
-  for (const Param& p : params)
-    if (initial == nullptr || std::find(known.begin(), known.end(), p.name) == known.end())
-      param_error(path, "unknown parameter '" + p.name + "' (no const volatile " + kParamPrefix + p.name + " in .rodata; " + list_names(known) + ")");
-  std::vector<uint8_t> data(static_cast<const uint8_t*>(initial), static_cast<const uint8_t*>(initial) + size);
-  for (const Param& p : params) {
-    const std::string full = kParamPrefix + p.name;
+/** Write the params (all variables of section `r`) into `data`, the section's bytes. */
+void encode_into(const std::string& path, const char* section, const Rodata& r, const std::vector<const Param*>& params, std::vector<uint8_t>* data) {
+  for (const Param* p : params) {
+    const std::string full = kParamPrefix + p->name;
     const RodataVar* var = nullptr;
     for (const auto& v : r.vars)
       if (v.name == full) var = &v;
     const VarType type = describe(r.types, var->type_id);
     std::vector<uint8_t> bytes;
     std::string why;
-    if (!encode(p.value, type, &bytes, &why))
-      param_error(path, "parameter '" + p.name + "' is " + type.what + "; " + show(p.value) + " does not fit: " + why);
-    if (bytes.size() != var->size || static_cast<size_t>(var->offset) + var->size > data.size())
-      param_error(path, "parameter '" + p.name + "' is " + std::to_string(var->size) + " bytes in .rodata but its type is " + std::to_string(bytes.size()) +
+    if (!encode(p->value, type, &bytes, &why))
+      param_error(path, "parameter '" + p->name + "' is " + type.what + "; " + show(p->value) + " does not fit: " + why);
+    if (bytes.size() != var->size || static_cast<size_t>(var->offset) + var->size > data->size())
+      param_error(path, "parameter '" + p->name + "' is " + std::to_string(var->size) + " bytes in " + section + " but its type is " + std::to_string(bytes.size()) +
                             " bytes (a broken object?)");
-    std::memcpy(data.data() + var->offset, bytes.data(), bytes.size());
+    std::memcpy(data->data() + var->offset, bytes.data(), bytes.size());
   }
-  const int err = bpf_map__set_initial_value(r.map, data.data(), data.size());
-  if (err) throw BpfError("BPF_PARAM", "BPF object " + path + ": cannot set its parameters: " + std::strerror(-err), -err);
+}
+
+bool has(const std::vector<std::string>& names, const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); }
+
+}  // namespace
+
+std::vector<std::string> param_names(bpf_object* obj) {
+  std::vector<std::string> out = names_of(read_section(obj, ".rodata"));
+  for (auto& n : names_of(read_section(obj, ".data"))) out.push_back(n);
+  return out;
+}
+
+void set_params(bpf_object* obj, const std::string& path, const std::vector<Param>& params) {
+  if (params.empty()) return;
+  if (bpf_object__btf(obj) == nullptr) param_error(path, "it has no BTF (build it with clang -g), so its parameters cannot be found");
+  // fixed params are const volatile in .rodata; live ones (changeable after load) volatile in .data
+  const char* kSections[] = {".rodata", ".data"};
+  const Rodata secs[] = {read_section(obj, kSections[0]), read_section(obj, kSections[1])};
+  std::vector<const Param*> by_sec[2];
+  for (const Param& p : params) {
+    int at = -1;
+    for (int s = 0; s < 2 && at < 0; s++)
+      if (secs[s].map != nullptr && has(names_of(secs[s]), p.name)) at = s;
+    if (at < 0)
+      param_error(path, "unknown parameter '" + p.name + "' (no " + kParamPrefix + p.name + " in .rodata or .data; " + list_names(param_names(obj)) + ")");
+    by_sec[at].push_back(&p);
+  }
+  for (int s = 0; s < 2; s++) {
+    if (by_sec[s].empty()) continue;
+    size_t size = 0;
+    const void* initial = bpf_map__initial_value(secs[s].map, &size);
+    if (initial == nullptr) param_error(path, std::string("its ") + kSections[s] + " section has no initial value to set");
+    std::vector<uint8_t> data(static_cast<const uint8_t*>(initial), static_cast<const uint8_t*>(initial) + size);
+    encode_into(path, kSections[s], secs[s], by_sec[s], &data);
+    const int err = bpf_map__set_initial_value(secs[s].map, data.data(), data.size());
+    if (err) throw BpfError("BPF_PARAM", "BPF object " + path + ": cannot set its parameters: " + std::strerror(-err), -err);
+  }
+}
+
+void update_params(bpf_object* obj, const std::string& path, const std::vector<Param>& params) {
+  if (params.empty()) return;
+  const Rodata data_sec = read_section(obj, ".data");
+  const std::vector<std::string> live = names_of(data_sec);
+  std::vector<const Param*> todo;
+  for (const Param& p : params) {
+    if (!has(live, p.name)) {
+      const bool fixed = has(names_of(read_section(obj, ".rodata")), p.name);
+      param_error(path, fixed ? "parameter '" + p.name + "' is fixed once the object is loaded (not a live parameter)"
+                              : "unknown parameter '" + p.name + "' (" + list_names(param_names(obj)) + ")");
+    }
+    todo.push_back(&p);
+  }
+  // .data is one array element: read it, change the variables, write it back
+  const size_t size = bpf_map__value_size(data_sec.map);
+  std::vector<uint8_t> data(size);
+  const uint32_t zero = 0;
+  int err = bpf_map__lookup_elem(data_sec.map, &zero, sizeof(zero), data.data(), size, 0);
+  if (err) throw BpfError("BPF_PARAM", "BPF object " + path + ": cannot read its live parameters: " + std::strerror(-err), -err);
+  encode_into(path, ".data", data_sec, todo, &data);
+  err = bpf_map__update_elem(data_sec.map, &zero, sizeof(zero), data.data(), size, BPF_ANY);
+  if (err) throw BpfError("BPF_PARAM", "BPF object " + path + ": cannot change its live parameters: " + std::strerror(-err), -err);
 }
 
 }  // namespace twrn

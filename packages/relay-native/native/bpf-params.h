@@ -1,5 +1,5 @@
-// Probe parameters: the object's `const volatile` globals named tw_param_<name>, in its
-// .rodata section, set before load (the way bpftool's skeletons set theirs). Where a variable
+// Probe parameters: the object's globals named tw_param_<name>: fixed ones `const volatile` in
+// its .rodata section, live ones `volatile` in .data (changeable after load); all set before load (the way bpftool's skeletons set theirs). Where a variable
 // sits, how big it is and what type it has come from the object's BTF (the DATASEC ".rodata"
 // and its var_secinfo entries); a name the object does not have, or a value that does not fit
 // the variable, is refused.
@@ -30,8 +30,17 @@ struct Param {
   ParamValue value;
 };
 
-/** Sets every parameter in the object's .rodata; throws BpfError (code BPF_PARAM) naming the first bad one. */
+/**
+ * Sets parameters before load: fixed ones (const volatile, in .rodata) and live ones (volatile,
+ * in .data); throws BpfError (code BPF_PARAM) naming the first bad one.
+ */
 void set_params(bpf_object* obj, const std::string& object_path, const std::vector<Param>& params);
+
+/**
+ * Changes live parameters (.data) of a loaded object: the programs read them at every run, so
+ * the next event sees the new values. A fixed (.rodata) or unknown name is a BPF_PARAM error.
+ */
+void update_params(bpf_object* obj, const std::string& object_path, const std::vector<Param>& params);
 
 /** The object's parameter names (without the prefix), in section order. */
 std::vector<std::string> param_names(bpf_object* obj);

@@ -124,6 +124,7 @@ Napi::Function BpfProbe::Init(Napi::Env env) {
                          InstanceMethod<&BpfProbe::Release>("release"),
                          InstanceMethod<&BpfProbe::Lost>("lost"),
                          InstanceMethod<&BpfProbe::Stats>("stats"),
+                         InstanceMethod<&BpfProbe::SetParams>("setParams"),
                      });
 }
 
@@ -275,6 +276,19 @@ Napi::Value BpfProbe::Lost(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, v.size());
   for (size_t i = 0; i < v.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(v[i])));
   return out;
+}
+
+// setParams({ name: value }): change live parameters of the loaded programs
+Napi::Value BpfProbe::SetParams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<Param> params = read_params(env, info[0]);
+  if (!object_) throw Napi::Error::New(env, "relay-native: BPF probe " + path_ + " is closed");
+  try {
+    object_->update_params(params);
+  } catch (const BpfError& e) {
+    throw to_js_error(env, e);
+  }
+  return env.Undefined();
 }
 
 // stats(): { records, batches, bytes, malformed, poolWaits, poolWaitNs, wakeups }

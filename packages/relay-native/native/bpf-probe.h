@@ -51,6 +51,7 @@ class BpfProbe : public Napi::ObjectWrap<BpfProbe> {
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SetParams(const Napi::CallbackInfo& info);
 
   // reader thread
   void ThreadMain();

@@ -126,4 +126,8 @@ class NativeBpfProbe implements BpfProbe {
   stats(): BpfProbeStats {
     return this.handle.stats();
   }
+
+  setParams(params: Readonly<Record<string, number | bigint | string | boolean>>): void {
+    this.handle.setParams(params);
+  }
 }

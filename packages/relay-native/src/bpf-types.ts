@@ -92,4 +92,10 @@ export interface BpfProbe {
   /** records the programs could not reserve ring buffer room for, per possible CPU (tw_lost) */
   lost(): number[];
   stats(): BpfProbeStats;
+  /**
+   * Change live parameters (the object's `volatile` tw_param_<name> globals in .data) while the
+   * programs run; the next event sees them. A fixed (const, .rodata) or unknown name, or a value
+   * that does not fit, throws (code BPF_PARAM); so does a stopped probe.
+   */
+  setParams(params: Readonly<Record<string, number | bigint | string | boolean>>): void;
 }

@@ -78,6 +78,7 @@ export interface BpfProbeHandle {
   release(slot: number): boolean;
   lost(): number[];
   stats(): BpfProbeNativeStats;
+  setParams(params: Readonly<Record<string, number | bigint | string | boolean>>): void;
 }
 
 export interface BpfProbeNativeStats {
@@ -98,7 +99,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 const ADDON = 'tw_relay_native.node';
 let cached: NativeStatus | undefined;
 

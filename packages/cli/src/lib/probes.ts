@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
-import { TwError, type ProbeProvider } from '@tw/core';
+import { TwError, type ProbeParams, type ProbeProvider } from '@tw/core';
 import { checkProbeParams, prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
@@ -93,7 +93,12 @@ export function probeProvider(config: Config, backend: ProbeBackendName | 'auto'
       const { spec, prebuiltDir } = await findProbe(config, name);
       const p = await probeUp(spec, { backend, bpf: bpfLoader, prebuiltDirs: [prebuiltDir], ...(params !== undefined ? { params } : {}), ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
       onUp?.(upInfo(p));
-      return { event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload(), ...(p.source ? { source: p.source } : {}) };
+      const set = p.setParams;
+      return {
+        event: `tw:${spec.name}`, backend: p.backend, filter: p.filter, notes: p.notes, down: () => p.unload(),
+        ...(p.source ? { source: p.source } : {}),
+        ...(set ? { setParams: (values: ProbeParams) => set(values) } : {}),
+      };
     },
     async checkParams(name, params) {
       const hit = (await loadProbeSpecs(config)).find((p) => p.spec.name === name);

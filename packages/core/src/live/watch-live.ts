@@ -89,6 +89,12 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
           ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
           extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost) + sources.reduce((n, src) => n + src.lost().reduce((a, x) => a + x, 0), 0),
           ...(unpackers.size > 0 ? { unpackers } : {}),
+          setProbeParams: (probe, params) => {
+            const p = up.find((x) => x.event === `tw:${probe}`);
+            if (p?.setParams === undefined) return false;
+            p.setParams(params);
+            return true;
+          },
         });
         return { start: () => session.start(), visit: session.visit, finish: () => session.finish() };
       },

@@ -8,7 +8,7 @@ import { DecodeError, TwError, WatchError, isTwError } from '../errors.js';
 import type { EventFormat } from '../format/parse-format.js';
 import { globToRegExp } from '../format/registry.js';
 import { makeAlert, type Alert } from '../watch/alert.js';
-import type { AnyWatch, CustomProbeEvent, ProbeUnpacker, WatchContext, WatchEvent } from '../watch/define-watch.js';
+import type { AnyWatch, CustomProbeEvent, ProbeParams, ProbeUnpacker, WatchContext, WatchEvent } from '../watch/define-watch.js';
 import { Engine, type EngineStats, type EventView, type TraceSource } from './engine.js';
 import { wallClockFor, type WallClock } from './wall-clock.js';
 
@@ -47,6 +47,8 @@ export interface RunOptions {
    * their format (`unpacker: 'format'`).
    */
   unpackers?: ReadonlyMap<string, ProbeUnpacker>;
+  /** live: ctx.setProbeParams (see WatchContext); absent: it returns false */
+  setProbeParams?: (probe: string, params: ProbeParams) => boolean;
 }
 
 export interface WatchOutcome {
@@ -134,6 +136,7 @@ export class WatchSession {
         stop() {
           self.stopped = true;
         },
+        setProbeParams: (probe, params) => opts.setProbeParams?.(probe, params) ?? false,
         has: (event) => engine.formats.match(event).length > 0,
         get lost() {
           return self.lost;

@@ -117,6 +117,15 @@ export interface WatchContext<A, S> {
   /** end the trace after this handler returns; end() still runs */
   stop(): void;
   /**
+   * Live: change a probe's live parameters (its spec says `live: true`) while it runs, e.g. the
+   * inode a filter keeps after the watched file was replaced: from the next event on, the kernel
+   * filters by the new values. Returns false where that cannot be done (a recording, a probe
+   * not brought up by this session, a backend that cannot: kprobe events, or a probe loaded
+   * before tw) — the watch then filters in its handler instead. Throws a TwError (PROBE_PARAM)
+   * for a parameter that is not in the spec, not live, or does not fit.
+   */
+  setProbeParams(probe: string, params: ProbeParams): boolean;
+  /**
    * `tw watch --keep-going`: the user wants a monitor, not one answer. A watch that answers a
    * question (who deleted this, who killed that) stops after the answer unless ctx.keepGoing;
    * then it alerts on every culprit until Ctrl-C or --duration. Watches that never stop by

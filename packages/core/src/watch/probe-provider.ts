@@ -23,6 +23,13 @@ export interface LiveProbe {
   notes: readonly string[];
   /** undo what up() did */
   down(): Promise<void>;
+  /**
+   * Change live parameters (the spec's `live: true` ones) while the probe runs: the kernel
+   * filters by the new values from the next event on. Throws a TwError (PROBE_PARAM: not in the
+   * spec, not live, does not fit). Absent where the backend cannot (kprobe events, a probe that
+   * was loaded before tw and keeps its own parameters).
+   */
+  setParams?(params: ProbeParams): void;
 }
 
 export interface ProbeProvider {

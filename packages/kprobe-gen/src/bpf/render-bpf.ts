@@ -408,10 +408,14 @@ function bpfView(m: ProbeModel): BpfView {
   };
   const probeHeaderValues = probeHeader(m).map((h) => ({ name: h.name, value: headerValue(h.name) }));
 
+  // fixed params: constants to the verifier (.rodata); live ones: read at every run from .data,
+  // which the loader can change while the programs run
   const params = m.params.map((p) =>
     p.type === 'charp'
       ? `const volatile char ${paramVar(p)}[TW_CHARP_BYTES] = ${paramDefault(p)};`
-      : `const volatile ${decl(PARAM_C[p.type], paramVar(p))} = ${paramDefault(p)};`,
+      : p.live
+        ? `volatile ${decl(PARAM_C[p.type], paramVar(p))} SEC(".data") = ${paramDefault(p)};`
+        : `const volatile ${decl(PARAM_C[p.type], paramVar(p))} = ${paramDefault(p)};`,
   );
 
   return {

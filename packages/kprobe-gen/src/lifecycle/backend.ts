@@ -47,6 +47,8 @@ export interface BpfLoader {
     start(onBatch: (data: Uint8Array, release: () => void) => void, onError: (e: Error) => void, onRound?: (drainedNs: number) => void): void;
     stop(): Promise<void>;
     lost(): number[];
+    /** change live parameters while the programs run (absent: the loader cannot) */
+    setParams?(params: Readonly<Record<string, string | number | bigint | boolean>>): void;
   };
 }
 
@@ -91,6 +93,11 @@ export interface AttachedProbe {
   source?: RecordSource;
   /** BPF: the object loaded, and where it came from */
   bpfObject?: BpfObjectInfo;
+  /**
+   * Change live parameters (the spec's `live: true` params, already checked) while the probe
+   * runs; absent where the backend cannot (kprobe events: the values are in the event's filter).
+   */
+  setParams?(params: Readonly<Record<string, ProbeParamValue>>): void;
 }
 
 export interface ProbeBackend {

@@ -43,7 +43,15 @@ export const bpfBackend: ProbeBackend = {
       lost: () => probe.lost(),
     };
     const notes = obj.passedOver.map((why) => `prebuilt BPF object passed over: ${why}`);
-    return { filter: undefined, notes, source, down: stop, bpfObject: { path: obj.object, origin: obj.origin } };
+    const setParams = (params: Readonly<Record<string, string | number | bigint | boolean>>): void => {
+      if (probe.setParams === undefined) throw new TwError('PROBE_UNSUPPORTED', `probe '${spec.name}': this BPF loader cannot change parameters while the probe runs`);
+      try {
+        probe.setParams(params);
+      } catch (e) {
+        throw loaderError(spec.name, obj.object, e);
+      }
+    };
+    return { filter: undefined, notes, source, down: stop, bpfObject: { path: obj.object, origin: obj.origin }, setParams };
   },
 };
 

@@ -1,5 +1,6 @@
 /** The module backend: a kprobe module built for this kernel (cached), loaded with insmod. */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { TwError } from '@tw/core';
 import { buildModule } from '../build.js';
 import { loadModule, unloadModule } from '../load.js';
 import { modelOf, moduleName, type ProbeSpec } from '@tw/probe-spec';
@@ -24,6 +25,17 @@ export const moduleBackend: ProbeBackend = {
       notes,
       down: async () => {
         await unloadModule(moduleName(spec), { tracefsRoot: env.tracefs.root });
+      },
+      // integer and bool parameters are writable (0644): the handler reads them at every hit
+      setParams: (params) => {
+        for (const [name, v] of Object.entries(params)) {
+          const file = `/sys/module/${moduleName(spec)}/parameters/${name}`;
+          try {
+            writeFileSync(file, typeof v === 'boolean' ? (v ? 'Y' : 'N') : String(v));
+          } catch (e) {
+            throw new TwError('PROBE_PARAM', `probe '${spec.name}': cannot set its module parameter ${name} (${file}): ${(e as Error).message}`, { cause: e });
+          }
+        }
       },
     };
   },

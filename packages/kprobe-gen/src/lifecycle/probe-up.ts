@@ -34,6 +34,11 @@ export interface ActiveProbe {
   source?: RecordSource;
   /** BPF: the object loaded, and whether it was prebuilt, cached or compiled now */
   bpfObject?: BpfObjectInfo;
+  /**
+   * Change the spec's live parameters while the probe runs (checked against the spec: a param
+   * that is not live is PROBE_PARAM); absent where the backend cannot, or the probe is not ours.
+   */
+  setParams?(params: Readonly<Record<string, unknown>>): void;
 }
 
 export interface ProbeUpOptions {
@@ -105,6 +110,8 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
       continue;
     }
     const active: ActiveProbe = { spec, backend: name, ours: true, filter: attached.filter, notes: [...notes, ...attached.notes], unload: attached.down, ...(attached.source ? { source: attached.source } : {}), ...(attached.bpfObject ? { bpfObject: attached.bpfObject } : {}) };
+    const set = attached.setParams;
+    if (set) active.setParams = (p) => set(checkLiveParams(spec, p));
     // a source's format is made from the spec itself: only a tracefs event can disagree
     if (attached.source) return active;
     try {
@@ -152,4 +159,15 @@ export async function probeUnpacker(spec: ProbeSpec, onReject: (why: string) => 
       },
     },
   };
+}
+
+/** `params` checked against the spec, each one a live parameter (what may change while the probe runs). */
+export function checkLiveParams(spec: ProbeSpec, params: Readonly<Record<string, unknown>>): Record<string, ProbeParamValue> {
+  const checked = checkProbeParams(spec, params);
+  for (const name of Object.keys(checked)) {
+    if (!spec.params?.find((p) => p.name === name)?.live) {
+      throw new TwError('PROBE_PARAM', `probe '${spec.name}', parameter ${name}: not a live parameter (the spec does not say live: true), so it cannot change while the probe runs`);
+    }
+  }
+  return checked;
 }
