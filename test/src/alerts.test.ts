@@ -102,6 +102,6 @@ describe('alerts from a recording', () => {
     expect(r.code, r.stderr).toBe(0);
     const { alerts, result } = parseWatchJson<{ total: number }>(r.stdout);
     expect(result.total).toBe(1);
-    expect(alerts).toEqual([{ time: null, ts: expect.any(String), watch: 'who-deleted', message: 'rm[4242] deleted /tmp/gone', culprit: expect.objectContaining({ pid: 4242 }) }]);
+    expect(alerts).toEqual([{ time: null, ts: expect.any(String), watch: 'who-deleted', message: 'rm[4242] deleted /tmp/gone', culprit: expect.objectContaining({ pid: 4242 }), details: { pid: 4242, tgid: 4242, comm: 'rm', ppid: null, uid: null, syscall: 'do_unlinkat', kind: 'unlink', what: 'unlink', pathname: '/tmp/gone', dfd: -100, path: '/tmp/gone' } }]);
   });
 });

@@ -51,6 +51,149 @@ export const unlinkat = defineProbe({
   ],
 });
 
+// ---------------------------------------------------------------------------------------------
+// Deletions at the syscall exit (BPF: syscalls:sys_exit_<name>, the entry's arguments kept per
+// thread). Only calls that succeeded are emitted (`retval == 0`): a failed unlink of a missing file
+// deletes nothing. Each carries what user space needs to resolve the names the caller gave: the
+// pathname(s) as given (read from the caller's memory at the exit; empty if that page was swapped
+// out meanwhile), the full path of the directory fd a name is relative to (`fd_path(dfd)`; empty
+// for AT_FDCWD, -100), and the caller's cwd (full paths from the caller's root, symlinks already
+// resolved by the kernel). Strings are cut at 255 bytes: a longer path cannot be resolved exactly.
+// These forms need BPF (the module and kprobe-event backends have no syscall exit form); on arm64
+// only unlinkat and renameat2 exist (the others are x86-64 syscalls) and their probes do not come up.
+
+/** the culprit, as every deletion probe records it */
+const culpritFields = [
+  { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
+  { name: 'tgid', type: 's32', from: 'tgid', description: "the caller's process" },
+  { name: 'ppid', type: 's32', from: 'ppid', description: "the caller's parent process" },
+  { name: 'uid', type: 'u32', from: 'uid' },
+  { name: 'comm', type: { string: 16 }, from: 'comm' },
+] as const;
+
+const cwdField = { name: 'cwd', type: { string: 256 }, from: 'cwd', description: "the caller's working directory (full path)" } as const;
+
+/**
+ * unlinkat(2) that succeeded: a file, or a directory with AT_REMOVEDIR (rm -d, rm -r). The syscall
+ * form of unlink where BPF runs; unlike the `unlinkat` probe (the entry) it sees only deletions
+ * that happened and carries what resolving a relative name needs.
+ */
+export const sysUnlinkat = defineProbe({
+  name: 'sys_unlinkat',
+  description: 'unlinkat(2) that succeeded (syscall exit, BPF): pathname as given, its directory fd and that fd\'s path, cwd, flag (AT_REMOVEDIR: rmdir) and the caller',
+  attach: { syscall: 'unlinkat', returns: 'long' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'pathname', type: 'const char __user *' },
+    { name: 'flag', type: 'int' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
+    { name: 'flag', type: 's32', from: 'flag', description: '0 or AT_REMOVEDIR (0x200)' },
+    ...culpritFields,
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(pathname)', description: 'as the caller gave it' },
+    { name: 'dir', type: { string: 256 }, from: 'fd_path(dfd)', description: 'full path of dfd (empty for -100)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
+/** unlink(2) that succeeded (x86-64; glibc's and busybox's unlink(1) make this call, rm does not). */
+export const sysUnlink = defineProbe({
+  name: 'sys_unlink',
+  description: 'unlink(2) that succeeded (syscall exit, BPF): pathname as given, cwd and the caller',
+  attach: { syscall: 'unlink', returns: 'long' },
+  args: [{ name: 'pathname', type: 'const char __user *' }],
+  fields: [...culpritFields, { name: 'pathname', type: { string: 256 }, from: 'user_string(pathname)', description: 'as the caller gave it (relative to cwd)' }, cwdField],
+  filter: 'retval == 0',
+});
+
+/** rmdir(2) that succeeded (x86-64; rmdir(1) makes this call; rm -d and rm -r use unlinkat). */
+export const sysRmdir = defineProbe({
+  name: 'sys_rmdir',
+  description: 'rmdir(2) that succeeded (syscall exit, BPF): pathname as given, cwd and the caller',
+  attach: { syscall: 'rmdir', returns: 'long' },
+  args: [{ name: 'pathname', type: 'const char __user *' }],
+  fields: [...culpritFields, { name: 'pathname', type: { string: 256 }, from: 'user_string(pathname)', description: 'as the caller gave it (relative to cwd)' }, cwdField],
+  filter: 'retval == 0',
+});
+
+/**
+ * rename(2) that succeeded (x86-64): the old name is gone from where it was, and whatever the new
+ * name held before is gone (replaced by the renamed file; the syscall does not say whether there
+ * was something there).
+ */
+export const sysRename = defineProbe({
+  name: 'sys_rename',
+  description: 'rename(2) that succeeded (syscall exit, BPF): both names as given, cwd and the caller',
+  attach: { syscall: 'rename', returns: 'long' },
+  args: [
+    { name: 'oldname', type: 'const char __user *' },
+    { name: 'newname', type: 'const char __user *' },
+  ],
+  fields: [
+    ...culpritFields,
+    { name: 'oldname', type: { string: 256 }, from: 'user_string(oldname)', description: 'as the caller gave it (relative to cwd)' },
+    { name: 'newname', type: { string: 256 }, from: 'user_string(newname)', description: 'as the caller gave it (relative to cwd)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
+/** renameat(2) that succeeded (x86-64): rename(2) with a directory fd for each name. */
+export const sysRenameat = defineProbe({
+  name: 'sys_renameat',
+  description: 'renameat(2) that succeeded (syscall exit, BPF): both names as given, their directory fds and those fds\' paths, cwd and the caller',
+  attach: { syscall: 'renameat', returns: 'long' },
+  args: [
+    { name: 'olddfd', type: 'int' },
+    { name: 'oldname', type: 'const char __user *' },
+    { name: 'newdfd', type: 'int' },
+    { name: 'newname', type: 'const char __user *' },
+  ],
+  fields: [
+    { name: 'olddfd', type: 's32', from: 'olddfd', description: 'directory fd oldname is relative to (-100: cwd)' },
+    { name: 'newdfd', type: 's32', from: 'newdfd', description: 'directory fd newname is relative to (-100: cwd)' },
+    ...culpritFields,
+    { name: 'oldname', type: { string: 256 }, from: 'user_string(oldname)', description: 'as the caller gave it' },
+    { name: 'newname', type: { string: 256 }, from: 'user_string(newname)', description: 'as the caller gave it' },
+    { name: 'olddir', type: { string: 256 }, from: 'fd_path(olddfd)', description: 'full path of olddfd (empty for -100)' },
+    { name: 'newdir', type: { string: 256 }, from: 'fd_path(newdfd)', description: 'full path of newdfd (empty for -100)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
+/**
+ * renameat2(2) that succeeded: renameat(2) with flags (RENAME_NOREPLACE 1: the new name did not
+ * exist; RENAME_EXCHANGE 2: the two files swapped names). What mv(1) calls on current coreutils,
+ * and the only rename syscall on arm64.
+ */
+export const sysRenameat2 = defineProbe({
+  name: 'sys_renameat2',
+  description: 'renameat2(2) that succeeded (syscall exit, BPF): both names as given, their directory fds and those fds\' paths, flags, cwd and the caller',
+  attach: { syscall: 'renameat2', returns: 'long' },
+  args: [
+    { name: 'olddfd', type: 'int' },
+    { name: 'oldname', type: 'const char __user *' },
+    { name: 'newdfd', type: 'int' },
+    { name: 'newname', type: 'const char __user *' },
+    { name: 'flags', type: 'unsigned int' },
+  ],
+  fields: [
+    { name: 'olddfd', type: 's32', from: 'olddfd', description: 'directory fd oldname is relative to (-100: cwd)' },
+    { name: 'newdfd', type: 's32', from: 'newdfd', description: 'directory fd newname is relative to (-100: cwd)' },
+    { name: 'flags', type: 'u32', from: 'flags', description: 'RENAME_NOREPLACE 1, RENAME_EXCHANGE 2, RENAME_WHITEOUT 4' },
+    ...culpritFields,
+    { name: 'oldname', type: { string: 256 }, from: 'user_string(oldname)', description: 'as the caller gave it' },
+    { name: 'newname', type: { string: 256 }, from: 'user_string(newname)', description: 'as the caller gave it' },
+    { name: 'olddir', type: { string: 256 }, from: 'fd_path(olddfd)', description: 'full path of olddfd (empty for -100)' },
+    { name: 'newdir', type: { string: 256 }, from: 'fd_path(newdfd)', description: 'full path of newdfd (empty for -100)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
 /**
  * A file being opened for writing. vfs_open(const struct path *path, struct file *file) is
  * where every open of an existing or just-created file ends (open, openat, openat2,
@@ -148,5 +291,5 @@ export const openatWrite = defineProbe({
 });
 
 /** Every probe spec of this plugin. */
-export const probes: ProbeSpec[] = [unlink, unlinkat, openWrite, openatWrite];
+export const probes: ProbeSpec[] = [unlink, unlinkat, sysUnlinkat, sysUnlink, sysRmdir, sysRename, sysRenameat, sysRenameat2, openWrite, openatWrite];
 export default probes;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
@@ -6,11 +6,13 @@ import { layoutFor, userDevToKernel, validateProbeSpec } from '@tw/probe-spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { watches, whoDeleted, whoModified } from './index.js';
 import { probes } from './probes.js';
+import { globSource, mayMatchRelative, noFs, resolveName, watchPattern, matchesPath } from './watches/paths.js';
 
 /** Drive a watch's handlers with hand-made events (what the engine would decode from tw:* records). */
 // keepGoing: true (a monitor, --keep-going) unless a test is about the watch ending itself
-function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}, keepGoing = true) {
+function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}, keepGoing = true, has: (event: string) => boolean = () => false) {
   const alerts: string[] = [];
+  const details: unknown[] = [];
   let stops = 0;
   const ctx = {
     args,
@@ -19,10 +21,13 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     proc: (pid: number) => ({ pid, comm: `p${pid}`, tgid: tgids[pid] ?? pid, ppid: undefined, exe: undefined, cmdline: undefined, exitedAt: undefined }),
     parents: () => [],
     syscallName: (nr: number) => String(nr),
-    alert: (m: string) => alerts.push(m),
+    alert: (m: string, o?: { details?: unknown }) => {
+      alerts.push(m);
+      details.push(o?.details);
+    },
     stop: () => void stops++,
     keepGoing,
-    has: () => true,
+    has,
     lost: 0,
     events: 0,
     now: 0n,
@@ -34,7 +39,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     if (!h) throw new Error(`no handler for ${event}`);
     h(e, ctx as never);
   };
-  return { stops: () => stops, ctx, alerts, emit, end: () => watch.end?.(ctx as never) as unknown };
+  return { stops: () => stops, ctx, alerts, details, emit, end: () => watch.end?.(ctx as never) as unknown };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-fswatch-'));
@@ -42,7 +47,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('plugin-fswatch', () => {
   it('ships valid probe specs, and every watch declares probes it ships and handles their events', () => {
-    expect(probes.map((p) => p.name)).toEqual(['unlink', 'unlinkat', 'open_write', 'openat_write']);
+    expect(probes.map((p) => p.name)).toEqual(['unlink', 'unlinkat', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'open_write', 'openat_write']);
     for (const p of probes) validateProbeSpec(p);
     for (const w of watches) {
       expect(w.probes?.length).toBeGreaterThan(0);
@@ -55,22 +60,164 @@ describe('plugin-fswatch', () => {
     expect(layoutFor(probes[0]!).map((e) => e.field)).toEqual(expect.arrayContaining(['pathname', 'dfd', 'comm']));
   });
 
-  it('who-deleted reports every unlink, with the substring filter in user space and in the kernel', () => {
-    const h = harness(whoDeleted, { match: 'tmp' }, { 43: 40 });
-    h.emit('tw:unlink', 42, { dfd: -100, pathname: '/tmp/a.txt', comm: 'rm' });
-    h.emit('tw:unlink', 43, { dfd: 3, pathname: 'b.tmp', comm: 'make' });
-    h.emit('tw:unlink', 42, { dfd: -100, pathname: '/etc/x', comm: 'rm' });
-    expect(h.alerts).toEqual(['rm[42] deleted /tmp/a.txt', 'make[40/43] deleted b.tmp (relative to fd 3)']);
-    const r = h.end() as { total: number; byProcess: unknown[]; deletions: Array<{ pathname: string }> };
-    expect(r.total).toBe(2);
-    expect(r.deletions.map((d) => d.pathname)).toEqual(['/tmp/a.txt', 'b.tmp']);
-    expect(whoDeleted.filter?.({ match: 'tmp' } as never)).toEqual({ 'tw:unlink': 'pathname ~ "*tmp*"' });
-    expect(whoDeleted.filter?.({ match: 'a"b' } as never)).toEqual({}); // not glob-safe: user space only
-    expect(whoDeleted.format?.(r as never)).toContain('2 deletion(s)');
+  it('who-deleted: the deletion probes are syscall exits of successful calls with the culprit and what resolving needs', () => {
+    const exits = probes.filter((p) => p.name.startsWith('sys_'));
+    expect(exits.map((p) => p.name)).toEqual(['sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2']);
+    for (const p of exits) {
+      expect(p.attach).toMatchObject({ returns: 'long' });
+      expect(p.filter).toBe('retval == 0');
+      const fields = layoutFor(p).map((e) => e.field);
+      expect(fields).toEqual(expect.arrayContaining(['tgid', 'ppid', 'uid', 'comm', 'cwd']));
+      for (const a of p.args) if (a.type === 'int' && a.name.endsWith('dfd')) expect(p.fields.find((f) => f.from === `fd_path(${a.name})`), `${p.name}: fd_path(${a.name})`).toBeDefined();
+    }
+    // each probe whose event who-deleted takes, and its handler
+    expect(whoDeleted.probes).toEqual(['unlink', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'unlinkat']);
+    // the kprobe form stays the first choice for file unlinks; every pattern can fall back to an unlink event
+    expect(whoDeleted.events).toContain('tw:unlink|tw:sys_unlink|tw:sys_unlinkat|tw:unlinkat');
+    for (const p of whoDeleted.events as string[]) expect(p.split('|').slice(-1)[0]).toBe('tw:unlinkat');
+  });
+
+  it('who-deleted resolves names: absolute, relative to the directory fd or the cwd, . and .., symlinked directories', () => {
+    expect(resolveName('/tmp//x/./a', -100, undefined, '/home', noFs)).toEqual({ path: '/tmp/x/a' });
+    expect(resolveName('a', -100, '', '/tmp/x', noFs)).toEqual({ path: '/tmp/x/a' });
+    expect(resolveName('../y/b', 3, '/tmp/x', '/home', noFs)).toEqual({ path: '/tmp/y/b' });
+    expect(resolveName('sub/', 3, '/tmp/x', '/home', noFs)).toEqual({ path: '/tmp/x/sub' });
+    expect(resolveName('a', 3, undefined, undefined, noFs)).toEqual({ path: null, relativeTo: 'fd 3' });
+    expect(resolveName('a', -100, undefined, undefined, noFs)).toEqual({ path: null, relativeTo: 'cwd' });
+    // a symlink to a directory in the name: followed where the directory exists
+    const real = realpathSync(mkdtempSync(join(tmp, 'real-')));
+    const link = join(tmp, `link-${Date.now()}`);
+    symlinkSync(real, link);
+    const host = { realpath: (p: string) => { try { return realpathSync(p); } catch { return undefined; } }, isDirectory: () => false };
+    expect(resolveName(`${link}/gone`, -100, undefined, '/', host)).toEqual({ path: `${real}/gone` });
+    expect(resolveName('gone', -100, undefined, link, host)).toEqual({ path: `${real}/gone` });
+    // the watched path's directory part too; a directory covers what is below it
+    const w = watchPattern(`${link}/`, '/', host);
+    expect(w.exact).toContain(real);
+    expect(matchesPath(w, `${real}/deep/file`)).toBe(true);
+    expect(matchesPath(w, `${real}x/file`)).toBe(false);
+    const file = watchPattern('f', link, host);
+    expect(file.exact).toEqual([`${real}/f`]);
+    expect(matchesPath(file, `${real}/f`)).toBe(true);
+    expect(matchesPath(file, `${real}/f/x`)).toBe(false);
+  });
+
+  it('who-deleted globs: * and ? within a component, ** across, [...] classes; unresolved names match on their last components', () => {
+    const m = (g: string, p: string) => matchesPath(watchPattern(g, '/', noFs), p);
+    expect(m('/d/*.log', '/d/a.log')).toBe(true);
+    expect(m('/d/*.log', '/d/sub/a.log')).toBe(false);
+    expect(m('/d/*.log', '/d/a.txt')).toBe(false);
+    expect(m('/d/**/*.log', '/d/a.log')).toBe(true);
+    expect(m('/d/**/*.log', '/d/x/y/a.log')).toBe(true);
+    expect(m('/d/**', '/d/x/y')).toBe(true);
+    expect(m('/d/file?.[ch]', '/d/file1.c')).toBe(true);
+    expect(m('/d/file?.[!ch]', '/d/file1.c')).toBe(false);
+    expect(m('/d/file?.[!ch]', '/d/file1.o')).toBe(true);
+    expect(m('/d.x/*', '/dyx/a')).toBe(false); // the literal part is literal
+    expect(m('rel/*.log', '/rel/a.log')).toBe(true); // relative to the cwd given
+    expect(new RegExp(`^${globSource('[]x]')}$`).test(']')).toBe(true);
+    expect(mayMatchRelative(watchPattern('/d/*.log', '/', noFs), 'a.log')).toBe(true);
+    expect(mayMatchRelative(watchPattern('/d/*.log', '/', noFs), 'd/a.log')).toBe(true);
+    expect(mayMatchRelative(watchPattern('/d/*.log', '/', noFs), 'a.txt')).toBe(false);
+    expect(mayMatchRelative(watchPattern('/d/f', '/', noFs), 'f')).toBe(true);
+    expect(mayMatchRelative(watchPattern('/d/f', '/', noFs), 'g')).toBe(false);
+    expect(mayMatchRelative(watchPattern('/d/', '/', noFs), 'd/x')).toBe(true);
+    expect(mayMatchRelative(watchPattern('/d/', '/', noFs), 'x')).toBe(false);
+  });
+
+  it('who-deleted reports each kind: unlink, rmdir, rename away, replaced by rename, with the culprit and details', () => {
+    const dir = realpathSync(mkdtempSync(join(tmp, 'kinds-')));
+    const h = harness(whoDeleted, { path: `${dir}/` }, { 43: 40 });
+    const who = { tgid: 42, ppid: 1, uid: 0, comm: 'rm' };
+    h.emit('tw:sys_unlinkat', 42, { ...who, dfd: -100, flag: 0, pathname: `${dir}/a`, dir: '', cwd: '/' });
+    h.emit('tw:sys_unlinkat', 42, { ...who, dfd: -100, flag: 0x200, pathname: 'sub', dir: '', cwd: dir });
+    h.emit('tw:sys_unlinkat', 42, { ...who, dfd: 5, flag: 0, pathname: 'b', dir, cwd: '/' });
+    h.emit('tw:sys_unlink', 42, { ...who, pathname: '../c', cwd: `${dir}/sub` });
+    h.emit('tw:sys_rmdir', 42, { ...who, pathname: `${dir}/d/`, cwd: '/' });
+    h.emit('tw:sys_unlink', 42, { ...who, pathname: 'elsewhere', cwd: '/tmp' });
+    const mv = { tgid: 5, ppid: 1, uid: 1000, comm: 'mv' };
+    h.emit('tw:sys_renameat2', 5, { ...mv, olddfd: -100, newdfd: -100, flags: 0, oldname: 'x', newname: '/y', olddir: '', newdir: '', cwd: dir });
+    h.emit('tw:sys_rename', 5, { ...mv, oldname: '/tmp/in.tmp', newname: `${dir}/z`, cwd: '/' });
+    h.emit('tw:sys_renameat', 5, { ...mv, olddfd: 3, newdfd: 3, oldname: 'u.tmp', newname: 'u', olddir: '/other', newdir: dir, cwd: '/' });
+    // RENAME_NOREPLACE onto the watched directory replaces nothing; RENAME_EXCHANGE moves its file away
+    h.emit('tw:sys_renameat2', 5, { ...mv, olddfd: -100, newdfd: -100, flags: 1, oldname: '/o', newname: `${dir}/n`, olddir: '', newdir: '', cwd: '/' });
+    h.emit('tw:sys_renameat2', 5, { ...mv, olddfd: -100, newdfd: -100, flags: 2, oldname: '/o', newname: `${dir}/e`, olddir: '', newdir: '', cwd: '/' });
+    expect(h.alerts).toEqual([
+      `rm[42] deleted ${dir}/a`,
+      `rm[42] deleted ${dir}/sub`,
+      `rm[42] deleted ${dir}/b`,
+      `rm[42] deleted ${dir}/c`,
+      `rm[42] deleted ${dir}/d`,
+      `mv[5] renamed ${dir}/x away to /y`,
+      `mv[5] replaced ${dir}/z by rename from /tmp/in.tmp`,
+      `mv[5] replaced ${dir}/u by rename from /other/u.tmp`,
+      `mv[5] renamed ${dir}/e away to /o`,
+    ]);
+    expect(h.details[5]).toMatchObject({ pid: 5, tgid: 5, ppid: 1, uid: 1000, comm: 'mv', syscall: 'renameat2', kind: 'rename-away', what: 'renamed away to /y', pathname: 'x', path: `${dir}/x`, other: '/y' });
+    const r = h.end() as { total: number; deletions: Array<{ kind: string; what: string; syscall: string; path: string }>; byProcess: unknown[] };
+    expect(r.total).toBe(9);
+    expect(r.deletions.map((d) => [d.syscall, d.kind])).toEqual([
+      ['unlinkat', 'unlink'], ['unlinkat', 'rmdir'], ['unlinkat', 'unlink'], ['unlink', 'unlink'], ['rmdir', 'rmdir'],
+      ['renameat2', 'rename-away'], ['rename', 'rename-over'], ['renameat', 'rename-over'], ['renameat2', 'rename-away'],
+    ]);
+    expect(r.deletions[6]!.what).toBe('replaced by rename from /tmp/in.tmp');
+    expect(r.byProcess).toEqual([{ tgid: 42, comm: 'rm', count: 5 }, { tgid: 5, comm: 'mv', count: 4 }]);
+    const text = whoDeleted.format?.(r as never) ?? '';
+    expect(text).toContain(`9 deletion(s) of ${dir}/`);
+    expect(text).toMatch(/mv\s+\S+\/z\s+replaced by rename from \/tmp\/in\.tmp/);
+  });
+
+  it('who-deleted: a plain path matches only itself; no path: every deletion; other files never', () => {
+    const h = harness(whoDeleted, { path: '/srv/data/app.log' });
+    const rm = { tgid: 9, ppid: 1, uid: 0, comm: 'rm', dfd: -100, flag: 0, dir: '' };
+    h.emit('tw:sys_unlinkat', 9, { ...rm, pathname: '/srv/data/app.log.1', cwd: '/' });
+    h.emit('tw:sys_unlinkat', 9, { ...rm, pathname: '/srv/data', cwd: '/' });
+    h.emit('tw:sys_unlinkat', 9, { ...rm, pathname: 'data/app.log', cwd: '/srv' });
+    expect(h.alerts).toEqual(['rm[9] deleted /srv/data/app.log']);
+    const all = harness(whoDeleted, {});
+    all.emit('tw:sys_unlink', 9, { tgid: 9, ppid: 1, uid: 0, comm: 'rm', pathname: 'x', cwd: '/a' });
+    all.emit('tw:sys_rmdir', 9, { tgid: 9, ppid: 1, uid: 0, comm: 'rmdir', pathname: '/b', cwd: '/a' });
+    expect(all.alerts).toEqual(['rm[9] deleted /a/x', 'rmdir[9] deleted /b']);
+    expect(all.end()).toMatchObject({ pattern: null, total: 2 });
+  });
+
+  it('who-deleted with the kprobe form: no cwd or directory path, so relative names stay relative; sys_unlinkat beside it only adds directories', () => {
+    const h = harness(whoDeleted, { path: '/tmp/w/*.log' }, { 43: 40 }, true, (e) => e === 'tw:unlink');
+    h.emit('tw:unlink', 42, { dfd: -100, pathname: '/tmp/w/a.log', comm: 'rm' });
+    h.emit('tw:unlink', 43, { dfd: 3, pathname: 'b.log', comm: 'make' });
+    h.emit('tw:unlink', 42, { dfd: -100, pathname: 'c.log', comm: 'rm' });
+    h.emit('tw:unlink', 42, { dfd: -100, pathname: '/tmp/w/a.txt', comm: 'rm' });
+    // the same file unlink through the syscall exit: tw:unlink has it already
+    h.emit('tw:sys_unlinkat', 42, { tgid: 42, ppid: 1, uid: 0, comm: 'rm', dfd: -100, flag: 0, pathname: '/tmp/w/a.log', dir: '', cwd: '/' });
+    h.emit('tw:sys_unlinkat', 42, { tgid: 42, ppid: 1, uid: 0, comm: 'rm', dfd: -100, flag: 0x200, pathname: '/tmp/w/old.log', dir: '', cwd: '/' });
+    // the syscall entry form (no kprobe, no BPF): AT_REMOVEDIR is an rmdir
+    h.emit('tw:unlinkat', 42, { dfd: -100, flag: 0x200, pathname: '/tmp/w/d.log', comm: 'rm' });
+    expect(h.alerts).toEqual([
+      'rm[42] deleted /tmp/w/a.log',
+      'make[40/43] deleted b.log (relative to fd 3)',
+      'rm[42] deleted c.log (relative to cwd)',
+      'rm[42] deleted /tmp/w/old.log',
+      'rm[42] deleted /tmp/w/d.log',
+    ]);
+    const r = h.end() as { deletions: Array<{ path: string | null; kind: string; ppid: number | null }> };
+    expect(r.deletions.map((d) => [d.path, d.kind, d.ppid])).toEqual([
+      ['/tmp/w/a.log', 'unlink', null], [null, 'unlink', null], [null, 'unlink', null], ['/tmp/w/old.log', 'rmdir', 1], ['/tmp/w/d.log', 'rmdir', null],
+    ]);
+    expect(whoDeleted.format?.(r as never)).toContain('b.log (relative to fd 3)');
+  });
+
+  it('who-deleted gives tw:unlink a kernel filter on the name every spelling of the file ends with', () => {
+    expect(whoDeleted.filter?.({ path: '/nowhere/x/app.log' } as never)).toEqual({ 'tw:unlink': 'pathname ~ "*app.log"' });
+    expect(whoDeleted.filter?.({ path: '/nowhere/*.log' } as never)).toEqual({ 'tw:unlink': 'pathname ~ "*.log"' });
+    expect(whoDeleted.filter?.({ path: '/nowhere/a*b' } as never)).toEqual({});
+    expect(whoDeleted.filter?.({ path: '/nowhere/dir/' } as never)).toEqual({});
+    expect(whoDeleted.filter?.({ path: tmp } as never)).toEqual({}); // an existing directory
+    expect(whoDeleted.filter?.({ path: '/x/a"b' } as never)).toEqual({});
+    expect(whoDeleted.filter?.({} as never)).toEqual({});
   });
 
   it('who-deleted and who-modified end themselves after the first culprit (a non-matching event does not count); --keep-going goes on', () => {
-    const deleted = harness(whoDeleted, { match: 'tmp' }, {}, false);
+    const deleted = harness(whoDeleted, { path: '/tmp/a' }, {}, false);
     deleted.emit('tw:unlink', 42, { dfd: -100, pathname: '/etc/x', comm: 'rm' });
     expect(deleted.stops()).toBe(0);
     deleted.emit('tw:unlink', 42, { dfd: -100, pathname: '/tmp/a', comm: 'rm' });

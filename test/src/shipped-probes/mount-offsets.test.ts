@@ -10,6 +10,13 @@ describe('which modules take the offsets', () => {
     expect(byName).toEqual({
       unlink: false,
       unlinkat: false,
+      // syscall exits: no module (BPF only, as openat_write)
+      sys_unlinkat: false,
+      sys_unlink: false,
+      sys_rmdir: false,
+      sys_rename: false,
+      sys_renameat: false,
+      sys_renameat2: false,
       open_write: true, // path(path), path: const struct path *
       openat_write: false, // no module: BPF only (its fd_path walks mounts with BPF CO-RE)
       kill: false,
