@@ -69,6 +69,7 @@ const culpritFields = [
   { name: 'ppid', type: 's32', from: 'ppid', description: "the caller's parent process" },
   { name: 'uid', type: 'u32', from: 'uid' },
   { name: 'comm', type: { string: 16 }, from: 'comm' },
+  { name: 'cmdline', type: { string: 256 }, from: 'cmdline', description: "the caller's arguments, space-separated (cut at 255 bytes)" },
 ] as const;
 
 const cwdField = { name: 'cwd', type: { string: 256 }, from: 'cwd', description: "the caller's working directory (full path)" } as const;
@@ -217,8 +218,8 @@ export const openWrite = defineProbe({
     { name: 'file', type: 'struct file *' },
   ],
   params: [
-    { name: 'watch_ino', type: 'ulong', default: 0, description: 'report only this inode number (0: all)' },
-    { name: 'watch_dev', type: 'uint', default: 0, description: 'and only on this device, kernel dev_t MAJOR<<20|MINOR (0: any)' },
+    { name: 'watch_ino', type: 'ulong', default: 0, live: true, description: 'report only this inode number (0: all); live: who-modified follows the file through a replacement' },
+    { name: 'watch_dev', type: 'uint', default: 0, live: true, description: 'and only on this device, kernel dev_t MAJOR<<20|MINOR (0: any)' },
   ],
   fields: [
     { name: 'ino', type: 'u64', from: 'ino(path)' },
@@ -266,8 +267,8 @@ export const openatWrite = defineProbe({
     { name: 'mode', type: 'umode_t' },
   ],
   params: [
-    { name: 'watch_ino', type: 'ulong', default: 0, description: 'report only this inode number (0: all)' },
-    { name: 'watch_dev', type: 'uint', default: 0, description: 'and only on this device, kernel dev_t MAJOR<<20|MINOR (0: any)' },
+    { name: 'watch_ino', type: 'ulong', default: 0, live: true, description: 'report only this inode number (0: all); live: who-modified follows the file through a replacement' },
+    { name: 'watch_dev', type: 'uint', default: 0, live: true, description: 'and only on this device, kernel dev_t MAJOR<<20|MINOR (0: any)' },
   ],
   fields: [
     { name: 'fd', type: 's32', from: 'retval', description: 'the new file descriptor' },
@@ -290,6 +291,141 @@ export const openatWrite = defineProbe({
     ' && (watch_ino == 0 || ino == watch_ino) && (watch_dev == 0 || dev == watch_dev)',
 });
 
+// Changes through a file descriptor (who-modified): the syscall entries that write or truncate
+// through a descriptor, filtered in the kernel to descriptors of one file (its inode and
+// device, read from the caller's file table: fd_ino/fd_dev, BPF only). The file is given as live
+// parameters, so who-modified follows it when it is replaced (an editor's save renames a new file
+// over the old one). With watch_ino 0 nothing is reported. These see a descriptor opened before tw
+// started, and one inherited or passed over a socket; they report attempts (the entry: the
+// call may still fail, e.g. ENOSPC). Not seen: writes through a shared mapping (mmap), which
+// reach the file without a syscall, and io_uring writes.
+
+const watchedFile = [
+  { name: 'watch_ino', type: 'ulong', default: 0, live: true, description: 'the watched file\'s inode number (0: report nothing)' },
+  { name: 'watch_dev', type: 'uint', default: 0, live: true, description: 'its device, kernel dev_t MAJOR<<20|MINOR' },
+] as const;
+
+/** who changed it, with its arguments as captured at the call */
+const writerFields = [
+  { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
+  { name: 'tgid', type: 's32', from: 'tgid', description: "the caller's process" },
+  { name: 'ppid', type: 's32', from: 'ppid', description: "the caller's parent process" },
+  { name: 'uid', type: 'u32', from: 'uid' },
+  { name: 'comm', type: { string: 16 }, from: 'comm' },
+  { name: 'cmdline', type: { string: 256 }, from: 'cmdline', description: "the caller's arguments, space-separated (cut at 255 bytes)" },
+] as const;
+
+const fdFilter = 'watch_ino != 0 && ino == watch_ino && dev == watch_dev';
+
+/** write(2) to the watched file through any descriptor. */
+export const sysWrite = defineProbe({
+  name: 'sys_write',
+  description: 'write(2) to one file (syscall entry, BPF; the file as live parameters): fd, count, inode, device and the writer',
+  attach: { syscall: 'write' },
+  args: [
+    { name: 'fd', type: 'unsigned int' },
+    { name: 'buf', type: 'const char __user *' },
+    { name: 'count', type: 'size_t' },
+  ],
+  params: watchedFile,
+  fields: [
+    { name: 'fd', type: 's32', from: 'fd' },
+    { name: 'count', type: 'u64', from: 'count', description: 'bytes asked to write' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+    ...writerFields,
+  ],
+  filter: fdFilter,
+});
+
+/** pwrite64(2): a write at an offset. */
+export const sysPwrite64 = defineProbe({
+  name: 'sys_pwrite64',
+  description: 'pwrite64(2) to one file (syscall entry, BPF; the file as live parameters): fd, count, offset, inode, device and the writer',
+  attach: { syscall: 'pwrite64' },
+  args: [
+    { name: 'fd', type: 'unsigned int' },
+    { name: 'buf', type: 'const char __user *' },
+    { name: 'count', type: 'size_t' },
+    { name: 'pos', type: 'loff_t' },
+  ],
+  params: watchedFile,
+  fields: [
+    { name: 'fd', type: 's32', from: 'fd' },
+    { name: 'count', type: 'u64', from: 'count', description: 'bytes asked to write' },
+    { name: 'pos', type: 's64', from: 'pos', description: 'file offset' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+    ...writerFields,
+  ],
+  filter: fdFilter,
+});
+
+/** writev(2): a gathered write (what many loggers and stdio implementations use). */
+export const sysWritev = defineProbe({
+  name: 'sys_writev',
+  description: 'writev(2) to one file (syscall entry, BPF; the file as live parameters): fd, iovec count, inode, device and the writer',
+  attach: { syscall: 'writev' },
+  args: [
+    { name: 'fd', type: 'unsigned long' },
+    { name: 'vec', type: 'const struct iovec __user *' },
+    { name: 'vlen', type: 'unsigned long' },
+  ],
+  params: watchedFile,
+  fields: [
+    { name: 'fd', type: 's32', from: 'fd' },
+    { name: 'vlen', type: 'u32', from: 'vlen', description: 'buffers in the iovec' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+    ...writerFields,
+  ],
+  filter: fdFilter,
+});
+
+/** ftruncate(2): the file cut (or extended) to a length through a descriptor. */
+export const sysFtruncate = defineProbe({
+  name: 'sys_ftruncate',
+  description: 'ftruncate(2) of one file (syscall entry, BPF; the file as live parameters): fd, length, inode, device and the caller',
+  attach: { syscall: 'ftruncate' },
+  args: [
+    { name: 'fd', type: 'unsigned int' },
+    { name: 'length', type: 'unsigned long' },
+  ],
+  params: watchedFile,
+  fields: [
+    { name: 'fd', type: 's32', from: 'fd' },
+    { name: 'length', type: 'u64', from: 'length' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+    ...writerFields,
+  ],
+  filter: fdFilter,
+});
+
+/**
+ * truncate(2) that succeeded: a file cut to a length by its name (truncate(1), shell tools). At
+ * the exit, like the deletion probes: the name as given and the cwd it is relative to.
+ */
+export const sysTruncate = defineProbe({
+  name: 'sys_truncate',
+  description: 'truncate(2) that succeeded (syscall exit, BPF): the path as given, the length, cwd and the caller',
+  attach: { syscall: 'truncate', returns: 'long' },
+  args: [
+    { name: 'path', type: 'const char __user *' },
+    { name: 'length', type: 'long' },
+  ],
+  fields: [
+    { name: 'length', type: 's64', from: 'length' },
+    ...writerFields,
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(path)', description: 'as the caller gave it (relative to cwd)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
 /** Every probe spec of this plugin. */
-export const probes: ProbeSpec[] = [unlink, unlinkat, sysUnlinkat, sysUnlink, sysRmdir, sysRename, sysRenameat, sysRenameat2, openWrite, openatWrite];
+export const probes: ProbeSpec[] = [
+  unlink, unlinkat, sysUnlinkat, sysUnlink, sysRmdir, sysRename, sysRenameat, sysRenameat2, openWrite, openatWrite,
+  sysWrite, sysPwrite64, sysWritev, sysFtruncate, sysTruncate,
+];
 export default probes;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
@@ -14,10 +14,15 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
   const alerts: string[] = [];
   const details: unknown[] = [];
   let stops = 0;
+  const retuned: Array<[string, unknown]> = [];
   const ctx = {
     args,
     state: watch.state?.(args as never),
     mode: 'live',
+    setProbeParams: (probe: string, params: unknown) => {
+      retuned.push([probe, params]);
+      return true;
+    },
     proc: (pid: number) => ({ pid, comm: `p${pid}`, tgid: tgids[pid] ?? pid, ppid: undefined, exe: undefined, cmdline: undefined, exitedAt: undefined }),
     parents: () => [],
     syscallName: (nr: number) => String(nr),
@@ -39,7 +44,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     if (!h) throw new Error(`no handler for ${event}`);
     h(e, ctx as never);
   };
-  return { stops: () => stops, ctx, alerts, details, emit, end: () => watch.end?.(ctx as never) as unknown };
+  return { stops: () => stops, ctx, alerts, details, retuned, emit, end: () => watch.end?.(ctx as never) as unknown };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-fswatch-'));
@@ -47,7 +52,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('plugin-fswatch', () => {
   it('ships valid probe specs, and every watch declares probes it ships and handles their events', () => {
-    expect(probes.map((p) => p.name)).toEqual(['unlink', 'unlinkat', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'open_write', 'openat_write']);
+    expect(probes.map((p) => p.name)).toEqual([
+      'unlink', 'unlinkat', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'open_write', 'openat_write',
+      'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_truncate',
+    ]);
     for (const p of probes) validateProbeSpec(p);
     for (const w of watches) {
       expect(w.probes?.length).toBeGreaterThan(0);
@@ -61,7 +69,7 @@ describe('plugin-fswatch', () => {
   });
 
   it('who-deleted: the deletion probes are syscall exits of successful calls with the culprit and what resolving needs', () => {
-    const exits = probes.filter((p) => p.name.startsWith('sys_'));
+    const exits = probes.filter((p) => /^sys_(unlink|rmdir|rename)/.test(p.name));
     expect(exits.map((p) => p.name)).toEqual(['sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2']);
     for (const p of exits) {
       expect(p.attach).toMatchObject({ returns: 'long' });
@@ -255,16 +263,17 @@ describe('plugin-fswatch', () => {
     writeFileSync(file, 'x');
     const st = statSync(file, { bigint: true });
     const kdev = userDevToKernel(st.dev);
-    expect(whoModified.events).toEqual(['tw:open_write|tw:openat_write']);
-    expect(whoModified.probes).toEqual(['open_write', 'openat_write']);
-    expect(whoModified.probeParams?.({ path: file } as never)).toEqual({
-      open_write: { watch_ino: st.ino, watch_dev: kdev },
-      openat_write: { watch_ino: st.ino, watch_dev: kdev },
-    });
-    // both specs declare exactly those params
-    for (const name of ['open_write', 'openat_write']) {
-      expect(probes.find((p) => p.name === name)!.params!.map((p) => p.name)).toEqual(['watch_ino', 'watch_dev']);
+    expect(whoModified.events[0]).toBe('tw:open_write|tw:openat_write');
+    // every other form falls back to the open events, so the watch runs where only those come up
+    for (const e of whoModified.events.slice(1) as string[]) expect(e).toMatch(/\|tw:open_write\|tw:openat_write$/);
+    const inodeProbes = ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate'];
+    expect(whoModified.probeParams?.({ path: file } as never)).toEqual(Object.fromEntries(inodeProbes.map((p) => [p, { watch_ino: st.ino, watch_dev: kdev }])));
+    // every spec that takes the file declares exactly those params, live (followed through a replacement)
+    for (const name of inodeProbes) {
+      const params = probes.find((p) => p.name === name)!.params!;
+      expect(params.map((p) => [p.name, p.live])).toEqual([['watch_ino', true], ['watch_dev', true]]);
     }
+    for (const name of whoModified.probes ?? []) expect(Object.keys(whoModified.on)).toContain(`tw:${name}`);
     // no file here: no parameters (the probes report every file, the handler matches by path)
     expect(whoModified.probeParams?.({ path: join(tmp, 'missing') } as never)).toEqual({});
     const h = harness(whoModified, { path: file });
@@ -287,4 +296,58 @@ describe('plugin-fswatch', () => {
     expect(h.alerts).toEqual(['app[9] opened /srv/data/app.log for writing (O_RDWR|O_APPEND)']);
     expect((h.end() as { matchedBy: string }).matchedBy).toBe('path');
   });
+
+  it('who-modified: writes through any fd, truncation, replacement by rename (then the new file is followed), deletion, creation', () => {
+    const dir = realpathSync(mkdtempSync(join(tmp, 'mod-')));
+    const file = join(dir, 'passwd');
+    const tmpFile = join(dir, '.passwd.tmp');
+    writeFileSync(file, 'a');
+    const old = statSync(file, { bigint: true });
+    const kdev = userDevToKernel(old.dev);
+    const who = { pid: 30, tgid: 30, ppid: 1, uid: 0, comm: 'vi', cmdline: 'vi passwd' };
+    const h = harness(whoModified, { path: file });
+    // a write to another file (the kernel filters by inode; the handler checks again), then to ours
+    h.emit('tw:sys_write', 30, { fd: 3, count: 5n, ino: old.ino + 1n, dev: kdev, ...who });
+    h.emit('tw:sys_pwrite64', 30, { fd: 3, count: 7n, pos: 0n, ino: old.ino, dev: kdev, ...who });
+    h.emit('tw:sys_ftruncate', 30, { fd: 3, length: 0n, ino: old.ino, dev: kdev, ...who });
+    // truncate(2) by a relative name from another cwd
+    h.emit('tw:sys_truncate', 31, { length: 2n, pathname: 'passwd', cwd: dir, ...who, pid: 31, tgid: 31, comm: 'truncate' });
+    h.emit('tw:sys_truncate', 31, { length: 2n, pathname: 'other', cwd: dir, ...who, pid: 31, tgid: 31, comm: 'truncate' });
+    // an editor's save: a new file renamed over the path (done on disk first, as the kernel did)
+    writeFileSync(tmpFile, 'b');
+    renameSync(tmpFile, file);
+    const now = statSync(file, { bigint: true });
+    h.emit('tw:sys_renameat2', 30, { olddfd: -100, newdfd: -100, flags: 0, oldname: '.passwd.tmp', newname: 'passwd', olddir: '', newdir: '', cwd: dir, ...who });
+    expect(h.retuned.filter(([p]) => p === 'sys_write')).toEqual([['sys_write', { watch_ino: now.ino, watch_dev: kdev }]]);
+    // the new file is the one watched now: its writes count, the old inode's do not
+    h.emit('tw:sys_write', 30, { fd: 4, count: 1n, ino: old.ino, dev: kdev, ...who });
+    h.emit('tw:sys_writev', 30, { fd: 4, vlen: 2, ino: now.ino, dev: kdev, ...who });
+    // deleted through a directory fd, then created again by an open
+    h.emit('tw:sys_unlinkat', 32, { dfd: 5, flag: 0, pathname: 'passwd', dir, cwd: '/', ...who, pid: 32, tgid: 32, comm: 'rm' });
+    h.emit('tw:openat_write', 33, { fd: 3, ino: now.ino + 9n, dev: kdev, flags: 0o101, mode: 0o644, dfd: -100, ppid: 1, uid: 0, comm: 'touch', pathname: file, path: file });
+    expect(h.alerts).toEqual([
+      `vi[30] wrote to ${file} (pwrite64, 7 bytes, fd 3)`,
+      `vi[30] truncated ${file} to 0 bytes (ftruncate on fd 3)`,
+      `truncate[31] truncated ${file} to 2 bytes (truncate)`,
+      `vi[30] replaced ${file} by rename from ${tmpFile}`,
+      `vi[30] wrote to ${file} (writev, 2 buffers, fd 4)`,
+      `rm[32] deleted ${file}`,
+      `touch[33] created ${file} (O_WRONLY|O_CREAT)`,
+    ]);
+    const r = h.end() as { total: number; changes: Array<{ what: string }> };
+    expect(r.changes.map((c) => c.what)).toEqual(['write', 'truncate', 'truncate', 'replaced', 'write', 'deleted', 'created']);
+    // deleted: the probes are told there is no file (0: report nothing), then the created one
+    expect(h.retuned.filter(([p]) => p === 'sys_write').map(([, v]) => (v as { watch_ino: bigint }).watch_ino)).toEqual([now.ino, 0n, now.ino + 9n]);
+  });
+
+  it('who-modified ends at its first change unless --keep-going', () => {
+    const file = join(tmp, 'first.txt');
+    writeFileSync(file, 'x');
+    const st = statSync(file, { bigint: true });
+    const h = harness(whoModified, { path: file }, {}, false);
+    h.emit('tw:sys_write', 40, { fd: 1, count: 1n, ino: st.ino, dev: userDevToKernel(st.dev), pid: 40, tgid: 40, ppid: 1, uid: 0, comm: 'echo', cmdline: 'echo' });
+    expect(h.stops()).toBe(1);
+    expect(h.end()).toMatchObject({ total: 1, answered: true });
+  });
 });
+

@@ -19,6 +19,11 @@ describe('which modules take the offsets', () => {
       sys_renameat2: false,
       open_write: true, // path(path), path: const struct path *
       openat_write: false, // no module: BPF only (its fd_path walks mounts with BPF CO-RE)
+      sys_write: false,
+      sys_pwrite64: false,
+      sys_writev: false,
+      sys_ftruncate: false,
+      sys_truncate: false,
       kill: false,
       sys_kill: false,
     });
