@@ -263,9 +263,10 @@ describe('plugin-fswatch', () => {
     writeFileSync(file, 'x');
     const st = statSync(file, { bigint: true });
     const kdev = userDevToKernel(st.dev);
-    expect(whoModified.events[0]).toBe('tw:open_write|tw:openat_write');
+    const events = whoModified.events as readonly string[];
+    expect(events[0]).toBe('tw:open_write|tw:openat_write');
     // every other form falls back to the open events, so the watch runs where only those come up
-    for (const e of whoModified.events.slice(1) as string[]) expect(e).toMatch(/\|tw:open_write\|tw:openat_write$/);
+    for (const e of events.slice(1)) expect(e).toMatch(/\|tw:open_write\|tw:openat_write$/);
     const inodeProbes = ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate'];
     expect(whoModified.probeParams?.({ path: file } as never)).toEqual(Object.fromEntries(inodeProbes.map((p) => [p, { watch_ino: st.ino, watch_dev: kdev }])));
     // every spec that takes the file declares exactly those params, live (followed through a replacement)
