@@ -189,7 +189,8 @@ export default defineWatch({
     'Reports who deletes the watched path (or every deletion, without an argument): unlink(2), unlinkat(2) and ' +
     'rmdir(2), and rename(2)/renameat(2)/renameat2(2) that take the name away ("renamed away to <new>") or ' +
     'put another file over it ("replaced by rename from <old>"; the syscall does not say whether the name held ' +
-    'a file before, so a rename onto a new name under a watched directory is reported too). Each name is ' +
+    'a file before, so a rename onto a new name under a watched directory is reported too; a rename within it is reported once, ' +
+    'as its old name going away). Each name is ' +
     'resolved as the kernel did: relative to the directory fd (its path recorded by the probe) or to the ' +
     "caller's cwd, . and .. removed, symlinked directories followed (live, those that still exist). The " +
     'argument is a path (exact; a directory - a trailing slash or an existing one - also covers everything ' +
@@ -200,8 +201,8 @@ export default defineWatch({
     'kprobes or modules exist, file unlinks come from the unlink probe (a kprobe on do_unlinkat, which also sees ' +
     "io_uring's unlinkat) instead: it fires before the unlink is done, so failed calls count too, and it " +
     'records neither the cwd nor the directory fd\'s path: a relative name is reported "relative to cwd" or ' +
-    '"relative to fd N" and matched on its last components only. Where BPF is missing too, the unlinkat probe ' +
-    '(the syscall entry) serves unlinkat(2) only. It ends once it has reported the first deletion; with ' +
+    '"relative to fd N" and matched on its last components only. Where neither can come up, the unlinkat probe ' +
+    '(the syscall entry, also a kprobe event) serves unlinkat(2) only, failed calls included. It ends once it has reported the first deletion; with ' +
     '--keep-going it reports every one until Ctrl-C or --duration.',
   examples: [
     'tw watch who-deleted /etc/hosts',
