@@ -10,3 +10,7 @@ export type { KbufferLayout } from './decode/kbuffer.js';
 export { CpuStream } from './decode/cpu-stream.js';
 export { culpritOf, makeAlert, type CulpritSource } from './watch/alert.js';
 export { wallClockFor, isoFromEpochNs, measureRealtimeOffset, type WallClock } from './session/wall-clock.js';
+// how a live session picks which probes come up and which alternative of each pattern it takes
+// (a shipped watch's patterns checked against the backends a kernel may offer, without the kernel)
+export { probesUp } from './live/probes-up.js';
+export { splitPatterns } from './live/sources.js';

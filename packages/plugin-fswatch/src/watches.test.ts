@@ -82,6 +82,7 @@ describe('plugin-fswatch', () => {
     expect(whoDeleted.probes).toEqual(['unlink', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'unlinkat']);
     // the kprobe form stays the first choice for file unlinks; every pattern can fall back to an unlink event
     expect(whoDeleted.events).toContain('tw:unlink|tw:sys_unlink|tw:sys_unlinkat|tw:unlinkat');
+    expect(whoDeleted.events).toContain('tw:unlink|tw:sys_unlinkat|tw:unlinkat');
     for (const p of whoDeleted.events as string[]) expect(p.split('|').slice(-1)[0]).toBe('tw:unlinkat');
   });
 

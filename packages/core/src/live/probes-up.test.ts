@@ -102,6 +102,22 @@ describe('probe parameters from a watch', () => {
     ]);
   });
 
+  it('a probe several patterns name comes up while one of them still needs it: the fallback of one, the first choice of another', async () => {
+    // tw:a serves x where it comes up, else tw:b; tw:b is also the only choice for y
+    const both = defineWatch({
+      name: 'two-patterns',
+      summary: 'test watch: b is the fallback of one pattern and the first choice of another',
+      events: ['tw:a|tw:b', 'tw:b|tw:a', 'tw:a|tw:c'],
+      probes: ['a', 'b', 'c'],
+      on: { 'tw:a'() {}, 'tw:b'() {}, 'tw:c'() {} },
+    });
+    const up: LiveProbe[] = [];
+    const { provider } = fakeProvider({ a: 'bpf', b: 'bpf', c: 'bpf' });
+    await probesUp(run(both, {}), both.events as string[], provider, new Map(), () => undefined, up);
+    // c is only ever a later alternative of the a that is up: left down
+    expect(up.map((p) => p.event)).toEqual(['tw:a', 'tw:b']);
+  });
+
   it('where the first cannot come up, the alternative comes up with its parameters, and the notes say what filters it', async () => {
     const { provider, calls } = fakeProvider({ openat_write: 'bpf' });
     const notes: string[] = [];

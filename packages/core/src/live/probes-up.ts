@@ -39,7 +39,8 @@ export async function checkedProbeParams(run: WatchRun, provider: ProbeProvider 
  * Bring up the probes a watch declares, each with the parameters the watch gives it, pushing
  * each onto `up` as it comes (the caller takes them down). A probe that only offers an
  * alternative ("tw:x|sys:y") may be missing: the session uses the other events instead. A later
- * alternative ("tw:a|tw:b": b) is not brought up once an earlier one is. Parameter errors are
+ * alternative ("tw:a|tw:b": b) is not brought up once an earlier one is — unless another pattern
+ * still needs it. Probes are tried in the order the watch lists them. Parameter errors are
  * never a probe "missing": they fail the run.
  */
 export async function probesUp(
@@ -53,12 +54,17 @@ export async function probesUp(
   const isUp = (event: string) => up.some((p) => p.event === event);
   for (const name of run.watch.probes ?? []) {
     const event = `tw:${name}`;
-    // a later alternative ("tw:a|tw:b": b) has nothing to add once an earlier one is up
-    const covered = events.some((p) => {
-      const alts = p.split('|');
-      const at = alts.indexOf(event);
-      return at > 0 && alts.slice(0, at).some(isUp);
-    });
+    // a later alternative ("tw:a|tw:b": b) has nothing to add once an earlier one is up; a probe
+    // named by several patterns comes up while one of them still needs it (no earlier alternative
+    // up there), so a watch can offer it as the fallback of one pattern and the first choice of another
+    const patterns = events.filter((p) => p.split('|').includes(event));
+    const covered =
+      patterns.length > 0 &&
+      patterns.every((p) => {
+        const alts = p.split('|');
+        const at = alts.indexOf(event);
+        return at > 0 && alts.slice(0, at).some(isUp);
+      });
     if (covered) continue;
     try {
       if (!provider) throw new TwError('PROBE_UNSUPPORTED', `watch '${run.watch.name}' declares probe '${name}', and no probe backend was given`);

@@ -169,7 +169,7 @@ function onRename(e: Ev, ctx: Ctx, syscall: string, from: Name, to: Name, flags:
 }
 
 /** whichever unlink event a session has: the fallback of the patterns whose own probe cannot come up */
-const UNLINK_EVENTS = 'tw:unlink|tw:sys_unlinkat|tw:unlinkat';
+const UNLINK_EVENTS = 'tw:sys_unlinkat|tw:unlink|tw:unlinkat';
 
 /** the kernel filter for tw:unlink: every spelling of a file ends with its name (a plain file, or a glob ending in *<name>) */
 function unlinkFilter(pattern: string | undefined): Record<string, string> {
@@ -189,7 +189,8 @@ export default defineWatch({
     'Reports who deletes the watched path (or every deletion, without an argument): unlink(2), unlinkat(2) and ' +
     'rmdir(2), and rename(2)/renameat(2)/renameat2(2) that take the name away ("renamed away to <new>") or ' +
     'put another file over it ("replaced by rename from <old>"; the syscall does not say whether the name held ' +
-    'a file before, so a rename onto a new name under a watched directory is reported too). Each name is ' +
+    'a file before, so a rename onto a new name under a watched directory is reported too; a rename within it is reported once, ' +
+    'as its old name going away). Each name is ' +
     'resolved as the kernel did: relative to the directory fd (its path recorded by the probe) or to the ' +
     "caller's cwd, . and .. removed, symlinked directories followed (live, those that still exist). The " +
     'argument is a path (exact; a directory - a trailing slash or an existing one - also covers everything ' +
@@ -200,8 +201,8 @@ export default defineWatch({
     'kprobes or modules exist, file unlinks come from the unlink probe (a kprobe on do_unlinkat, which also sees ' +
     "io_uring's unlinkat) instead: it fires before the unlink is done, so failed calls count too, and it " +
     'records neither the cwd nor the directory fd\'s path: a relative name is reported "relative to cwd" or ' +
-    '"relative to fd N" and matched on its last components only. Where BPF is missing too, the unlinkat probe ' +
-    '(the syscall entry) serves unlinkat(2) only. It ends once it has reported the first deletion; with ' +
+    '"relative to fd N" and matched on its last components only. Where neither can come up, the unlinkat probe ' +
+    '(the syscall entry, also a kprobe event) serves unlinkat(2) only, failed calls included. It ends once it has reported the first deletion; with ' +
     '--keep-going it reports every one until Ctrl-C or --duration.',
   examples: [
     'tw watch who-deleted /etc/hosts',
@@ -212,20 +213,21 @@ export default defineWatch({
   args: {
     path: { type: 'string', description: 'the path or glob to watch (a directory: everything below it too); none: every deletion' },
   },
-  // One pattern per syscall family; each resolves to an event that is there (an alternative no
-  // probe serves and the kernel lacks would fail the session):
-  // - unlink(2)/unlinkat(2) of files: the kprobe form first (it also sees io_uring's unlinkat),
-  //   else the syscall exits by BPF, else the syscall entry (unlinkat only).
-  // - unlinkat(AT_REMOVEDIR), rmdir, the renames: their syscall exits (BPF only); where one cannot
-  //   come up (no BPF; arm64 has no rmdir, rename, renameat) the pattern falls back to an unlink
-  //   event that is there anyway, which adds nothing.
-  // probesUp brings the probes up in `probes` order and skips one when a pattern has an earlier
-  // alternative already up: unlink goes first, so it is tried everywhere, and sys_unlinkat before
-  // the rest, so it comes up beside unlink (its own pattern lists it first) to see
-  // unlinkat(AT_REMOVEDIR); its handler leaves file unlinks to tw:unlink then.
+  // Each pattern resolves to an event that is there (an alternative no probe serves and the
+  // kernel lacks would fail the session). probesUp tries the probes in `probes` order and brings
+  // one up while some pattern naming it has no earlier alternative up:
+  // - file unlinks: the kprobe form first (it also sees io_uring's unlinkat), else the syscall
+  //   exits by BPF, else the syscall entry (unlinkat only);
+  // - unlinkat(AT_REMOVEDIR): sys_unlinkat, which thus comes up beside tw:unlink too (its handler
+  //   then leaves file unlinks to tw:unlink); unlink(2): tw:unlink, else sys_unlink;
+  // - rmdir and the renames: their syscall exits (BPF only). Where one cannot come up (no BPF;
+  //   arm64 has no unlink, rmdir, rename, renameat) its pattern falls back to an unlink event the
+  //   session has anyway, which adds nothing.
+  // test/src/who-deleted-probes.test.ts checks what comes up for each kind of kernel.
   events: [
-    `tw:sys_unlinkat|tw:unlink|tw:unlinkat`,
-    `tw:unlink|tw:sys_unlink|tw:sys_unlinkat|tw:unlinkat`,
+    'tw:unlink|tw:sys_unlinkat|tw:unlinkat',
+    UNLINK_EVENTS,
+    'tw:unlink|tw:sys_unlink|tw:sys_unlinkat|tw:unlinkat',
     `tw:sys_rmdir|${UNLINK_EVENTS}`,
     `tw:sys_rename|${UNLINK_EVENTS}`,
     `tw:sys_renameat|${UNLINK_EVENTS}`,
