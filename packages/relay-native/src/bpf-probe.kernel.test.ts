@@ -158,7 +158,7 @@ describe.skipIf(skip !== undefined)(`BPF probes (openBpfProbe)${skip ? ` — ski
       }
     };
     expect(msg({ target_pid: 1 })).toBe(
-      `BPF_PARAM: BPF object ${getppid}: unknown parameter 'target_pid' (no const volatile tw_param_target_pid in .rodata; it has target_tgid, cookie, tag)`,
+      `BPF_PARAM: BPF object ${getppid}: unknown parameter 'target_pid' (no tw_param_target_pid in .rodata or .data; it has target_tgid, cookie, tag, also_tgid)`,
     );
     expect(msg({ tag: 'eight-ch' })).toBe(
       `BPF_PARAM: BPF object ${getppid}: parameter 'tag' is a char[8] string; 'eight-ch' does not fit: it is 8 bytes long, and with its NUL it does not fit`,
@@ -168,6 +168,38 @@ describe.skipIf(skip !== undefined)(`BPF probes (openBpfProbe)${skip ? ` — ski
     expect(msg({ cookie: 'x' })).toMatch(/parameter 'cookie' is a 8-byte unsigned integer; 'x' does not fit: a string does not go into an integer$/);
     expect(msg({ tw_param_tag: 'x' })).toBe(": openBpfProbe: give parameter 'tw_param_tag' without its tw_param_ prefix");
     expect(progIds(PROG)).toEqual([]);
+  });
+
+  it('live parameters change while the program runs; a fixed one cannot', async () => {
+    const a = getppidChild(10);
+    const early = getppidChild(10);
+    const late = getppidChild(10);
+    await Promise.all([a.ready, early.ready, late.ready]);
+    const p = probe({ target_tgid: a.child.pid! }, { latencyMs: 5 });
+    const col = collector();
+    const count = (tgid: number) => col.records.filter((r) => r.tgid === tgid).length;
+    p.start(col.onBatch, (e) => {
+      throw e;
+    });
+    await a.go();
+    await early.go(); // not watched yet: nothing
+    p.setParams({ also_tgid: late.child.pid! });
+    await late.go();
+    expect(await until(() => count(late.child.pid!) === 10, 5000)).toBe(true);
+    expect(count(a.child.pid!)).toBe(10);
+    expect(count(early.child.pid!)).toBe(0);
+    const msg = (params: Record<string, number>) => {
+      try {
+        p.setParams(params);
+        return 'no error';
+      } catch (e) {
+        return `${(e as { code?: string }).code}: ${(e as Error).message}`;
+      }
+    };
+    expect(msg({ target_tgid: 1 })).toBe(`BPF_PARAM: BPF object ${getppid}: parameter 'target_tgid' is fixed once the object is loaded (not a live parameter)`);
+    expect(msg({ also_tgid: -1 })).toMatch(/parameter 'also_tgid' is a 4-byte unsigned integer; -1 does not fit: it is unsigned$/);
+    await p.stop();
+    expect(msg({ also_tgid: 1 })).toMatch(/closed/);
   });
 
   it('back-pressure: with both batches of a pool of 2 held, the reader waits (and counts it), then resumes when they are released', async () => {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Test fixture: one record per getppid() made by the process `tw_param_target_tgid`, carrying
-// that tgid and two more parameters (a u64 and a string) so the tests see every kind of
-// parameter the loader sets.
+// Test fixture: one record per getppid() made by the process `tw_param_target_tgid` (or by
+// `tw_param_also_tgid`, a live parameter: changeable while the program runs), carrying that tgid
+// and two more parameters (a u64 and a string) so the tests see every kind of parameter the
+// loader sets.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "tw-record.h"
@@ -11,6 +12,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 tw_param_target_tgid = 0;
 const volatile __u64 tw_param_cookie = 0;
 const volatile char tw_param_tag[8] = {};
+volatile __u32 tw_param_also_tgid SEC(".data") = 0;
 
 struct getppid_record {
 	struct tw_record_head head;
@@ -29,7 +31,7 @@ int twrn_getppid(struct trace_event_raw_sys_enter *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct getppid_record *r;
 
-	if ((__u32)(id >> 32) != tw_param_target_tgid)
+	if ((__u32)(id >> 32) != tw_param_target_tgid && (tw_param_also_tgid == 0 || (__u32)(id >> 32) != tw_param_also_tgid))
 		return 0;
 	__u64 ts = bpf_ktime_get_ns();
 	r = bpf_ringbuf_reserve(&tw_events, sizeof(*r), 0);
