@@ -108,4 +108,39 @@ describe.skipIf(reason !== undefined)('who-modified: every kind of change, live 
     expect(await eventually(() => !twPrograms().some((p) => !before.has(p.id))), 'its programs after').toBe(true);
     expect(twInstances(tw.pid)).toEqual([]);
   });
+
+  it('--include-metadata adds mode, owner and time changes: chmod, chown, touch, fchmod; without it they are not reported', { timeout: 60_000 }, async () => {
+    const dir = workDir();
+    const file = join(dir, 'shadow');
+    writeFileSync(file, 'x');
+    const run = async (extra: string[]) => {
+      const tw = await startTw(['watch', 'who-modified', file, '--json', '--keep-going', ...extra]);
+      const pids: Record<string, number> = {};
+      try {
+        pids.chmod = sh(dir, 'exec chmod 600 shadow');
+        pids.chown = sh(dir, 'exec chown 0:0 shadow');
+        pids.touch = sh(dir, 'exec touch shadow');
+        pids.fchmod = py(dir, 'import os; f = os.open("shadow", os.O_RDONLY); os.fchmod(f, 0o640)');
+        await pause(400);
+      } finally {
+        tw.kill('SIGINT');
+      }
+      const r = await tw.done;
+      expect(r.code, r.stderr).toBe(0);
+      return { pids, changes: parseWatchJson<{ changes: Change[] }>(r.stdout).result.changes };
+    };
+    const meta = await run(['--include-metadata']);
+    expect(meta.changes.map((c) => [c.what, c.comm, c.tgid])).toEqual([
+      ['chmod', 'chmod', meta.pids.chmod],
+      ['chown', 'chown', meta.pids.chown],
+      ['open', 'touch', meta.pids.touch],
+      ['utimes', 'touch', meta.pids.touch],
+      ['chmod', 'python3', meta.pids.fchmod],
+    ]);
+    expect(meta.changes[0]!.detail).toBe('to 0600');
+    // without the option: only touch's open for writing
+    const plain = await run([]);
+    expect(plain.changes.map((c) => [c.what, c.comm])).toEqual([['open', 'touch']]);
+  });
 });
+

@@ -423,9 +423,123 @@ export const sysTruncate = defineProbe({
   filter: 'retval == 0',
 });
 
+// Metadata changes (who-modified --include-metadata): mode, owner and times. By name at the
+// syscall exit (succeeded), resolved like the deletions; through a descriptor at the entry,
+// filtered by the file's inode like the writes. chmod(1) and chown(1) call fchmodat/fchownat,
+// touch(1) utimensat (with a NULL name and the file's own descriptor for futimens).
+
+/** fchmodat(2) that succeeded (chmod(1)). */
+export const sysFchmodat = defineProbe({
+  name: 'sys_fchmodat',
+  description: 'fchmodat(2) that succeeded (syscall exit, BPF): the name as given, its directory fd and that fd\'s path, mode, cwd and the caller',
+  attach: { syscall: 'fchmodat', returns: 'long' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'filename', type: 'const char __user *' },
+    { name: 'mode', type: 'umode_t' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'mode', type: 'u32', from: 'mode' },
+    ...writerFields,
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(filename)', description: 'as the caller gave it' },
+    { name: 'dir', type: { string: 256 }, from: 'fd_path(dfd)', description: 'full path of dfd (empty for -100)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
+/** fchownat(2) that succeeded (chown(1), chgrp(1)). */
+export const sysFchownat = defineProbe({
+  name: 'sys_fchownat',
+  description: 'fchownat(2) that succeeded (syscall exit, BPF): the name as given, its directory fd and that fd\'s path, owner, group, cwd and the caller',
+  attach: { syscall: 'fchownat', returns: 'long' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'filename', type: 'const char __user *' },
+    { name: 'user', type: 'uid_t' },
+    { name: 'group', type: 'gid_t' },
+    { name: 'flag', type: 'int' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    { name: 'owner', type: 's32', from: 'user', description: 'new owner (-1: unchanged)' },
+    { name: 'group', type: 's32', from: 'group', description: 'new group (-1: unchanged)' },
+    ...writerFields,
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(filename)', description: 'as the caller gave it' },
+    { name: 'dir', type: { string: 256 }, from: 'fd_path(dfd)', description: 'full path of dfd (empty for -100)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
+/** utimensat(2) that succeeded (touch(1); futimens(3) passes a NULL name and the file's descriptor). */
+export const sysUtimensat = defineProbe({
+  name: 'sys_utimensat',
+  description: 'utimensat(2) that succeeded (syscall exit, BPF): the name as given (empty: dfd is the file), dfd\'s path, cwd and the caller',
+  attach: { syscall: 'utimensat', returns: 'long' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'filename', type: 'const char __user *' },
+    { name: 'utimes', type: 'struct __kernel_timespec __user *' },
+    { name: 'flags', type: 'int' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd' },
+    ...writerFields,
+    { name: 'pathname', type: { string: 256 }, from: 'user_string(filename)', description: 'as the caller gave it (empty: dfd is the file itself)' },
+    { name: 'dir', type: { string: 256 }, from: 'fd_path(dfd)', description: 'full path of dfd (the file itself when the name is empty; empty for -100)' },
+    cwdField,
+  ],
+  filter: 'retval == 0',
+});
+
+/** fchmod(2) of the watched file through a descriptor. */
+export const sysFchmod = defineProbe({
+  name: 'sys_fchmod',
+  description: 'fchmod(2) of one file (syscall entry, BPF; the file as live parameters): fd, mode and the caller',
+  attach: { syscall: 'fchmod' },
+  args: [
+    { name: 'fd', type: 'unsigned int' },
+    { name: 'mode', type: 'umode_t' },
+  ],
+  params: watchedFile,
+  fields: [
+    { name: 'fd', type: 's32', from: 'fd' },
+    { name: 'mode', type: 'u32', from: 'mode' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+    ...writerFields,
+  ],
+  filter: fdFilter,
+});
+
+/** fchown(2) of the watched file through a descriptor. */
+export const sysFchown = defineProbe({
+  name: 'sys_fchown',
+  description: 'fchown(2) of one file (syscall entry, BPF; the file as live parameters): fd, owner, group and the caller',
+  attach: { syscall: 'fchown' },
+  args: [
+    { name: 'fd', type: 'unsigned int' },
+    { name: 'user', type: 'uid_t' },
+    { name: 'group', type: 'gid_t' },
+  ],
+  params: watchedFile,
+  fields: [
+    { name: 'fd', type: 's32', from: 'fd' },
+    { name: 'owner', type: 's32', from: 'user' },
+    { name: 'group', type: 's32', from: 'group' },
+    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+    ...writerFields,
+  ],
+  filter: fdFilter,
+});
+
 /** Every probe spec of this plugin. */
 export const probes: ProbeSpec[] = [
   unlink, unlinkat, sysUnlinkat, sysUnlink, sysRmdir, sysRename, sysRenameat, sysRenameat2, openWrite, openatWrite,
   sysWrite, sysPwrite64, sysWritev, sysFtruncate, sysTruncate,
+  sysFchmodat, sysFchownat, sysUtimensat, sysFchmod, sysFchown,
 ];
 export default probes;

@@ -55,6 +55,7 @@ describe('plugin-fswatch', () => {
     expect(probes.map((p) => p.name)).toEqual([
       'unlink', 'unlinkat', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'open_write', 'openat_write',
       'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_truncate',
+      'sys_fchmodat', 'sys_fchownat', 'sys_utimensat', 'sys_fchmod', 'sys_fchown',
     ]);
     for (const p of probes) validateProbeSpec(p);
     for (const w of watches) {
@@ -264,11 +265,16 @@ describe('plugin-fswatch', () => {
     writeFileSync(file, 'x');
     const st = statSync(file, { bigint: true });
     const kdev = userDevToKernel(st.dev);
-    const events = whoModified.events as readonly string[];
+    const eventsOf = whoModified.events as (args: unknown) => readonly string[];
+    const events = eventsOf({ path: file });
+    // --include-metadata adds the metadata probes' events, each falling back the same way
+    expect(eventsOf({ path: file, 'include-metadata': true }).slice(events.length)).toEqual(
+      ['sys_fchmodat', 'sys_fchownat', 'sys_utimensat', 'sys_fchmod', 'sys_fchown'].map((p) => `tw:${p}|tw:open_write|tw:openat_write`),
+    );
     expect(events[0]).toBe('tw:open_write|tw:openat_write');
     // every other form falls back to the open events, so the watch runs where only those come up
     for (const e of events.slice(1)) expect(e).toMatch(/\|tw:open_write\|tw:openat_write$/);
-    const inodeProbes = ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate'];
+    const inodeProbes = ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_fchmod', 'sys_fchown'];
     expect(whoModified.probeParams?.({ path: file } as never)).toEqual(Object.fromEntries(inodeProbes.map((p) => [p, { watch_ino: st.ino, watch_dev: kdev }])));
     // every spec that takes the file declares exactly those params, live (followed through a replacement)
     for (const name of inodeProbes) {
@@ -340,6 +346,29 @@ describe('plugin-fswatch', () => {
     expect(r.changes.map((c) => c.what)).toEqual(['write', 'truncate', 'truncate', 'replaced', 'write', 'deleted', 'created']);
     // deleted: the probes are told there is no file (0: report nothing), then the created one
     expect(h.retuned.filter(([p]) => p === 'sys_write').map(([, v]) => (v as { watch_ino: bigint }).watch_ino)).toEqual([now.ino, 0n, now.ino + 9n]);
+  });
+
+  it('who-modified --include-metadata: chmod, chown and touch by name or through a descriptor; other files not', () => {
+    const dir = realpathSync(mkdtempSync(join(tmp, 'meta-')));
+    const file = join(dir, 'shadow');
+    writeFileSync(file, 'x');
+    const st = statSync(file, { bigint: true });
+    const kdev = userDevToKernel(st.dev);
+    const who = { pid: 50, tgid: 50, ppid: 1, uid: 0, comm: 'chmod', cmdline: 'chmod 600 shadow' };
+    const h = harness(whoModified, { path: file, 'include-metadata': true });
+    h.emit('tw:sys_fchmodat', 50, { dfd: -100, mode: 0o600, pathname: 'shadow', dir: '', cwd: dir, ...who });
+    h.emit('tw:sys_fchmodat', 50, { dfd: -100, mode: 0o600, pathname: 'other', dir: '', cwd: dir, ...who });
+    h.emit('tw:sys_fchownat', 51, { dfd: -100, owner: 0, group: -1, pathname: file, dir: '', cwd: '/', ...who, pid: 51, tgid: 51, comm: 'chown' });
+    // touch: utimensat(fd, NULL, ...) after opening it: the name is empty, dfd is the file
+    h.emit('tw:sys_utimensat', 52, { dfd: 3, pathname: '', dir: file, cwd: '/', ...who, pid: 52, tgid: 52, comm: 'touch' });
+    h.emit('tw:sys_fchmod', 53, { fd: 4, mode: 0o644, ino: st.ino, dev: kdev, ...who, pid: 53, tgid: 53, comm: 'python3' });
+    h.emit('tw:sys_fchown', 53, { fd: 4, owner: -1, group: 42, ino: st.ino + 1n, dev: kdev, ...who, pid: 53, tgid: 53, comm: 'python3' });
+    expect(h.alerts).toEqual([
+      `chmod[50] changed the mode of ${file} to 0600 (fchmodat)`,
+      `chown[51] changed the owner of ${file} (owner 0; fchownat)`,
+      `touch[52] changed the times of ${file} (utimensat)`,
+      `python3[53] changed the mode of ${file} to 0644 (fchmod on fd 4)`,
+    ]);
   });
 
   it('who-modified ends at its first change unless --keep-going', () => {

@@ -24,6 +24,11 @@ describe('which modules take the offsets', () => {
       sys_writev: false,
       sys_ftruncate: false,
       sys_truncate: false,
+      sys_fchmodat: false,
+      sys_fchownat: false,
+      sys_utimensat: false,
+      sys_fchmod: false,
+      sys_fchown: false,
       kill: false,
       sys_kill: false,
     });

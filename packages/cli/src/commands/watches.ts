@@ -14,7 +14,7 @@ export default class Watches extends TwCommand {
     const rows = all.map(({ watch, plugin }) => {
       const args = watchUsage(watch);
       const events = typeof watch.events === 'function' ? ['(depends on arguments)'] : [...watch.events];
-      return { name: watch.name, usage: [watch.name, ...args].join(' '), summary: watch.summary, plugin, events };
+      return { name: watch.name, usage: [watch.name, ...args].join(' '), summary: watch.summary, plugin, events, probes: [...(watch.probes ?? [])] };
     });
     if (!this.jsonEnabled()) {
       const w = Math.max(...rows.map((r) => r.usage.length), 5);

@@ -118,6 +118,27 @@ describe('probe parameters from a watch', () => {
     expect(up.map((p) => p.event)).toEqual(['tw:a', 'tw:b']);
   });
 
+  it('a probe no declared event names (with these args) is left down; a glob of them counts', async () => {
+    const opt = defineWatch({
+      name: 'with-option',
+      summary: 'test watch: an option adds the event of probe m',
+      args: { meta: { type: 'boolean', option: true } },
+      events: (args) => (args.meta ? ['tw:a', 'tw:m'] : ['tw:a']),
+      probes: ['a', 'm'],
+      on: { 'tw:a'() {}, 'tw:m'() {} },
+    });
+    const { provider } = fakeProvider({ a: 'bpf', m: 'bpf' });
+    const plain: LiveProbe[] = [];
+    await probesUp(run(opt, {}), ['tw:a'], provider, new Map(), () => undefined, plain);
+    expect(plain.map((p) => p.event)).toEqual(['tw:a']);
+    const meta: LiveProbe[] = [];
+    await probesUp(run(opt, { meta: true }), ['tw:a', 'tw:m'], provider, new Map(), () => undefined, meta);
+    expect(meta.map((p) => p.event)).toEqual(['tw:a', 'tw:m']);
+    const globbed: LiveProbe[] = [];
+    await probesUp(run(opt, {}), ['tw:*'], provider, new Map(), () => undefined, globbed);
+    expect(globbed.map((p) => p.event)).toEqual(['tw:a', 'tw:m']);
+  });
+
   it('where the first cannot come up, the alternative comes up with its parameters, and the notes say what filters it', async () => {
     const { provider, calls } = fakeProvider({ openat_write: 'bpf' });
     const notes: string[] = [];

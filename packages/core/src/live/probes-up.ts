@@ -9,6 +9,7 @@ import type { ProbeParams } from '../watch/define-watch.js';
 import { formatProbeParams, watchProbeParams } from '../watch/probe-params.js';
 import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
 import type { WatchRun } from '../session/run-watches.js';
+import { globsIntersect } from '../session/handler-check.js';
 
 /** A PROBE_PARAM error from the provider, said for the watch that gave the parameters. */
 function forWatch(watch: string, e: unknown): unknown {
@@ -40,7 +41,8 @@ export async function checkedProbeParams(run: WatchRun, provider: ProbeProvider 
  * each onto `up` as it comes (the caller takes them down). A probe that only offers an
  * alternative ("tw:x|sys:y") may be missing: the session uses the other events instead. A later
  * alternative ("tw:a|tw:b": b) is not brought up once an earlier one is — unless another pattern
- * still needs it. Probes are tried in the order the watch lists them. Parameter errors are
+ * still needs it. A probe none of the declared events names (nor a glob of them: 'tw:*') is not
+ * brought up: with these args the watch does not want it. Probes are tried in the order the watch lists them. Parameter errors are
  * never a probe "missing": they fail the run.
  */
 export async function probesUp(
@@ -66,6 +68,8 @@ export async function probesUp(
         return at > 0 && alts.slice(0, at).some(isUp);
       });
     if (covered) continue;
+    // no declared event (for these args: an option may add some) is this probe's: nothing would read it
+    if (!events.some((p) => p.split('|').some((alt) => globsIntersect(alt, event)))) continue;
     try {
       if (!provider) throw new TwError('PROBE_UNSUPPORTED', `watch '${run.watch.name}' declares probe '${name}', and no probe backend was given`);
       const given = params.get(name);

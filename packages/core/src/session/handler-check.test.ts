@@ -75,6 +75,12 @@ describe('unreachableHandlers', () => {
     expect(unreachable(w, { sys: 'signal' })).toEqual(['sched:sched_switch']);
   });
 
+  it('events that depend on the arguments: a handler of a declared probe is reached with other args (an option that adds probes)', () => {
+    const w = watch((args: { meta?: boolean }) => (args.meta ? ['tw:open', 'tw:chmod'] : ['tw:open']), ['tw:open', 'tw:chmod', 'tw:other'], ['open', 'chmod']);
+    expect(unreachable(w, {})).toEqual(['tw:other']);
+    expect(unreachable(w, { meta: true })).toEqual(['tw:other']);
+  });
+
   it('the shipped kind of watch with probes and a fallback has none', () => {
     const w = watch(['tw:kill|signal:signal_generate', 'signal:signal_generate'], ['tw:kill', 'signal:signal_generate'], ['kill']);
     expect(unreachableHandlers(w, {})).toEqual([]);

@@ -12,7 +12,7 @@ const AT_REMOVEDIR = 0x200;
 const O_CREAT = 0o100;
 
 /** What happened to the file. */
-export type ChangeKind = 'open' | 'write' | 'truncate' | 'replaced' | 'renamed away' | 'deleted' | 'created';
+export type ChangeKind = 'open' | 'write' | 'truncate' | 'replaced' | 'renamed away' | 'deleted' | 'created' | 'chmod' | 'chown' | 'utimes';
 
 export interface Modification {
   ts: string;
@@ -110,7 +110,7 @@ const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : typeof 
 const big = (v: unknown): bigint | undefined => (typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : undefined);
 
 /** the probes that filter by the watched file's inode and device (their live parameters) */
-const INODE_PROBES = ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate'] as const;
+const INODE_PROBES = ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_fchmod', 'sys_fchown'] as const;
 
 interface ModifiedState {
   /** the watched path, resolved (absolute, directory symlinks followed) */
@@ -130,6 +130,7 @@ interface ModifiedState {
 
 interface Args {
   path: string;
+  'include-metadata'?: boolean;
 }
 
 type Ctx = WatchContext<Args, ModifiedState>;
@@ -274,8 +275,60 @@ function onUnlink(e: WatchEvent, ctx: Ctx): void {
   changed(e, ctx, 'deleted', `by ${e.event === 'tw:sys_unlink' ? 'unlink' : 'unlinkat'}`, `deleted ${ctx.state.path}`);
 }
 
+/** A mode or owner change through a descriptor of the file (--include-metadata). */
+function onFdMeta(e: WatchEvent, ctx: Ctx): void {
+  if (!isTarget(ctx, e.fields.ino, e.fields.dev)) return;
+  const fd = num(e.fields.fd);
+  if (e.event === 'tw:sys_fchmod') {
+    const mode = `0${num(e.fields.mode).toString(8)}`;
+    changed(e, ctx, 'chmod', `to ${mode} through fd ${fd}`, `changed the mode of ${ctx.state.path} to ${mode} (fchmod on fd ${fd})`);
+  } else {
+    const who = ownerText(e.fields);
+    changed(e, ctx, 'chown', `${who} through fd ${fd}`, `changed the owner of ${ctx.state.path} (${who}; fchown on fd ${fd})`);
+  }
+}
+
+function ownerText(f: Readonly<Record<string, unknown>>): string {
+  const owner = num(f.owner);
+  const group = num(f.group);
+  return [owner !== -1 ? `owner ${owner}` : '', group !== -1 ? `group ${group}` : ''].filter(Boolean).join(', ') || 'nothing';
+}
+
+/** fchmodat, fchownat, utimensat by name (--include-metadata); utimensat with no name is on dfd's own file. */
+function onNamedMeta(e: WatchEvent, ctx: Ctx): void {
+  const f = e.fields;
+  const named = String(f.pathname ?? '') !== '';
+  const p = named ? resolved(ctx, f, 'pathname', 'dfd', 'dir') : f.dir ? String(f.dir) : null;
+  if (p !== ctx.state.path) return;
+  if (e.event === 'tw:sys_fchmodat') {
+    const mode = `0${num(f.mode).toString(8)}`;
+    changed(e, ctx, 'chmod', `to ${mode}`, `changed the mode of ${ctx.state.path} to ${mode} (fchmodat)`);
+  } else if (e.event === 'tw:sys_fchownat') {
+    const who = ownerText(f);
+    changed(e, ctx, 'chown', who, `changed the owner of ${ctx.state.path} (${who}; fchownat)`);
+  } else {
+    changed(e, ctx, 'utimes', named ? 'by name' : `through fd ${num(f.dfd)}`, `changed the times of ${ctx.state.path} (utimensat)`);
+  }
+}
+
 /** a later alternative that every kernel with either open probe has: the session still runs where a syscall form cannot come up */
 const OPEN_EVENTS = 'tw:open_write|tw:openat_write';
+
+const CONTENT_EVENTS = [
+  OPEN_EVENTS,
+  `tw:sys_write|${OPEN_EVENTS}`,
+  `tw:sys_pwrite64|${OPEN_EVENTS}`,
+  `tw:sys_writev|${OPEN_EVENTS}`,
+  `tw:sys_ftruncate|${OPEN_EVENTS}`,
+  `tw:sys_truncate|${OPEN_EVENTS}`,
+  `tw:sys_rename|${OPEN_EVENTS}`,
+  `tw:sys_renameat|${OPEN_EVENTS}`,
+  `tw:sys_renameat2|${OPEN_EVENTS}`,
+  `tw:sys_unlinkat|tw:unlink|${OPEN_EVENTS}`,
+  `tw:sys_unlink|${OPEN_EVENTS}`,
+];
+
+const METADATA_EVENTS = ['sys_fchmodat', 'sys_fchownat', 'sys_utimensat', 'sys_fchmod', 'sys_fchown'].map((p) => `tw:${p}|${OPEN_EVENTS}`);
 
 export default defineWatch({
   name: 'who-modified',
@@ -289,29 +342,23 @@ export default defineWatch({
     'a path that does not exist yet. Names given to the syscalls are resolved against the caller\'s cwd or ' +
     'directory fd; symlinks followed. The file is matched by inode and device in the kernel (the probes take ' +
     'them as live parameters) and followed through a replacement, so the next change of the new file is caught ' +
-    'too. Reads and other files are never reported. The syscall forms need BPF (any kernel with BTF); where only ' +
+    'too. Reads and other files are never reported; with --include-metadata also mode, owner and time changes ' +
+    '(fchmodat, fchownat, utimensat, fchmod, fchown: chmod, chown, touch).  The syscall forms need BPF (any kernel with BTF); where only ' +
     'the kprobe forms come up (modules, kprobe events), opens and deletions are seen. Not seen: writes through a ' +
     'shared mapping (mmap) and io_uring. It ends once it has reported the first change; with --keep-going it ' +
     'reports every one until Ctrl-C or --duration. Offline (--input) the same events give the same answers, ' +
     'except that after a replacement the new file is known by its path until an open of it names its inode.',
-  examples: ['tw watch who-modified /etc/passwd', 'tw watch who-modified /etc/hosts --keep-going --json', 'tw watch who-modified /var/log/syslog --input trace.dat --json'],
+  examples: ['tw watch who-modified /etc/passwd', 'tw watch who-modified /etc/hosts --keep-going --json', 'tw watch who-modified /etc/shadow --include-metadata', 'tw watch who-modified /var/log/syslog --input trace.dat --json'],
   args: {
     path: { type: 'string', required: true, description: 'the file to watch (it may not exist yet)' },
+    'include-metadata': { type: 'boolean', option: true, description: 'also report mode, owner and time changes (chmod, chown, touch)' },
   },
-  events: [
-    OPEN_EVENTS,
-    `tw:sys_write|${OPEN_EVENTS}`,
-    `tw:sys_pwrite64|${OPEN_EVENTS}`,
-    `tw:sys_writev|${OPEN_EVENTS}`,
-    `tw:sys_ftruncate|${OPEN_EVENTS}`,
-    `tw:sys_truncate|${OPEN_EVENTS}`,
-    `tw:sys_rename|${OPEN_EVENTS}`,
-    `tw:sys_renameat|${OPEN_EVENTS}`,
-    `tw:sys_renameat2|${OPEN_EVENTS}`,
-    `tw:sys_unlinkat|tw:unlink|${OPEN_EVENTS}`,
-    `tw:sys_unlink|${OPEN_EVENTS}`,
+  // the metadata probes only come up with --include-metadata
+  events: (args) => (args['include-metadata'] ? [...CONTENT_EVENTS, ...METADATA_EVENTS] : CONTENT_EVENTS),
+  probes: [
+    'open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_truncate', 'sys_rename', 'sys_renameat', 'sys_renameat2',
+    'sys_unlinkat', 'unlink', 'sys_unlink', 'sys_fchmodat', 'sys_fchownat', 'sys_utimensat', 'sys_fchmod', 'sys_fchown',
   ],
-  probes: ['open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_truncate', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'sys_unlinkat', 'unlink', 'sys_unlink'],
   // a tracefs event's filter (module, kprobe event) for the open probe: fixed at the start (the
   // live parameters follow a replacement; the handler compares inodes either way)
   filter: (args) => {
@@ -372,6 +419,21 @@ export default defineWatch({
     },
     'tw:unlink'(e, ctx) {
       onUnlink(e, ctx);
+    },
+    'tw:sys_fchmod'(e, ctx) {
+      onFdMeta(e, ctx);
+    },
+    'tw:sys_fchown'(e, ctx) {
+      onFdMeta(e, ctx);
+    },
+    'tw:sys_fchmodat'(e, ctx) {
+      onNamedMeta(e, ctx);
+    },
+    'tw:sys_fchownat'(e, ctx) {
+      onNamedMeta(e, ctx);
+    },
+    'tw:sys_utimensat'(e, ctx) {
+      onNamedMeta(e, ctx);
     },
   },
   end(ctx): WhoModifiedResult {
