@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bpfSkipReason } from './support/bpf.js';
 import { skipReason, which } from './support/tracefs.js';
+import { twCliPath } from './support/tw.js';
 import { parseWatchJson } from './support/watch-json.js';
 import { eventually, scratch, startTw, twInstances, twPrograms } from './support/tw-live.js';
 
@@ -59,7 +60,8 @@ describe.skipIf(reason !== undefined)('who-modified: every kind of change, live 
     await pause(100);
 
     const before = new Set(twPrograms().map((p) => p.id));
-    const tw = await startTw(['watch', 'who-modified', file, '--json', '--keep-going']);
+    const rec = join(dir, 'modified.dat');
+    const tw = await startTw(['watch', 'who-modified', file, '--json', '--keep-going', '--record', rec]);
     const pids: Record<string, number> = {};
     try {
       expect(tw.line).toMatch(/tw:sys_write via bpf/);
@@ -107,6 +109,14 @@ describe.skipIf(reason !== undefined)('who-modified: every kind of change, live 
     expect(alerts[6]?.culprit).toMatchObject({ pid: pids.sed, comm: 'sed', cmdline: 'sed -i s/y/z/ passwd' });
     expect(await eventually(() => !twPrograms().some((p) => !before.has(p.id))), 'its programs after').toBe(true);
     expect(twInstances(tw.pid)).toEqual([]);
+
+    // offline: the recording of that run gives the same changes, by the same culprits (after the
+    // replacement the new file is known by its path until its first open names its inode)
+    const replay = spawnSync(process.execPath, [twCliPath(), 'watch', 'who-modified', file, '--input', rec, '--json', '--keep-going'], { encoding: 'utf8' });
+    expect(replay.status, replay.stderr).toBe(0);
+    const offline = parseWatchJson<{ changes: Change[] }>(replay.stdout);
+    expect(offline.result.changes).toEqual(result.changes);
+    expect(offline.alerts.map((a) => [a.message, a.culprit?.pid, a.culprit?.cmdline])).toEqual(alerts.map((a) => [a.message, a.culprit?.pid, a.culprit?.cmdline]));
   });
 
   it('--include-metadata adds mode, owner and time changes: chmod, chown, touch, fchmod; without it they are not reported', { timeout: 60_000 }, async () => {

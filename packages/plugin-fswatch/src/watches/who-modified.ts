@@ -210,8 +210,19 @@ function onOpen(e: WatchEvent, ctx: Ctx): void {
   changed(e, ctx, what, flags, what === 'created' ? `created ${s.path} (${flags})` : `opened ${s.path} for writing (${flags})`);
 }
 
+/**
+ * A recording's descriptor event while the file's inode is not known yet (before the first open
+ * of it, or after a replacement): the probe was told the file's inode in the kernel when it was
+ * recorded, so the event is the file's; its inode is the file's from here on.
+ */
+function adopt(e: WatchEvent, ctx: Ctx): void {
+  const ino = big(e.fields.ino);
+  if (ctx.mode === 'file' && ctx.state.target.ino === undefined && !ctx.state.missing && ino !== undefined && ino !== 0n) follow(ctx, { ino, dev: num(e.fields.dev) });
+}
+
 /** A write or ftruncate through a descriptor of the file (kernel-filtered by inode; checked again here). */
 function onFdChange(e: WatchEvent, ctx: Ctx): void {
+  adopt(e, ctx);
   if (!isTarget(ctx, e.fields.ino, e.fields.dev)) return;
   const fd = num(e.fields.fd);
   if (e.event === 'tw:sys_ftruncate') {
@@ -277,6 +288,7 @@ function onUnlink(e: WatchEvent, ctx: Ctx): void {
 
 /** A mode or owner change through a descriptor of the file (--include-metadata). */
 function onFdMeta(e: WatchEvent, ctx: Ctx): void {
+  adopt(e, ctx);
   if (!isTarget(ctx, e.fields.ino, e.fields.dev)) return;
   const fd = num(e.fields.fd);
   if (e.event === 'tw:sys_fchmod') {
@@ -347,7 +359,8 @@ export default defineWatch({
     'the kprobe forms come up (modules, kprobe events), opens and deletions are seen. Not seen: writes through a ' +
     'shared mapping (mmap) and io_uring. It ends once it has reported the first change; with --keep-going it ' +
     'reports every one until Ctrl-C or --duration. Offline (--input) the same events give the same answers, ' +
-    'except that after a replacement the new file is known by its path until an open of it names its inode.',
+    'the file being known by the events themselves: by its path until an open of it names its inode, or by the inode ' +
+    'the descriptor probes were filtered by when the recording was made.',
   examples: ['tw watch who-modified /etc/passwd', 'tw watch who-modified /etc/hosts --keep-going --json', 'tw watch who-modified /etc/shadow --include-metadata', 'tw watch who-modified /var/log/syslog --input trace.dat --json'],
   args: {
     path: { type: 'string', required: true, description: 'the file to watch (it may not exist yet)' },
@@ -377,8 +390,14 @@ export default defineWatch({
     return { path: watchedPath(args.path, hostFs), target, missing: target.ino === undefined, startIno: target.ino, changes: [], opens: [], total: 0, byProcess: new Map(), answered: false };
   },
   start(ctx) {
-    // a recording is another machine's (or another time's): its paths are compared lexically
-    if (ctx.mode === 'file') ctx.state.path = watchedPath(ctx.args.path, noFs);
+    // a recording is another machine's (or another time's): its paths are compared lexically,
+    // and the file at the path now says nothing of the file then — its identity comes from the
+    // events (an open of the path names its inode; the descriptor probes were filtered by it)
+    if (ctx.mode === 'file') {
+      ctx.state.path = watchedPath(ctx.args.path, noFs);
+      ctx.state.target = {};
+      ctx.state.missing = false;
+    }
   },
   on: {
     'tw:open_write'(e, ctx) {
