@@ -335,6 +335,42 @@ payload_run f $W/victim-payload-module module --record $TW_OUT/f.dat
 stamp g
 payload_run g $W/victim-payload-kprobe kprobe-events
 
+# ---- (k) the culprit watches through the module and kprobe-events backends: who-killed names a
+# short-lived kill(1) (its kill(2) seen by the tw:kill probe, joined to signal_generate) and ends
+# when its victim dies (module and kprobe events); who-modified names tee, which opened the file
+# for appending (tw:open_write, a module) and ends there. Each run must end by itself (the watch stops); the result is the last line.
+# culprit_run STEP BACKEND WATCH ARG COMMAND...: sets C to the culprit's pid
+culprit_run() {
+  local step=$1 backend=$2 watch=$3 arg=$4; shift 4
+  $TWBG watch $watch $arg --probe-backend $backend --json --duration 120s > $L/$step.out 2> $L/$step.err &
+  D=$!
+  C=none
+  if wait_line $D $L/$step.err 'tw: tracing'; then
+    ok $step.ready
+    data $step.tracing "$(grep -m1 'tw: tracing' $L/$step.err)"
+    bash -c 'echo $$ > "$1"; shift; exec "$@"' culprit $W/$step.pid "$@"; C=$(cat $W/$step.pid)
+    data $step.culprit $C
+    for i in $(seq 1 600); do kill -0 $D 2>/dev/null || break; sleep 0.1; done
+    kill -0 $D 2>/dev/null && fail $step.ended_itself "tw watch $watch still runs 60 s after the culprit" || ok $step.ended_itself
+  else
+    fail $step.ready "tw watch never traced: $(flat $L/$step.err)"
+  fi
+  stop_bg $D
+  [ $rc = 0 ] && ok $step.rc || fail $step.rc "tw watch exit $rc: $(flat $L/$step.err)"
+  data $step.result "$(tail -n 1 $L/$step.out | tr -d '\n')"
+  [ -z "$(grep '^tw_' /proc/modules)" ] && ok $step.no_module || fail $step.no_module "$(grep '^tw_' /proc/modules)"
+  [ -z "$(tw_dynamic)" ] && ok $step.no_dynamic_events || fail $step.no_dynamic_events "$(tw_dynamic)"
+}
+for b in module kprobe-events; do
+  stamp k.$b
+  sleep 300 & V=$!
+  culprit_run k.killed.$b $b who-killed $V /bin/kill -TERM $V
+  wait $V 2>/dev/null
+done
+# open_write reads the full path (a dentry walk): a module can, kprobe events cannot
+F=$W/modified; echo a > $F
+culprit_run k.modified.module module who-modified $F /usr/bin/tee -a $F </dev/null >/dev/null
+
 # ---- every build in the guest was a cache hit
 [ ! -e $W/make-called ] && ok cache.no_make || fail cache.no_make "make ran in the guest: $(flat $W/make-called)"
 mine > $W/cache-after
@@ -680,6 +716,29 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.data.get('g.dynamic_events')?.[0], ctx(s)).toBe('p:tw/unlink do_unlinkat dfd=%di:s32 pathname=+0(+0(%si)):string comm=$comm:string');
         const pid = Number(s.data.get('g.rm_pid')?.[0]);
         await expectGeneratedPayload(payloadOf(s, 'g'), `${GUEST_W}/victim-payload-kprobe`, pid, ctx(s));
+      }, TEST_MS);
+
+      for (const backend of ['module', 'kprobe-events'] as const) {
+        it(`(k) who-killed through ${backend}: names a short-lived kill(1) and ends with its victim`, async () => {
+          const s = await get();
+          expectSteps(s, ['ready', 'ended_itself', 'rc', 'no_module', 'no_dynamic_events'].map((x) => `k.killed.${backend}.${x}`));
+          expect(s.data.get(`k.killed.${backend}.tracing`)?.[0], ctx(s)).toContain(`tw:kill via ${backend}`);
+          const killer = Number(s.data.get(`k.killed.${backend}.culprit`)?.[0]);
+          const killed = JSON.parse(s.data.get(`k.killed.${backend}.result`)?.[0] ?? '{}') as { signals?: Array<Record<string, unknown>>; killedBy?: Record<string, unknown>; answered?: boolean };
+          expect(killed.signals?.map((x) => [x.tgid, x.comm, x.signal, x.via, x.result]), ctx(s)).toEqual([[killer, 'kill', 'SIGTERM', 'kill', 'delivered']]);
+          expect(killed.killedBy, ctx(s)).toMatchObject({ tgid: killer, signal: 'SIGTERM' });
+          expect(killed.answered, ctx(s)).toBe(true);
+        }, TEST_MS);
+      }
+
+      it('(k) who-modified through the module (open_write): names tee, which opened the file for appending, and ends', async () => {
+        const s = await get();
+        expectSteps(s, ['ready', 'ended_itself', 'rc', 'no_module', 'no_dynamic_events'].map((x) => `k.modified.module.${x}`));
+        expect(s.data.get('k.modified.module.tracing')?.[0], ctx(s)).toContain('tw:open_write via module');
+        const writer = Number(s.data.get('k.modified.module.culprit')?.[0]);
+        const modified = JSON.parse(s.data.get('k.modified.module.result')?.[0] ?? '{}') as { changes?: Array<Record<string, unknown>>; answered?: boolean };
+        expect(modified.changes?.map((x) => [x.what, x.tgid, x.comm, x.detail]), ctx(s)).toEqual([['open', writer, 'tee', 'O_WRONLY|O_CREAT|O_APPEND']]);
+        expect(modified.answered, ctx(s)).toBe(true);
       }, TEST_MS);
 
       it('finds every compiled unpacker in the cache the host filled (the guest compiles none)', async () => {
