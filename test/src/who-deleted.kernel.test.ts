@@ -115,6 +115,8 @@ describe.skipIf(reason !== undefined)('who-deleted catches every deletion, live 
     ]);
     expect(result).toMatchObject({ pattern: join(dir, 'victim'), total: 1, answered: true, lost: 0 });
     expect(alerts.map((a) => [a.message, a.culprit?.comm])).toEqual([[`rm[${culprit.pid}] deleted ${join(dir, 'victim')}`, 'rm']]);
+    // its arguments as the probe read them at the call (the process was gone before tw got the event)
+    expect(alerts[0]?.culprit).toMatchObject({ uid: 0, cmdline: 'rm victim' });
     await nothingLeft(tw, progs);
   });
 

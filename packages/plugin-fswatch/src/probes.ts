@@ -317,90 +317,62 @@ const writerFields = [
 
 const fdFilter = 'watch_ino != 0 && ino == watch_ino && dev == watch_dev';
 
+type Arg = ProbeSpec['args'][number];
+type Field = ProbeSpec['fields'][number];
+
+/**
+ * A syscall entry through descriptor `fd` (its first argument), filtered to the watched file:
+ * the fd, the call's own fields, the file's inode and device from the caller's file table, and
+ * who called.
+ */
+function fdProbe(name: string, description: string, args: readonly Arg[], own: readonly Field[]): ProbeSpec {
+  return defineProbe({
+    name: `sys_${name}`,
+    description: `${description} (syscall entry, BPF; the file as live parameters)`,
+    attach: { syscall: name },
+    args,
+    params: watchedFile,
+    fields: [
+      { name: 'fd', type: 's32', from: 'fd' },
+      ...own,
+      { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
+      { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
+      ...writerFields,
+    ],
+    filter: fdFilter,
+  });
+}
+
 /** write(2) to the watched file through any descriptor. */
-export const sysWrite = defineProbe({
-  name: 'sys_write',
-  description: 'write(2) to one file (syscall entry, BPF; the file as live parameters): fd, count, inode, device and the writer',
-  attach: { syscall: 'write' },
-  args: [
-    { name: 'fd', type: 'unsigned int' },
-    { name: 'buf', type: 'const char __user *' },
-    { name: 'count', type: 'size_t' },
-  ],
-  params: watchedFile,
-  fields: [
-    { name: 'fd', type: 's32', from: 'fd' },
-    { name: 'count', type: 'u64', from: 'count', description: 'bytes asked to write' },
-    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
-    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
-    ...writerFields,
-  ],
-  filter: fdFilter,
-});
+export const sysWrite = fdProbe('write', 'write(2) to one file: fd, count, inode, device and the writer', [
+  { name: 'fd', type: 'unsigned int' },
+  { name: 'buf', type: 'const char __user *' },
+  { name: 'count', type: 'size_t' },
+], [{ name: 'count', type: 'u64', from: 'count', description: 'bytes asked to write' }]);
 
 /** pwrite64(2): a write at an offset. */
-export const sysPwrite64 = defineProbe({
-  name: 'sys_pwrite64',
-  description: 'pwrite64(2) to one file (syscall entry, BPF; the file as live parameters): fd, count, offset, inode, device and the writer',
-  attach: { syscall: 'pwrite64' },
-  args: [
-    { name: 'fd', type: 'unsigned int' },
-    { name: 'buf', type: 'const char __user *' },
-    { name: 'count', type: 'size_t' },
-    { name: 'pos', type: 'loff_t' },
-  ],
-  params: watchedFile,
-  fields: [
-    { name: 'fd', type: 's32', from: 'fd' },
-    { name: 'count', type: 'u64', from: 'count', description: 'bytes asked to write' },
-    { name: 'pos', type: 's64', from: 'pos', description: 'file offset' },
-    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
-    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
-    ...writerFields,
-  ],
-  filter: fdFilter,
-});
+export const sysPwrite64 = fdProbe('pwrite64', 'pwrite64(2) to one file: fd, count, offset, inode, device and the writer', [
+  { name: 'fd', type: 'unsigned int' },
+  { name: 'buf', type: 'const char __user *' },
+  { name: 'count', type: 'size_t' },
+  { name: 'pos', type: 'loff_t' },
+], [
+  { name: 'count', type: 'u64', from: 'count', description: 'bytes asked to write' },
+  { name: 'pos', type: 's64', from: 'pos', description: 'file offset' },
+]);
 
 /** writev(2): a gathered write (what many loggers and stdio implementations use). */
-export const sysWritev = defineProbe({
-  name: 'sys_writev',
-  description: 'writev(2) to one file (syscall entry, BPF; the file as live parameters): fd, iovec count, inode, device and the writer',
-  attach: { syscall: 'writev' },
-  args: [
-    { name: 'fd', type: 'unsigned long' },
-    { name: 'vec', type: 'const struct iovec __user *' },
-    { name: 'vlen', type: 'unsigned long' },
-  ],
-  params: watchedFile,
-  fields: [
-    { name: 'fd', type: 's32', from: 'fd' },
-    { name: 'vlen', type: 'u32', from: 'vlen', description: 'buffers in the iovec' },
-    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
-    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
-    ...writerFields,
-  ],
-  filter: fdFilter,
-});
+export const sysWritev = fdProbe('writev', 'writev(2) to one file: fd, iovec count, inode, device and the writer', [
+  { name: 'fd', type: 'unsigned long' },
+  { name: 'vec', type: 'const struct iovec __user *' },
+  { name: 'vlen', type: 'unsigned long' },
+], [{ name: 'vlen', type: 'u32', from: 'vlen', description: 'buffers in the iovec' }]);
 
 /** ftruncate(2): the file cut (or extended) to a length through a descriptor. */
-export const sysFtruncate = defineProbe({
-  name: 'sys_ftruncate',
-  description: 'ftruncate(2) of one file (syscall entry, BPF; the file as live parameters): fd, length, inode, device and the caller',
-  attach: { syscall: 'ftruncate' },
-  args: [
-    { name: 'fd', type: 'unsigned int' },
-    { name: 'length', type: 'unsigned long' },
-  ],
-  params: watchedFile,
-  fields: [
-    { name: 'fd', type: 's32', from: 'fd' },
-    { name: 'length', type: 'u64', from: 'length' },
-    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
-    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
-    ...writerFields,
-  ],
-  filter: fdFilter,
-});
+export const sysFtruncate = fdProbe('ftruncate', 'ftruncate(2) of one file: fd, length, inode, device and the caller', [
+  { name: 'fd', type: 'unsigned int' },
+  { name: 'length', type: 'unsigned long' },
+], [{ name: 'length', type: 'u64', from: 'length' }]);
 
 /**
  * truncate(2) that succeeded: a file cut to a length by its name (truncate(1), shell tools). At
@@ -495,46 +467,20 @@ export const sysUtimensat = defineProbe({
 });
 
 /** fchmod(2) of the watched file through a descriptor. */
-export const sysFchmod = defineProbe({
-  name: 'sys_fchmod',
-  description: 'fchmod(2) of one file (syscall entry, BPF; the file as live parameters): fd, mode and the caller',
-  attach: { syscall: 'fchmod' },
-  args: [
-    { name: 'fd', type: 'unsigned int' },
-    { name: 'mode', type: 'umode_t' },
-  ],
-  params: watchedFile,
-  fields: [
-    { name: 'fd', type: 's32', from: 'fd' },
-    { name: 'mode', type: 'u32', from: 'mode' },
-    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
-    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
-    ...writerFields,
-  ],
-  filter: fdFilter,
-});
+export const sysFchmod = fdProbe('fchmod', 'fchmod(2) of one file: fd, mode and the caller', [
+  { name: 'fd', type: 'unsigned int' },
+  { name: 'mode', type: 'umode_t' },
+], [{ name: 'mode', type: 'u32', from: 'mode' }]);
 
 /** fchown(2) of the watched file through a descriptor. */
-export const sysFchown = defineProbe({
-  name: 'sys_fchown',
-  description: 'fchown(2) of one file (syscall entry, BPF; the file as live parameters): fd, owner, group and the caller',
-  attach: { syscall: 'fchown' },
-  args: [
-    { name: 'fd', type: 'unsigned int' },
-    { name: 'user', type: 'uid_t' },
-    { name: 'group', type: 'gid_t' },
-  ],
-  params: watchedFile,
-  fields: [
-    { name: 'fd', type: 's32', from: 'fd' },
-    { name: 'owner', type: 's32', from: 'user' },
-    { name: 'group', type: 's32', from: 'group' },
-    { name: 'ino', type: 'u64', from: 'fd_ino(fd)' },
-    { name: 'dev', type: 'u32', from: 'fd_dev(fd)' },
-    ...writerFields,
-  ],
-  filter: fdFilter,
-});
+export const sysFchown = fdProbe('fchown', 'fchown(2) of one file: fd, owner, group and the caller', [
+  { name: 'fd', type: 'unsigned int' },
+  { name: 'user', type: 'uid_t' },
+  { name: 'group', type: 'gid_t' },
+], [
+  { name: 'owner', type: 's32', from: 'user' },
+  { name: 'group', type: 's32', from: 'group' },
+]);
 
 /** Every probe spec of this plugin. */
 export const probes: ProbeSpec[] = [

@@ -1,4 +1,5 @@
-import { defineWatch, formatTable } from '@tw/core';
+import { defineWatch, formatTable, type CulpritFacts } from '@tw/core';
+import { culpritFacts } from './culprit.js';
 import { AT_FDCWD, hostFs, isGlob, matchesPath, mayMatchRelative, noFs, resolveName, watchPattern, type PathFs, type Watched } from './paths.js';
 
 /** deletions are kept up to this many; later ones are only counted */
@@ -70,7 +71,7 @@ interface Ctx {
   state: DeletionState;
   mode: 'file' | 'live';
   proc(pid: number): { tgid?: number | undefined; ppid?: number | undefined };
-  alert(message: string, opts?: { pid?: number; details?: unknown }): void;
+  alert(message: string, opts?: { pid?: number; culprit?: CulpritFacts; details?: unknown }): void;
   keepGoing: boolean;
   stop(): void;
   has(event: string): boolean;
@@ -139,7 +140,8 @@ function report(e: Ev, ctx: Ctx, syscall: string, kind: DeletionKind, n: Name, o
   const message =
     kind === 'rename-away' ? `${who} renamed ${say(n)} away to ${say(other!)}` : kind === 'rename-over' ? `${who} replaced ${say(n)} by rename from ${say(other!)}` : `${who} deleted ${say(n)}`;
   const { ts: _ts, ...details } = d;
-  ctx.alert(message, { pid: e.pid, details: other ? { ...details, other: other.path ?? other.given } : details });
+  // what the probe captured at the call (uid, arguments) names the culprit even once it is gone
+  ctx.alert(message, { pid: e.pid, culprit: culpritFacts(e.fields), details: other ? { ...details, other: other.path ?? other.given } : details });
   // the question is answered: end, unless the user asked for a monitor (--keep-going)
   if (!ctx.keepGoing) {
     s.answered = true;

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { defineWatch, formatTable, type CulpritFacts, type WatchContext, type WatchEvent } from '@tw/core';
+import { defineWatch, formatTable, type WatchContext, type WatchEvent } from '@tw/core';
+import { culpritFacts } from './culprit.js';
 import { userDevToKernel } from '@tw/probe-spec';
 import { AT_FDCWD, hostFs, noFs, realParent, resolveName, type PathFs } from './paths.js';
 
@@ -85,16 +86,6 @@ function decodeFlags(flags: number): string {
   if (flags & 0o1000) out.push('O_TRUNC');
   if (flags & 0o2000) out.push('O_APPEND');
   return out.join('|');
-}
-
-/** The culprit facts a probe event carries (fields comm, ppid, uid, cmdline, where the probe has them). */
-function culpritFacts(f: Readonly<Record<string, unknown>>): CulpritFacts {
-  const out: CulpritFacts = {};
-  if (typeof f.comm === 'string' && f.comm !== '') out.comm = f.comm;
-  if (typeof f.ppid === 'number') out.ppid = f.ppid;
-  if (typeof f.uid === 'number') out.uid = f.uid;
-  if (typeof f.cmdline === 'string' && f.cmdline !== '') out.cmdline = f.cmdline;
-  return out;
 }
 
 /**
