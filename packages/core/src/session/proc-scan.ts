@@ -14,6 +14,17 @@ function read(path: string): string | undefined {
   }
 }
 
+/** A process's arguments, space-separated (undefined: gone, or a kernel thread). */
+function cmdlineOf(proc: string, pid: string | number): string | undefined {
+  return read(`${proc}/${pid}/cmdline`)?.split('\0').filter(Boolean).join(' ') || undefined;
+}
+
+/** The real uid from a status file's "Uid:" line (real, effective, saved, filesystem). */
+function uidOf(status: string): number | undefined {
+  const uid = /^Uid:\s*(\d+)/m.exec(status)?.[1];
+  return uid !== undefined ? Number(uid) : undefined;
+}
+
 export function seedFromProc(table: ProcessTable, proc = '/proc'): number {
   let n = 0;
   let pids: string[];
@@ -28,16 +39,14 @@ export function seedFromProc(table: ProcessTable, proc = '/proc'): number {
     const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1];
     const tgid = Number(field('Tgid') ?? p);
     const ppid = Number(field('PPid') ?? 0);
-    // Uid: real, effective, saved, filesystem
-    const uidText = field('Uid')?.split(/\s+/)[0];
-    const uid = uidText !== undefined && /^\d+$/.test(uidText) ? Number(uidText) : undefined;
+    const uid = uidOf(status);
     let exe: string | undefined;
     try {
       exe = readlinkSync(`${proc}/${p}/exe`);
     } catch {
       exe = undefined; // kernel threads have none
     }
-    const cmdline = read(`${proc}/${p}/cmdline`)?.split('\0').filter(Boolean).join(' ') || undefined;
+    const cmdline = cmdlineOf(proc, p);
     let tids: string[] = [p];
     try {
       tids = readdirSync(`${proc}/${p}/task`);
@@ -65,9 +74,9 @@ export function liveExecFacts(pid: number, exe: string, proc = '/proc'): { cmdli
     return {};
   }
   const out: { cmdline?: string; uid?: number } = {};
-  const cmdline = read(`${proc}/${pid}/cmdline`)?.split('\0').filter(Boolean).join(' ');
-  if (cmdline) out.cmdline = cmdline;
-  const uid = /^Uid:\s*(\d+)/m.exec(read(`${proc}/${pid}/status`) ?? '')?.[1];
-  if (uid !== undefined) out.uid = Number(uid);
+  const cmdline = cmdlineOf(proc, pid);
+  if (cmdline !== undefined) out.cmdline = cmdline;
+  const uid = uidOf(read(`${proc}/${pid}/status`) ?? '');
+  if (uid !== undefined) out.uid = uid;
   return out;
 }
