@@ -6,7 +6,7 @@
 // that replacement, a deletion and the creation of the path again. Reads of the file and writes to
 // another file give nothing. Nothing is left loaded after.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bpfSkipReason } from './support/bpf.js';
@@ -151,6 +151,65 @@ describe.skipIf(reason !== undefined)('who-modified: every kind of change, live 
     // without the option: only touch's open for writing
     const plain = await run([]);
     expect(plain.changes.map((c) => [c.what, c.comm])).toEqual([['open', 'touch']]);
+  });
+
+  // overlayfs (containers, live systems, the test guests' root): stat(2) gives a file the device of
+  // its layer, the probes see the overlay's own; the watch must match the file all the same,
+  // before and after its copy-up to the upper layer, and a file created on the upper layer
+  it('matches files on overlayfs: a lower-layer file before and after its copy-up, an upper-layer file, a save by rename', { timeout: 60_000 }, async (t) => {
+    const dir = workDir();
+    const lower = join(dir, 'lower');
+    const upper = join(dir, 'layers', 'upper');
+    const work = join(dir, 'layers', 'work');
+    const merged = join(dir, 'merged');
+    const layers = join(dir, 'layers');
+    for (const d of [lower, layers, merged]) mkdirSync(d);
+    keep(() => {
+      for (const d of [merged, layers, lower]) spawnSync('umount', [d]);
+    });
+    // the layers on two file systems of their own (one for lower, one for upper+work): the
+    // overlay then gives each layer's files that layer's device, as on a container host
+    for (const d of [lower, layers]) {
+      const tm = spawnSync('mount', ['-t', 'tmpfs', 'tw-test-layer', d], { encoding: 'utf8' });
+      expect(tm.status, tm.stderr).toBe(0);
+    }
+    for (const d of [upper, work]) mkdirSync(d);
+    writeFileSync(join(lower, 'low'), 'a\n');
+    const m = spawnSync('mount', ['-t', 'overlay', 'tw-test-ov', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged], { encoding: 'utf8' });
+    if (m.status !== 0) return t.skip(`no overlayfs here: ${m.stderr.trim()}`);
+    // what makes the case: stat(2) does not give the overlay's own device
+    expect(statSync(join(merged, 'low')).dev).not.toBe(statSync(merged).dev);
+    writeFileSync(join(merged, 'up'), 'b\n');
+    const run = async (name: string, act: () => Record<string, number>) => {
+      const tw = await startTw(['watch', 'who-modified', join(merged, name), '--json', '--keep-going']);
+      let pids: Record<string, number> = {};
+      try {
+        pids = act();
+        await pause(400);
+      } finally {
+        tw.kill('SIGINT');
+      }
+      const r = await tw.done;
+      expect(r.code, r.stderr).toBe(0);
+      return { pids, changes: parseWatchJson<{ changes: Change[] }>(r.stdout).result.changes.map((c) => [c.what, c.comm, c.tgid]) };
+    };
+    // the lower file: the first append copies it up, the second writes the upper copy
+    const low = await run('low', () => ({ first: sh(merged, 'echo x >> low'), second: sh(merged, 'echo y >> low'), read: sh(merged, 'cat low >/dev/null') }));
+    expect(low.changes).toEqual([
+      ['open', 'sh', low.pids.first],
+      ['write', 'sh', low.pids.first],
+      ['open', 'sh', low.pids.second],
+      ['write', 'sh', low.pids.second],
+    ]);
+    const up = await run('up', () => {
+      const trunc = py(dir, `import os; os.truncate(${JSON.stringify(join(merged, 'up'))}, 0)`);
+      const sed = sh(merged, 'echo q > up; exec sed -i s/q/r/ up');
+      return { trunc, sed };
+    });
+    expect(up.changes.filter(([what]) => what !== 'open' && what !== 'write')).toEqual([
+      ['truncate', 'python3', up.pids.trunc],
+      ['replaced', 'sed', up.pids.sed],
+    ]);
   });
 });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
 import { layoutFor, userDevToKernel, validateProbeSpec } from '@tw/probe-spec';
+import { mountDevOf, parseMountinfo } from './watches/mounts.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { watches, whoDeleted, whoModified } from './index.js';
 import { probes } from './probes.js';
@@ -382,3 +383,26 @@ describe('plugin-fswatch', () => {
   });
 });
 
+
+describe('the device the probes see (mountinfo)', () => {
+  const info = [
+    '22 1 0:21 / / rw,relatime - ext4 /dev/sda1 rw',
+    '30 22 0:42 / /var/lib/c\\040one rw - overlay overlay rw,lowerdir=/l',
+    '31 30 0:50 / /var/lib/c\\040one/mnt rw - tmpfs t rw',
+    '32 30 0:51 / /var/lib/c\\040one/mnt rw - tmpfs t2 rw',
+    '',
+  ].join('\n');
+  const mounts = parseMountinfo(info);
+  it('reads each mount point (octal escapes undone) with its superblock device as the kernel encodes it', () => {
+    expect(mounts.map((m) => m.point)).toEqual(['/', '/var/lib/c one', '/var/lib/c one/mnt', '/var/lib/c one/mnt']);
+    expect(mounts[1]!.dev).toBe((0 << 20) | 42);
+  });
+  it('gives a path the device of the deepest mount over it, the last one mounted where two share a point', () => {
+    expect(mountDevOf('/etc/passwd', mounts)).toBe(21);
+    expect(mountDevOf('/var/lib/c one/etc/passwd', mounts)).toBe(42);
+    expect(mountDevOf('/var/lib/c one', mounts)).toBe(42);
+    expect(mountDevOf('/var/lib/c onex/f', mounts)).toBe(21);
+    expect(mountDevOf('/var/lib/c one/mnt/f', mounts)).toBe(51);
+    expect(mountDevOf('/x', [])).toBeUndefined();
+  });
+});

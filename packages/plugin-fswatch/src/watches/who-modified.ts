@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { defineWatch, formatTable, type WatchContext, type WatchEvent } from '@tw/core';
 import { culpritFacts } from './culprit.js';
 import { userDevToKernel } from '@tw/probe-spec';
+import { probeDevOf } from './mounts.js';
 import { AT_FDCWD, hostFs, noFs, realParent, resolveName, type PathFs } from './paths.js';
 
 const KEEP = 10_000;
@@ -63,11 +64,14 @@ interface Target {
   dev?: number;
 }
 
-/** The file's inode and device, when it exists on this machine. */
+/**
+ * The file's inode and device as the probes see them, when it exists on this machine: the device
+ * is its mount's (overlayfs and btrfs report another one to stat(2)).
+ */
 function locate(path: string): Target {
   try {
     const st = statSync(path, { bigint: true });
-    return { ino: st.ino, dev: userDevToKernel(st.dev) };
+    return { ino: st.ino, dev: probeDevOf(path) ?? userDevToKernel(st.dev) };
   } catch {
     return {};
   }
