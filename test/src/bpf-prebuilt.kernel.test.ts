@@ -44,7 +44,7 @@ describe.skipIf(reason !== undefined)('BPF probes from prebuilt objects, without
     expect(existsSync(SHIPPED_OBJECT), `${SHIPPED_OBJECT} is missing: build the plugins where clang is installed (npx turbo run build --force)`).toBe(true);
     expect(readdirSync(SHIPPED).filter((f) => f.endsWith('.bpf.o')).map((f) => f.split('.')[0]).sort()).toEqual([
       'open_write', 'openat_write', 'sys_fchmod', 'sys_fchmodat', 'sys_fchown', 'sys_fchownat', 'sys_ftruncate', 'sys_pwrite64', 'sys_rename', 'sys_renameat', 'sys_renameat2',
-      'sys_rmdir', 'sys_truncate', 'sys_unlink', 'sys_unlinkat', 'sys_utimensat', 'sys_write', 'sys_writev', 'unlink', 'unlinkat',
+      'sys_rmdir', 'sys_truncate', 'sys_unlink', 'sys_unlinkat', 'sys_utimensat', 'sys_write', 'sys_writev', 'unlink', 'unlink_cwd', 'unlinkat',
     ]);
     expect(readdirSync(join(REPO_ROOT, 'packages/plugin-kill/dist/bpf')).filter((f) => f.endsWith('.bpf.o')).map((f) => f.split('.')[0]).sort()).toEqual(['kill', 'sys_kill']);
   });

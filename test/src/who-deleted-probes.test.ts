@@ -51,13 +51,19 @@ describe('who-deleted brings up the probes each kernel can serve, and every patt
     expect(s.events).toEqual(['tw:sys_unlinkat', ...EXITS.map((n) => `tw:${n}`)]);
   });
 
-  it('kprobes and BPF (tw --probe-backend auto on a distribution kernel): tw:unlink for files, sys_unlinkat beside it, not sys_unlink', async () => {
-    const s = await session(bpf(['unlink', ...EXITS, 'unlinkat']));
-    expect(s.up).toEqual(['tw:unlink', 'tw:sys_unlinkat', 'tw:sys_rmdir', 'tw:sys_rename', 'tw:sys_renameat', 'tw:sys_renameat2']);
-    expect(s.events).toEqual(['tw:unlink', 'tw:sys_unlinkat', 'tw:unlink', 'tw:sys_rmdir', 'tw:sys_rename', 'tw:sys_renameat', 'tw:sys_renameat2']);
+  it('kprobes and BPF (tw --probe-backend auto on a distribution kernel): tw:unlink_cwd for files, sys_unlinkat beside it, not sys_unlink', async () => {
+    const s = await session(bpf(['unlink_cwd', 'unlink', ...EXITS, 'unlinkat']));
+    expect(s.up).toEqual(['tw:unlink_cwd', 'tw:sys_unlinkat', 'tw:sys_rmdir', 'tw:sys_rename', 'tw:sys_renameat', 'tw:sys_renameat2']);
+    expect(s.events).toEqual(['tw:unlink_cwd', 'tw:sys_unlinkat', 'tw:unlink_cwd', 'tw:sys_rmdir', 'tw:sys_rename', 'tw:sys_renameat', 'tw:sys_renameat2']);
   });
 
-  it('a backend without syscall exits (--probe-backend kprobe-events or module): tw:unlink alone, every pattern falls back to it', async () => {
+  it('modules, no BPF (--probe-backend module): tw:unlink_cwd alone (it reads the cwd), every pattern falls back to it', async () => {
+    const s = await session({ unlink_cwd: 'tracefs', unlink: 'tracefs', unlinkat: 'tracefs' });
+    expect(s.up).toEqual(['tw:unlink_cwd']);
+    expect(new Set(s.events)).toEqual(new Set(['tw:unlink_cwd']));
+  });
+
+  it('kprobe events (--probe-backend kprobe-events: no cwd, so no unlink_cwd): tw:unlink alone, every pattern falls back to it', async () => {
     const s = await session({ unlink: 'tracefs', unlinkat: 'tracefs' });
     expect(s.up).toEqual(['tw:unlink']);
     expect(new Set(s.events)).toEqual(new Set(['tw:unlink']));

@@ -44,11 +44,13 @@ export function mntOf(ident: string, type: CType): Expr | undefined {
 }
 
 /**
- * Does any path() field of the spec read a mount (a struct path * or struct file *)? Its module
- * then walks mounts and takes the struct mount offsets (mount-offsets.ts).
+ * Does any path() field of the spec read a mount (a struct path * or struct file *), or a field
+ * the caller's cwd (fs->pwd, a struct path)? Its module then walks mounts and takes the struct
+ * mount offsets (mount-offsets.ts).
  */
 export function crossesMounts(m: ProbeModel): boolean {
   return m.fields.some((f) => {
+    if (f.source.k === 'builtin' && f.source.name === 'cwd') return true;
     if (f.source.k !== 'call' || f.source.fn !== 'path' || f.source.arg.k !== 'ident') return false;
     const name = f.source.arg.name;
     const t = name === 'retval' ? m.returns : m.args.find((a) => a.name === name)?.type;

@@ -14,6 +14,7 @@ import { TwError } from '@tw/core';
 import { modelOf, type ProbeSpec } from '@tw/probe-spec';
 import { structFromBtf, type BtfOptions } from './btf-members.js';
 import { crossesMounts } from './desugar.js';
+import { moduleUnsupported } from './render-c.js';
 
 export interface MountOffsets {
   /** offsetof(struct mount, mnt_parent): a struct mount * */
@@ -70,9 +71,10 @@ export function mountParams(o: MountOffsets): Record<string, number> {
   return { [MOUNT_PARAMS.parent]: o.parent, [MOUNT_PARAMS.mountpoint]: o.mountpoint, [MOUNT_PARAMS.vfsmount]: o.vfsmount };
 }
 
-/** Does the spec's module take the offsets (a path() of a struct path * or struct file *)? */
+/** Does the spec's module take the offsets (a path() of a struct path * or struct file *, or the cwd)? A spec with no module takes none. */
 export function specNeedsMountOffsets(spec: ProbeSpec): boolean {
-  return crossesMounts(modelOf(spec));
+  const m = modelOf(spec);
+  return moduleUnsupported(m) === undefined && crossesMounts(m);
 }
 
 /**

@@ -191,16 +191,16 @@ export interface CModuleView {
 
 /**
  * Why the kernel module cannot express a spec (undefined when it can): it attaches kprobes, so
- * not to tracepoints; syscall exits, the caller's cwd and the file behind a descriptor are not
- * written for it yet (the BPF backend has them).
+ * not to tracepoints; syscall exits and the file behind a descriptor are not written for it yet
+ * (the BPF backend has them).
  */
 export function moduleUnsupported(m: ProbeModel): string | undefined {
   if (m.kind === 'tracepoint') return `probe '${m.name}': the module backend attaches kprobes, not tracepoints (${m.target}); use the BPF backend`;
   if (m.kind === 'syscall_exit') return `probe '${m.name}': the module backend has no syscall exit form yet; use the BPF backend`;
   for (const f of m.fields) {
     const s = f.source;
-    if ((s.k === 'builtin' && s.name === 'cwd') || (s.k === 'call' && (s.fn === 'fd_ino' || s.fn === 'fd_dev' || s.fn === 'fd_path'))) {
-      return `probe '${m.name}', field '${f.name}': ${s.k === 'builtin' ? 'cwd' : `${s.fn}(…)`} is not available in the module backend yet; use the BPF backend`;
+    if (s.k === 'call' && (s.fn === 'fd_ino' || s.fn === 'fd_dev' || s.fn === 'fd_path')) {
+      return `probe '${m.name}', field '${f.name}': ${s.fn}(…) is not available in the module backend yet; use the BPF backend`;
     }
   }
   return undefined;
@@ -273,7 +273,18 @@ export function cModuleView(m: ProbeModel): CModuleView {
           break;
         }
         case 'cwd':
-          throw new Error(`internal: ${moduleUnsupported(m) ?? 'cwd'}`);
+          // the task's working directory (fs->pwd), walked like path(): dentries and mounts up to
+          // the task's root, every pointer read without faulting and without fs->lock (a racing
+          // chdir gives the old or the new directory)
+          stmts.push(
+            `{`,
+            `\tstruct fs_struct *tw_fs = TW_LOAD(&current->fs);`,
+            `\ttw_path(${dst}, sizeof(${dst}), tw_fs ? TW_LOAD(&tw_fs->pwd.mnt) : NULL, tw_fs ? TW_LOAD(&tw_fs->pwd.dentry) : NULL);`,
+            `}`,
+          );
+          needsLoad = needsPath = true;
+          comment += " (the task's working directory: dentry and mount walk up to its root, non-faulting; see tw_path)";
+          break;
         case 'cmdline': {
           // the current task's own argument area, copied without faulting (atomic context);
           // NULs between arguments become spaces
@@ -374,7 +385,7 @@ export function cModuleView(m: ProbeModel): CModuleView {
 
   const includes = ['linux/module.h', 'linux/kernel.h', 'linux/kprobes.h', 'linux/ptrace.h', 'linux/percpu.h', 'linux/sched.h', 'linux/uaccess.h', 'linux/string.h', 'linux/stddef.h', 'linux/build_bug.h'];
   if (m.fields.some((f) => f.source.k === 'builtin' && (f.source.name === 'uid' || f.source.name === 'gid'))) includes.push('linux/cred.h');
-  if (m.fields.some((f) => f.source.k === 'call' && (f.source.fn === 'ino' || f.source.fn === 'dev' || f.source.fn === 'path'))) {
+  if (m.fields.some((f) => (f.source.k === 'call' && (f.source.fn === 'ino' || f.source.fn === 'dev' || f.source.fn === 'path')) || (f.source.k === 'builtin' && f.source.name === 'cwd'))) {
     includes.push('linux/fs.h', 'linux/dcache.h', 'linux/path.h');
   }
   if (needsMount) includes.push('linux/mount.h', 'linux/fs_struct.h');

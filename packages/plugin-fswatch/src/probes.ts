@@ -28,6 +28,32 @@ export const unlink = defineProbe({
 });
 
 /**
+ * do_unlinkat again, with the caller's cwd: a relative name (`rm ../x` from another directory)
+ * is then resolved even when the caller has exited before tw reads the event. A module or BPF
+ * (kprobe events cannot read the cwd, so `unlink` stays their form).
+ */
+export const unlinkCwd = defineProbe({
+  name: 'unlink_cwd',
+  description: 'unlink(2)/unlinkat(2) of a file (do_unlinkat): the pathname as given, dfd, the caller\'s cwd and the caller (module or BPF)',
+  attach: { kprobe: 'do_unlinkat' },
+  args: [
+    { name: 'dfd', type: 'int' },
+    { name: 'name', type: 'struct filename *' },
+  ],
+  fields: [
+    { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
+    { name: 'pathname', type: { string: 256 }, from: 'kernel_string(name->name)' },
+    { name: 'cwd', type: { string: 256 }, from: 'cwd', description: "the caller's working directory (full path from its root)" },
+    { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
+    { name: 'tgid', type: 'u32', from: 'tgid' },
+    { name: 'ppid', type: 'u32', from: 'ppid' },
+    { name: 'uid', type: 'u32', from: 'uid' },
+    { name: 'comm', type: { string: 16 }, from: 'comm' },
+    { name: 'cmdline', type: { string: 256 }, from: 'cmdline' },
+  ],
+});
+
+/**
  * The same question through the syscall wrapper (__x64_sys_unlinkat / __arm64_sys_unlinkat):
  * the arguments come from the user registers and the pathname from user memory. Needs no struct
  * layout at all, so its kprobe_events form works on any kernel with kprobe events; it sees
@@ -484,7 +510,7 @@ export const sysFchown = fdProbe('fchown', 'fchown(2) of one file: fd, owner, gr
 
 /** Every probe spec of this plugin. */
 export const probes: ProbeSpec[] = [
-  unlink, unlinkat, sysUnlinkat, sysUnlink, sysRmdir, sysRename, sysRenameat, sysRenameat2, openWrite, openatWrite,
+  unlink, unlinkCwd, unlinkat, sysUnlinkat, sysUnlink, sysRmdir, sysRename, sysRenameat, sysRenameat2, openWrite, openatWrite,
   sysWrite, sysPwrite64, sysWritev, sysFtruncate, sysTruncate,
   sysFchmodat, sysFchownat, sysUtimensat, sysFchmod, sysFchown,
 ];

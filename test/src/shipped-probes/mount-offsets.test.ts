@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { shippedSpecs } from '../support/shipped-specs.js';
 
 describe('which modules take the offsets', () => {
-  it('specs with a path() of a struct path * or struct file * (not of a dentry, not without path())', () => {
+  it('specs with a module and a path() of a struct path * or struct file *, or the cwd (not of a dentry, not without either)', () => {
     const byName = Object.fromEntries(shippedSpecs.map((s) => [s.name, specNeedsMountOffsets(s)]));
     expect(byName).toEqual({
       unlink: false,
+      unlink_cwd: true, // cwd: fs->pwd, a struct path
       unlinkat: false,
       // syscall exits: no module (BPF only, as openat_write)
       sys_unlinkat: false,

@@ -171,9 +171,9 @@ function onRename(e: Ev, ctx: Ctx, syscall: string, from: Name, to: Name, flags:
 }
 
 /** whichever unlink event a session has: the fallback of the patterns whose own probe cannot come up */
-const UNLINK_EVENTS = 'tw:sys_unlinkat|tw:unlink|tw:unlinkat';
+const UNLINK_EVENTS = 'tw:sys_unlinkat|tw:unlink_cwd|tw:unlink|tw:unlinkat';
 
-/** the kernel filter for tw:unlink: every spelling of a file ends with its name (a plain file, or a glob ending in *<name>) */
+/** the kernel filter for tw:unlink_cwd/tw:unlink: every spelling of a file ends with its name (a plain file, or a glob ending in *<name>) */
 function unlinkFilter(pattern: string | undefined): Record<string, string> {
   if (pattern === undefined || pattern.endsWith('/')) return {};
   const last = pattern.split('/').pop()!;
@@ -181,8 +181,11 @@ function unlinkFilter(pattern: string | undefined): Record<string, string> {
   if (!globSafe(tail)) return {};
   // a directory is watched with everything below it: no name to filter on
   if (!isGlob(last) && hostFs.isDirectory(pattern)) return {};
-  return { 'tw:unlink': `pathname ~ "*${tail}"` };
+  return { 'tw:unlink_cwd': `pathname ~ "*${tail}"`, 'tw:unlink': `pathname ~ "*${tail}"` };
 }
+
+/** does the session have a kprobe form of unlink (which then reports file unlinks)? */
+const kprobeForm = (ctx: Ctx): boolean => ctx.has('tw:unlink_cwd') || ctx.has('tw:unlink');
 
 export default defineWatch({
   name: 'who-deleted',
@@ -200,10 +203,10 @@ export default defineWatch({
     "same way at the start, relative to tw's cwd. Probes (all need root): on any kernel with BTF, the syscall " +
     'exits by BPF (sys_unlinkat, sys_unlink, sys_rmdir, sys_rename, sys_renameat, sys_renameat2): only calls ' +
     'that succeeded, with the pathname, the directory fd\'s path, the cwd, pid, tgid, ppid, uid and comm. Where ' +
-    'kprobes or modules exist, file unlinks come from the unlink probe (a kprobe on do_unlinkat, which also sees ' +
-    "io_uring's unlinkat) instead: it fires before the unlink is done, so failed calls count too, and it " +
-    'records neither the cwd nor the directory fd\'s path: a relative name is reported "relative to cwd" or ' +
-    '"relative to fd N" and matched on its last components only. Where neither can come up, the unlinkat probe ' +
+    'kprobes exist (by BPF or a module), file unlinks come from the unlink_cwd probe (a kprobe on do_unlinkat, which also sees ' +
+    "io_uring's unlinkat) instead: it fires before the unlink is done, so failed calls count too; it records the " +
+    "caller's cwd but not the directory fd's path. Through kprobe events the unlink probe serves instead, without " +
+    'the cwd: a relative name is then reported "relative to cwd" (or "relative to fd N") and matched on its last components only (one starting with .. not at all). Where neither can come up, the unlinkat probe ' +
     '(the syscall entry, also a kprobe event) serves unlinkat(2) only, failed calls included. It ends once it has reported the first deletion; with ' +
     '--keep-going it reports every one until Ctrl-C or --duration.',
   examples: [
@@ -227,15 +230,15 @@ export default defineWatch({
   //   session has anyway, which adds nothing.
   // test/src/who-deleted-probes.test.ts checks what comes up for each kind of kernel.
   events: [
-    'tw:unlink|tw:sys_unlinkat|tw:unlinkat',
+    'tw:unlink_cwd|tw:unlink|tw:sys_unlinkat|tw:unlinkat',
     UNLINK_EVENTS,
-    'tw:unlink|tw:sys_unlink|tw:sys_unlinkat|tw:unlinkat',
+    'tw:unlink_cwd|tw:unlink|tw:sys_unlink|tw:sys_unlinkat|tw:unlinkat',
     `tw:sys_rmdir|${UNLINK_EVENTS}`,
     `tw:sys_rename|${UNLINK_EVENTS}`,
     `tw:sys_renameat|${UNLINK_EVENTS}`,
     `tw:sys_renameat2|${UNLINK_EVENTS}`,
   ],
-  probes: ['unlink', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'unlinkat'],
+  probes: ['unlink_cwd', 'unlink', 'sys_unlinkat', 'sys_unlink', 'sys_rmdir', 'sys_rename', 'sys_renameat', 'sys_renameat2', 'unlinkat'],
   // a tracefs event's filter (module, kprobe event): the kprobe form sees every unlink, most of
   // them not the watched file's; the syscall exits by BPF only emit successful calls (rare)
   filter: (args) => unlinkFilter(args.path),
@@ -247,7 +250,11 @@ export default defineWatch({
     answered: false,
   }),
   on: {
-    // the kprobe on do_unlinkat: unlink(2) and unlinkat(2) of files, before the unlink (no cwd, no dfd path)
+    // the kprobe on do_unlinkat: unlink(2) and unlinkat(2) of files, before the unlink; with the
+    // caller's cwd (module, BPF) or without (a kprobe event); no dfd path either way
+    'tw:unlink_cwd'(e, ctx) {
+      onRemove(e, ctx, 'do_unlinkat', 'unlink', nameOf(ctx, e.fields.pathname, e.fields.dfd, undefined, e.fields.cwd));
+    },
     'tw:unlink'(e, ctx) {
       onRemove(e, ctx, 'do_unlinkat', 'unlink', nameOf(ctx, e.fields.pathname, e.fields.dfd, undefined, undefined));
     },
@@ -259,11 +266,11 @@ export default defineWatch({
     'tw:sys_unlinkat'(e, ctx) {
       const rmdir = (Number(e.fields.flag ?? 0) & AT_REMOVEDIR) !== 0;
       // beside the kprobe form, which reports the file unlinks (once each), only directories are this one's
-      if (!rmdir && ctx.has('tw:unlink')) return;
+      if (!rmdir && kprobeForm(ctx)) return;
       onRemove(e, ctx, 'unlinkat', rmdir ? 'rmdir' : 'unlink', nameOf(ctx, e.fields.pathname, e.fields.dfd, e.fields.dir, e.fields.cwd));
     },
     'tw:sys_unlink'(e, ctx) {
-      if (ctx.has('tw:unlink')) return; // a probe loaded before tw (tw probe load) beside the kprobe form
+      if (kprobeForm(ctx)) return; // a probe loaded before tw (tw probe load) beside the kprobe form
       onRemove(e, ctx, 'unlink', 'unlink', nameOf(ctx, e.fields.pathname, AT_FDCWD, undefined, e.fields.cwd));
     },
     'tw:sys_rmdir'(e, ctx) {

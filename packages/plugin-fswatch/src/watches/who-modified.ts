@@ -270,7 +270,7 @@ function onRename(e: WatchEvent, ctx: Ctx): void {
   }
 }
 
-/** unlink(2)/unlinkat(2) of the path (the syscall exits; tw:unlink, the kprobe, has no cwd: absolute names only). */
+/** unlink(2)/unlinkat(2) of the path (the syscall exits, tw:unlink_cwd; tw:unlink, the kprobe event form, has no cwd: absolute names only). */
 function onUnlink(e: WatchEvent, ctx: Ctx): void {
   const f = e.fields;
   if ((num(f.flag ?? 0) & AT_REMOVEDIR) !== 0) return;
@@ -331,7 +331,7 @@ const CONTENT_EVENTS = [
   `tw:sys_rename|${OPEN_EVENTS}`,
   `tw:sys_renameat|${OPEN_EVENTS}`,
   `tw:sys_renameat2|${OPEN_EVENTS}`,
-  `tw:sys_unlinkat|tw:unlink|${OPEN_EVENTS}`,
+  `tw:sys_unlinkat|tw:unlink_cwd|tw:unlink|${OPEN_EVENTS}`,
   `tw:sys_unlink|${OPEN_EVENTS}`,
 ];
 
@@ -365,15 +365,13 @@ export default defineWatch({
   events: (args) => (args['include-metadata'] ? [...CONTENT_EVENTS, ...METADATA_EVENTS] : CONTENT_EVENTS),
   probes: [
     'open_write', 'openat_write', 'sys_write', 'sys_pwrite64', 'sys_writev', 'sys_ftruncate', 'sys_truncate', 'sys_rename', 'sys_renameat', 'sys_renameat2',
-    'sys_unlinkat', 'unlink', 'sys_unlink', 'sys_fchmodat', 'sys_fchownat', 'sys_utimensat', 'sys_fchmod', 'sys_fchown',
+    'sys_unlinkat', 'unlink_cwd', 'unlink', 'sys_unlink', 'sys_fchmodat', 'sys_fchownat', 'sys_utimensat', 'sys_fchmod', 'sys_fchown',
   ],
-  // a tracefs event's filter (module, kprobe event) for the open probe: fixed at the start (the
-  // live parameters follow a replacement; the handler compares inodes either way)
-  filter: (args) => {
-    const t = locate(args.path);
-    return t.ino !== undefined ? { 'tw:open_write': `ino == ${t.ino} && dev == ${t.dev}` } : {};
-  },
-  // the probes' own filter, on every backend (a BPF probe has no tracefs filter)
+  // no tracefs filter: one is fixed at the start, and would hide the file that replaced the
+  // watched one (or one created after a deletion) from a module's open_write. The probes' own
+  // parameters filter in the kernel on every backend and follow the file (ctx.setProbeParams);
+  // the handlers compare inodes either way.
+
   probeParams: (args) => {
     const t = locate(args.path);
     if (t.ino === undefined || t.dev === undefined) return {};
@@ -429,6 +427,9 @@ export default defineWatch({
       onUnlink(e, ctx);
     },
     'tw:sys_unlink'(e, ctx) {
+      onUnlink(e, ctx);
+    },
+    'tw:unlink_cwd'(e, ctx) {
       onUnlink(e, ctx);
     },
     'tw:unlink'(e, ctx) {
