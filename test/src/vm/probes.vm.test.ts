@@ -36,6 +36,13 @@
 //         full paths of files opened for writing on each; loaded with pahole missing it falls back
 //         (one note, paths inside each tmpfs); insmod with impossible offsets fails in tw_init;
 //         possible but wrong offsets walk garbage without an oops
+//     (m) the culprit watches on files of the guest's root (an overlay: stat(2) gives its files
+//         a layer's device, the probes the overlay's): who-modified through the module (a first
+//         culprit that ends it; a --keep-going sequence of an append, an O_TRUNC open by a
+//         relative name from another cwd, a directory fd, a hard link, a relative rm, the path
+//         created again), through BPF (an editor-style save and the change after it), and its
+//         clear refusal of kprobe events; who-deleted through the module (tw:unlink_cwd, with the
+//         caller's cwd) and kprobe events (tw:unlink) of a short-lived rm of a relative name.
 //     (h) BPF beside the other two: `tw dump -e tw:unlink --probe-backend bpf` (a kprobe BPF
 //         program on do_unlinkat, compiled on the host into the cache: CO-RE, one object for both
 //         kernels) runs from before (a) to after (c); the rm of (a) must give the same record as
@@ -68,10 +75,10 @@ const PAYLOAD_WATCH = fileURLToPath(new URL('../../fixtures/unlink-payload-watch
 const GUEST_W = '/tmp/tw-vm-probes-guest';
 /** every probe spec the shipped plugins declare (plugin-fswatch, plugin-kill) */
 // the shipped specs a module can express (openat_write, a syscall exit, is BPF only: not built)
-const SPECS = ['kill', 'open_write', 'sys_kill', 'unlink', 'unlinkat'];
+const SPECS = ['kill', 'open_write', 'sys_kill', 'unlink', 'unlink_cwd', 'unlinkat'];
 
-/** a guest run takes ~300-550 s under TCG (the kernels side by side on two cores, slower when the host is busy); each test waits for its kernel's run */
-const GUEST_SEC = 900;
+/** a guest run takes ~550-850 s under TCG (the kernels side by side on two cores, slower when the host is busy); each test waits for its kernel's run */
+const GUEST_SEC = 1500;
 const TEST_MS = (GUEST_SEC + 120) * 1000;
 
 const reason = vmSkipReason();
@@ -366,6 +373,74 @@ for b in module kprobe-events; do
   culprit_run k.killed.$b $b who-killed $V /bin/kill -TERM $V
   wait $V 2>/dev/null
 done
+
+# ---- (m) who-modified and who-deleted through the module and kprobe-events backends, on files on
+# the guest's root, an overlay (stat(2) gives its files a layer's device; the probes see the
+# overlay's). What the kprobe forms see: opens for writing (tw:open_write: a module; kprobe events
+# cannot walk a path, so who-modified has no kprobe-events form) and deletions (tw:unlink_cwd, a
+# module, with the caller's cwd; tw:unlink, a kprobe event, without). Then the same file through
+# the default backends (BPF kprobes and syscall exits here): an editor-style save and the change after.
+M=$W/m; mkdir -p $M/sub; F=$M/modified; echo a > $F
+data m.fs "$(stat -f -c %T $M)"
+culprit_run m.first.module module who-modified $F /usr/bin/tee -a $F </dev/null >/dev/null
+# as_pid STEP COMMAND: runs COMMAND from a fresh bash whose pid is recorded as data STEP
+as_pid() { local s=$1; shift; bash -c 'echo $$ > "$1"; shift; eval "$@"' as-pid $W/$s.pid "$@"; data $s $(cat $W/$s.pid); }
+# seq_run STEP BACKEND ACTIONS: a --keep-going who-modified of $F while the function ACTIONS runs
+seq_run() {
+  local step=$1 backend=$2 actions=$3
+  stamp $step
+  $TWBG watch who-modified $F --probe-backend $backend --keep-going --json --duration 120s > $L/$step.out 2> $L/$step.err &
+  D=$!
+  if wait_line $D $L/$step.err 'tw: tracing'; then
+    ok $step.ready
+    data $step.tracing "$(grep -m1 'tw: tracing' $L/$step.err)"
+    $actions
+    sleep 1
+  else
+    fail $step.ready "tw watch never traced: $(flat $L/$step.err)"
+  fi
+  stop_bg $D
+  [ $rc = 0 ] && ok $step.rc || fail $step.rc "tw watch exit $rc: $(flat $L/$step.err)"
+  data $step.result "$(tail -n 1 $L/$step.out | tr -d '\n')"
+  [ -z "$(grep '^tw_' /proc/modules)" ] && ok $step.no_module || fail $step.no_module "$(grep '^tw_' /proc/modules)"
+  [ -z "$(tw_dynamic)" ] && ok $step.no_dynamic_events || fail $step.no_dynamic_events "$(tw_dynamic)"
+}
+# through the module: an append, an O_TRUNC open by a relative name from another cwd, an open
+# through a directory fd, a write through a hard link, nothing for a read or another file, a
+# deletion by a relative name, the path created again
+module_seq() {
+  as_pid m.seq.append "exec tee -a $F </dev/null >/dev/null"
+  (cd $M/sub && as_pid m.seq.trunc ': > ../modified')
+  as_pid m.seq.dirfd "exec python3 -c 'import os; d = os.open(\"$M\", os.O_RDONLY); os.write(os.open(\"modified\", os.O_WRONLY | os.O_APPEND, dir_fd=d), b\"x\")'"
+  as_pid m.seq.link "ln $F $M/link; echo y >> $M/link"
+  cat $F > /dev/null; echo x >> $M/other
+  (cd $M/sub && as_pid m.seq.rm 'exec rm ../modified')
+  sleep 0.5
+  as_pid m.seq.create "echo new > $F"
+}
+seq_run m.seq module module_seq
+# through the default backends: sed -i (a new file renamed over the path), then an append to the new file
+auto_seq() {
+  as_pid m.auto.sed "exec sed -i s/new/newer/ $F"
+  sleep 1
+  as_pid m.auto.after "echo z >> $F"
+}
+seq_run m.auto auto auto_seq
+# deletions: who-deleted (rm of a relative name from another cwd; through kprobe events, which
+# record no cwd, a name without .. matched on its last components) and who-modified (rm)
+echo a > $M/victim
+(cd $M/sub && culprit_run m.whodeleted.module module who-deleted $M/victim /bin/rm ../victim)
+echo a > $M/victim
+(cd $M && culprit_run m.whodeleted.kprobe-events kprobe-events who-deleted $M/victim /bin/rm victim)
+echo a > $F
+culprit_run m.deleted.module module who-modified $F /bin/rm $F
+# who-modified has no kprobe-events form (open_write walks a path): a clear error, nothing left
+echo a > $F
+$TW watch who-modified $F --probe-backend kprobe-events --json > $L/m.nokprobe.out 2> $L/m.nokprobe.err; rc=$?
+data m.nokprobe.rc $rc
+data m.nokprobe.err "$(flat $L/m.nokprobe.err)"
+[ -z "$(grep '^tw_' /proc/modules)" ] && ok m.nokprobe.no_module || fail m.nokprobe.no_module "$(grep '^tw_' /proc/modules)"
+[ -z "$(tw_dynamic)" ] && ok m.nokprobe.no_dynamic_events || fail m.nokprobe.no_dynamic_events "$(tw_dynamic)"
 
 # ---- every build in the guest was a cache hit
 [ ! -e $W/make-called ] && ok cache.no_make || fail cache.no_make "make ran in the guest: $(flat $W/make-called)"
@@ -726,6 +801,79 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
           expect(killed.answered, ctx(s)).toBe(true);
         }, TEST_MS);
       }
+
+      // (m): files on the guest's root, an overlay
+      const changesOf = (s: ProbeRun, step: string) => {
+        const r = JSON.parse(s.data.get(`${step}.result`)?.[0] ?? '{}') as { changes?: Array<Record<string, unknown>>; answered?: boolean; lost?: number };
+        return { changes: (r.changes ?? []).map((x) => [x.what, x.comm, x.tgid]), answered: r.answered, lost: r.lost };
+      };
+      const pidOf = (s: ProbeRun, key: string) => Number(s.data.get(key)?.[0]);
+      const nothingLeft = (step: string) => ['rc', 'no_module', 'no_dynamic_events'].map((x) => `${step}.${x}`);
+
+      it('(m) who-modified through the module on the overlay root: names tee, which opened the file for appending, and ends', async () => {
+        const s = await get();
+        expect(s.data.get('m.fs')?.[0], ctx(s)).toBe('overlayfs');
+        expectSteps(s, ['ready', 'ended_itself', 'rc', 'no_module', 'no_dynamic_events'].map((x) => `m.first.module.${x}`));
+        expect(s.data.get('m.first.module.tracing')?.[0], ctx(s)).toContain('tw:open_write via module');
+        const r = changesOf(s, 'm.first.module');
+        expect(r.changes, ctx(s)).toEqual([['open', 'tee', pidOf(s, 'm.first.module.culprit')]]);
+        expect(r.answered, ctx(s)).toBe(true);
+      }, TEST_MS);
+
+      it('(m) who-modified --keep-going through the module: append, O_TRUNC by a relative name from another cwd, a directory fd, a hard link, a relative rm, the path created again; nothing for a read or another file', async () => {
+        const s = await get();
+        expectSteps(s, ['m.seq.ready', ...nothingLeft('m.seq')]);
+        const line = s.data.get('m.seq.tracing')?.[0] ?? '';
+        expect(line, ctx(s)).toContain('tw:open_write via module');
+        expect(line, ctx(s)).toContain('tw:unlink_cwd via module');
+        const r = changesOf(s, 'm.seq');
+        const p = (k: string) => pidOf(s, `m.seq.${k}`);
+        expect(r.changes, ctx(s)).toEqual([
+          ['open', 'tee', p('append')],
+          ['open', 'bash', p('trunc')],
+          ['open', 'python3', p('dirfd')],
+          ['open', 'bash', p('link')],
+          ['deleted', 'rm', p('rm')],
+          ['created', 'bash', p('create')],
+        ]);
+        expect(r.lost, ctx(s)).toBe(0);
+      }, TEST_MS);
+
+      it('(m) who-modified through the default backends (BPF) on the overlay root: an editor-style save (sed -i) and the change of the new file after it', async () => {
+        const s = await get();
+        expectSteps(s, ['m.auto.ready', ...nothingLeft('m.auto')]);
+        expect(s.data.get('m.auto.tracing')?.[0], ctx(s)).toContain('via bpf');
+        const r = changesOf(s, 'm.auto');
+        const after = pidOf(s, 'm.auto.after');
+        expect(r.changes, ctx(s)).toEqual([
+          ['replaced', 'sed', pidOf(s, 'm.auto.sed')],
+          ['open', 'bash', after],
+          ['write', 'bash', after],
+        ]);
+      }, TEST_MS);
+
+      for (const backend of ['module', 'kprobe-events'] as const) {
+        it(`(m) who-deleted through ${backend}: a short-lived rm of a relative name from another directory, then it ends`, async () => {
+          const s = await get();
+          const step = `m.whodeleted.${backend}`;
+          expectSteps(s, ['ready', 'ended_itself', 'rc', 'no_module', 'no_dynamic_events'].map((x) => `${step}.${x}`));
+          expect(s.data.get(`${step}.tracing`)?.[0], ctx(s)).toContain(backend === 'module' ? 'tw:unlink_cwd via module' : 'tw:unlink via kprobe-events');
+          const r = JSON.parse(s.data.get(`${step}.result`)?.[0] ?? '{}') as { deletions?: Array<Record<string, unknown>>; answered?: boolean };
+          expect(r.deletions?.map((d) => [d.kind, d.comm, d.tgid]), ctx(s)).toEqual([['unlink', 'rm', pidOf(s, `${step}.culprit`)]]);
+          expect(r.answered, ctx(s)).toBe(true);
+        }, TEST_MS);
+      }
+
+      it('(m) who-modified through the module names a short-lived rm and ends; it has no kprobe-events form, and says so', async () => {
+        const s = await get();
+        expectSteps(s, ['ready', 'ended_itself', 'rc', 'no_module', 'no_dynamic_events'].map((x) => `m.deleted.module.${x}`));
+        const r = changesOf(s, 'm.deleted.module');
+        expect(r.changes, ctx(s)).toEqual([['deleted', 'rm', pidOf(s, 'm.deleted.module.culprit')]]);
+        expect(r.answered, ctx(s)).toBe(true);
+        expectSteps(s, ['m.nokprobe.no_module', 'm.nokprobe.no_dynamic_events']);
+        expect(s.data.get('m.nokprobe.rc')?.[0], ctx(s)).toBe('5');
+        expect(s.data.get('m.nokprobe.err')?.[0], ctx(s)).toMatch(/^tw: .*open_write/);
+      }, TEST_MS);
 
       it('finds every compiled unpacker in the cache the host filled (the guest compiles none)', async () => {
         const s = await get();
