@@ -118,6 +118,7 @@ L=$W/logs
 export XDG_CACHE_HOME='${cacheHome}'
 CACHE=$XDG_CACHE_HOME/tw/modules
 UNPACKERS=$XDG_CACHE_HOME/tw/unpackers
+SENDERS=$XDG_CACHE_HOME/senders
 # foreground commands are bounded (a hang is a FAIL with rc=124, not a guest timeout);
 # tw dump / tw watch run in the background as plain node: their pid names their tracefs instance
 TW="timeout 90 node ${CLI}"
@@ -373,6 +374,36 @@ for b in module kprobe-events; do
   culprit_run k.killed.$b $b who-killed $V /bin/kill -TERM $V
   wait $V 2>/dev/null
 done
+# (k) a kill from a second thread and one via pidfd_send_signal (both handled by the victim), then
+# a short-lived kill(1)'s fatal SIGTERM; the senders are test/fixtures/signal-senders.c, built on
+# the host ($SENDERS/twsender, and the same program as twvictim)
+for b in module kprobe-events; do
+  step=k.senders.$b
+  stamp $step
+  $SENDERS/twvictim victim > $W/$step.victim 2>&1 &
+  V=$!
+  for i in $(seq 1 300); do grep -q ready $W/$step.victim 2>/dev/null && break; sleep 0.1; done
+  $TWBG watch who-killed $V --probe-backend $b --json --duration 120s > $L/$step.out 2> $L/$step.err &
+  D=$!
+  if wait_line $D $L/$step.err 'tw: tracing'; then
+    ok $step.ready
+    data $step.tracing "$(grep -m1 'tw: tracing' $L/$step.err)"
+    data $step.thread "$($SENDERS/twsender kill-thread $V 10)"
+    data $step.pidfd "$($SENDERS/twsender pidfd $V 1)"
+    sleep 0.5
+    bash -c 'echo $$ > "$1"; exec /bin/kill -TERM "$2"' k2 $W/$step.pid $V; data $step.culprit $(cat $W/$step.pid)
+    for i in $(seq 1 600); do kill -0 $D 2>/dev/null || break; sleep 0.1; done
+    kill -0 $D 2>/dev/null && fail $step.ended_itself "tw watch who-killed still runs 60 s after the kill" || ok $step.ended_itself
+  else
+    fail $step.ready "tw watch never traced: $(flat $L/$step.err)"
+  fi
+  stop_bg $D
+  [ $rc = 0 ] && ok $step.rc || fail $step.rc "tw watch exit $rc: $(flat $L/$step.err)"
+  data $step.result "$(tail -n 1 $L/$step.out | tr -d '\n')"
+  kill -KILL $V 2>/dev/null; wait $V 2>/dev/null
+  [ -z "$(grep '^tw_' /proc/modules)" ] && ok $step.no_module || fail $step.no_module "$(grep '^tw_' /proc/modules)"
+  [ -z "$(tw_dynamic)" ] && ok $step.no_dynamic_events || fail $step.no_dynamic_events "$(tw_dynamic)"
+done
 
 # ---- (m) who-modified and who-deleted through the module and kprobe-events backends, on files on
 # the guest's root, an overlay (stat(2) gives its files a layer's device; the probes see the
@@ -572,6 +603,11 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
     }
     // no whitespace: the guest script quotes it, but keep it plain; /tmp is visible in the guest
     cacheHome = mkdtempSync('/tmp/tw-probes-cache-');
+    // (k)'s signal senders (the guest runs the host's binaries)
+    mkdirSync(join(cacheHome, 'senders'));
+    const cc = spawnSync('cc', ['-O2', '-pthread', '-o', join(cacheHome, 'senders', 'twsender'), join(REPO, 'test/fixtures/signal-senders.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`cc test/fixtures/signal-senders.c: ${cc.stderr}`);
+    copyFileSync(join(cacheHome, 'senders', 'twsender'), join(cacheHome, 'senders', 'twvictim'));
     // (h)'s BPF object, compiled here into the cache the guest uses (CO-RE: one object for every
     // kernel); the guest finds it by its key and does not run clang
     const bpfObject = (async () => {
@@ -799,6 +835,23 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
           expect(killed.signals?.map((x) => [x.tgid, x.comm, x.signal, x.via, x.result]), ctx(s)).toEqual([[killer, 'kill', 'SIGTERM', 'kill', 'delivered']]);
           expect(killed.killedBy, ctx(s)).toMatchObject({ tgid: killer, signal: 'SIGTERM' });
           expect(killed.answered, ctx(s)).toBe(true);
+        }, TEST_MS);
+
+        it(`(k) who-killed through ${backend}: a kill from a second thread and one by pidfd_send_signal, each named, then the fatal kill`, async () => {
+          const s = await get();
+          const step = `k.senders.${backend}`;
+          expectSteps(s, ['ready', 'ended_itself', 'rc', 'no_module', 'no_dynamic_events'].map((x) => `${step}.${x}`));
+          const [tgid, tid] = (s.data.get(`${step}.thread`)?.[0] ?? '').split(' ').map(Number);
+          const [pidfd] = (s.data.get(`${step}.pidfd`)?.[0] ?? '').split(' ').map(Number);
+          const killer = Number(s.data.get(`${step}.culprit`)?.[0]);
+          const r = JSON.parse(s.data.get(`${step}.result`)?.[0] ?? '{}') as { signals?: Array<Record<string, unknown>>; answered?: boolean };
+          expect(r.signals?.map((x) => [x.tgid, x.pid, x.comm, x.signal, x.via, x.result]), ctx(s)).toEqual([
+            [tgid, tid, 'twsender', 'SIGUSR1', 'kill', 'delivered'],
+            [pidfd, pidfd, 'twsender', 'SIGHUP', 'pidfd_send_signal', 'delivered'],
+            [killer, killer, 'kill', 'SIGTERM', 'kill', 'delivered'],
+          ]);
+          expect(tid, 'the kill came from a second thread').not.toBe(tgid);
+          expect(r.answered, ctx(s)).toBe(true);
         }, TEST_MS);
       }
 
