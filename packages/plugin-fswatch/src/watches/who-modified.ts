@@ -351,8 +351,10 @@ export default defineWatch({
     'them as live parameters) and followed through a replacement, so the next change of the new file is caught ' +
     'too. Reads and other files are never reported; with --include-metadata also mode, owner and time changes ' +
     '(fchmodat, fchownat, utimensat, fchmod, fchown: chmod, chown, touch).  The syscall forms need BPF (any kernel with BTF); where only ' +
-    'the kprobe forms come up (modules, kprobe events), opens and deletions are seen. Not seen: writes through a ' +
-    'shared mapping (mmap) and io_uring. It ends once it has reported the first change; with --keep-going it ' +
+    'the kprobe forms come up (a module), opens and deletions are seen; kprobe events cannot serve it (the open ' +
+    'probe walks a path), and tw says so. Not seen: writes through a shared mapping (mmap) and io_uring; where ' +
+    'tw:openat_write stands in for tw:open_write (no kprobes), opens by open(2), creat(2) and openat2(2) (writes ' +
+    'through those descriptors are still seen). It ends once it has reported the first change; with --keep-going it ' +
     'reports every one until Ctrl-C or --duration. Offline (--input) the same events give the same answers, ' +
     'the file being known by the events themselves: by its path until an open of it names its inode, or by the inode ' +
     'the descriptor probes were filtered by when the recording was made.',
