@@ -61,7 +61,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     const out = new WatchOutput(watch, run.args, {
       json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l), exec: flags.exec, notify: flags.notify, mode: flags.input ? 'file' : 'live',
     });
-    const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled());
+    const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled(), undefined, watch.name);
     const probes = probeProvider(this.config, flags['probe-backend'], (p) => live?.tracingExtra.push(probeUpText(p)), live?.readerLatencyMs());
     try {
       if (!live) return out.render(await replayWatch(flags.input!, run, { probes, ...out.hooks, ...(flags.buffer ? { buffers: flags.buffer } : {}) }), []);
@@ -80,6 +80,11 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
 
   /** --json: the result (or error) as one line, the last line of stdout after the alert lines. */
   protected override logJson(json: unknown): void {
-    writeAllSync(1, Buffer.from(`${JSON.stringify(json)}\n`));
+    try {
+      writeAllSync(1, Buffer.from(`${JSON.stringify(json)}\n`));
+    } catch (e) {
+      // no one reads stdout any more (| head): nothing to say, as tw dump
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+    }
   }
 }
