@@ -1,7 +1,9 @@
 /**
  * A private tracefs instance (instances/tw-<pid>-<n>): its own ring buffers, clock, buffer
  * size, enabled events and filters. Created by a live session and removed on every exit path;
- * instances left by tw processes that no longer exist (kill -9) are removed by the next run.
+ * the process's guardian (guardian.ts) is told of it before it exists and removes it when the
+ * process dies first (kill -9, out of memory); one left anyway (a guardian that could not run)
+ * is removed by the next run.
  */
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { TwError } from '../errors.js';
