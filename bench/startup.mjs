@@ -2,7 +2,9 @@
 // How long `tw watch` takes to start: from spawning the CLI to its "tw: tracing" line (events
 // enabled, readers running), then SIGINT and the time to exit. Median and spread of N runs per
 // watch, run one after the other (as root, on a machine with tracefs).
-//   node bench/startup.mjs [--runs N] [watch args…]   (default: syscalls, and who-deleted /tmp/x)
+//   node bench/startup.mjs [--runs N] [--compare OTHER_CLI] [watch args…]
+// (default watches: syscalls, and who-deleted /tmp/x). --compare alternates runs of this
+// checkout's tw with another build's bin/run.js, so both see the same machine load.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -14,12 +16,18 @@ if (i >= 0) {
   runs = Number(argv[i + 1]);
   argv.splice(i, 2);
 }
+let other;
+const c = argv.indexOf('--compare');
+if (c >= 0) {
+  other = argv[c + 1];
+  argv.splice(c, 2);
+}
 const watches = argv.length > 0 ? [argv] : [['syscalls'], ['who-deleted', '/tmp/tw-startup-bench-x']];
 
-function once(args) {
+function once(args, bin = cli) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const p = spawn(process.execPath, [cli, 'watch', ...args, '--duration', '60s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [bin, 'watch', ...args, '--duration', '60s'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     let tracing;
     p.stderr.on('data', (d) => {
@@ -37,13 +45,21 @@ function once(args) {
 }
 
 const q = (xs, f) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))];
+const report = (label, t, total) =>
+  console.log(`${label}: to "tw: tracing" median ${q(t, 0.5).toFixed(0)} ms (min ${Math.min(...t).toFixed(0)}, p90 ${q(t, 0.9).toFixed(0)}); start to exit after SIGINT median ${q(total, 0.5).toFixed(0)} ms (${t.length} runs)`);
 for (const args of watches) {
-  const t = [];
-  const total = [];
+  const mine = { t: [], total: [] };
+  const theirs = { t: [], total: [] };
   for (let k = 0; k < runs; k++) {
     const r = await once(args);
-    t.push(r.tracing);
-    total.push(r.total);
+    mine.t.push(r.tracing);
+    mine.total.push(r.total);
+    if (other !== undefined) {
+      const o = await once(args, other);
+      theirs.t.push(o.tracing);
+      theirs.total.push(o.total);
+    }
   }
-  console.log(`tw watch ${args.join(' ')}: to "tw: tracing" median ${q(t, 0.5).toFixed(0)} ms (min ${Math.min(...t).toFixed(0)}, p90 ${q(t, 0.9).toFixed(0)}); start to exit after SIGINT median ${q(total, 0.5).toFixed(0)} ms (${runs} runs)`);
+  report(`tw watch ${args.join(' ')}`, mine.t, mine.total);
+  if (other !== undefined) report(`  ${other}`, theirs.t, theirs.total);
 }

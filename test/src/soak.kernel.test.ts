@@ -6,10 +6,10 @@
 // The hour-long run: npm run soak -- --minutes 60.
 import { describe, expect, it } from 'vitest';
 import { run } from './support/proc.js';
-import { skipReason } from './support/tracefs.js';
+import { skipReason, which } from './support/tracefs.js';
 import { REPO_ROOT } from './support/tw.js';
 
-const reason = skipReason();
+const reason = skipReason() ?? (which('cc') ? undefined : 'no C compiler (cc) for bench/live-helpers.c');
 if (reason) console.warn(`[soak.kernel] skipped: ${reason}`);
 const MINUTES = Number(process.env['TW_SOAK_MINUTES'] ?? 2);
 
