@@ -293,7 +293,7 @@ describe.skipIf(reason !== undefined)('every exit path of live tracing leaves no
     // only one that loads BPF programs, so new tw_* programs after its round are its own
     const lanes: Array<{ commands: string[][]; checkBpf: boolean }> = [
       { commands: bpf ? [['watch', 'who-deleted', victim, '--keep-going'], ['watch', 'allcounts']] : [['watch', 'allcounts']], checkBpf: bpf },
-      { commands: [['watch', 'syscalls'], ['dump', '-e', 'sched:sched_process_exec']], checkBpf: false },
+      { commands: [['watch', 'syscalls'], ['dump', '-e', 'sched:sched_process_exec'], ['record', '-o', join(workDir(), 'killed.dat'), '-e', 'sched:sched_switch']], checkBpf: false },
     ];
     const phases = { startup: 0, tracing: 0, teardown: 0, ended: 0 };
     console.log(`[exit-paths] kill -9 rounds: ${KILL_ROUNDS}, seed ${SEED} (TW_EXIT_SEED=${SEED} repeats the points)`);
