@@ -122,7 +122,10 @@ for (const w of watches) {
 }
 
 // flat: after the warm-up (a fifth of the run, at least 20 s), the mean RSS of the last third of
-// the samples within 15% (or 8 MB) of the first third's, and the fds within 2 of each other
+// the samples at most 25% (and 48 MB) above the first third's — V8's heap and tw's page slab
+// (which grows to what a slow moment of the JavaScript thread needed, and stays) move by tens of
+// MB on a busy machine; a leak keeps growing, which an hour's run shows — and the fds within 2 of
+// each other
 const flat = curve.map((pts, i) => {
   const warm = pts.filter((p) => p.t >= Math.max(20, seconds / 5));
   const third = Math.max(1, Math.floor(warm.length / 3));
@@ -132,7 +135,7 @@ const flat = curve.map((pts, i) => {
   const fds = warm.map((p) => p.fds);
   const out = { watch: watches[i].name, rssEarlyMb: +early.toFixed(1), rssLateMb: +late.toFixed(1), fdsMin: Math.min(...fds), fdsMax: Math.max(...fds), samples: warm.length };
   if (warm.length < 3) failures.push(`${out.watch}: only ${warm.length} samples after the warm-up`);
-  if (late > early * 1.15 && late - early > 8) failures.push(`${out.watch}: RSS grew from ${out.rssEarlyMb} to ${out.rssLateMb} MB`);
+  if (late > early * 1.25 || late - early > 48) failures.push(`${out.watch}: RSS grew from ${out.rssEarlyMb} to ${out.rssLateMb} MB`);
   if (out.fdsMax - out.fdsMin > 2) failures.push(`${out.watch}: open fds went from ${out.fdsMin} to ${out.fdsMax}`);
   return out;
 });
