@@ -7,7 +7,7 @@
 import { Flags } from '@oclif/core';
 import { onGuardianProblem, runningGuardian, TwError, type CpuLoss, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
 import { openRingReader, READER_ORDER, type Backend } from '@tw/relay-native';
-import { ExitPaths } from './exit-paths.js';
+import { exitCallOf, ExitPaths } from './exit-paths.js';
 
 export const liveFlags = {
   duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m / 1h (at most 596h).', helpValue: 'TIME' }),
@@ -168,7 +168,8 @@ export class LiveRun {
       end: (reason) => this.ac.abort(reason),
       fail: (err) => {
         if (!this.ac.signal.aborted) this.ac.abort(err);
-        else this.exits.lateFailure ??= err;
+        // (a process.exit() of watch code reaches the command through the session's own error)
+        else if (exitCallOf(err) === undefined) this.exits.lateFailure ??= err;
       },
       ending: () => this.ac.signal.aborted,
       onForce: () => {
@@ -235,7 +236,11 @@ export class LiveRun {
     this.status.clear();
     this.exits.dispose();
     runningGuardian()?.done();
-    const late = this.exits.lateFailure;
+    // (a failure that aborted a session which had already ended, e.g. during tw dump's teardown,
+    // is reported too: when the session failed with it, this is the same error again)
+    const reason: unknown = this.ac.signal.reason;
+    // (not a process.exit() of watch code: that one reached the command through the session)
+    const late = this.exits.lateFailure ?? (reason instanceof Error && exitCallOf(reason) === undefined ? reason : undefined);
     this.exits.lateFailure = undefined;
     if (late !== undefined) throw late;
   }
