@@ -10,7 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { bpfStatus } from '@tw/relay-native';
 import { eventually, scratch } from './support/tw-live.js';
 import { skipReason } from './support/tracefs.js';
@@ -42,6 +42,13 @@ interface Running {
   kill(sig: NodeJS.Signals): void;
 }
 
+/** tw processes started and not yet ended (killed after each test: a failed one leaves none running) */
+const running = new Set<{ kill(sig: NodeJS.Signals): void }>();
+afterEach(() => {
+  for (const p of running) p.kill('SIGKILL');
+  running.clear();
+});
+
 function startTw(args: readonly string[], o: { env?: NodeJS.ProcessEnv; closeStdout?: boolean } = {}): Running {
   const p = spawn(process.execPath, [twCliPath(), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
   const t0 = Date.now();
@@ -60,8 +67,10 @@ function startTw(args: readonly string[], o: { env?: NodeJS.ProcessEnv; closeStd
       saidTracing(true);
     }
   });
+  running.add(p);
   const done = new Promise<Ended>((resolve) =>
     p.on('close', (code, signal) => {
+      running.delete(p);
       saidTracing(false);
       resolve({ pid: p.pid!, code, signal, stdout, stderr, tracingAt });
     }),
@@ -312,6 +321,7 @@ describe.skipIf(reason !== undefined)('every exit path of live tracing leaves no
       { commands: [['watch', 'syscalls'], ['dump', '-e', 'sched:sched_process_exec'], ['record', '-o', join(workDir(), 'killed.dat'), '-e', 'sched:sched_switch']], checkBpf: false },
     ];
     const phases = { startup: 0, tracing: 0, teardown: 0, ended: 0 };
+    let failed = false;
     console.log(`[exit-paths] kill -9 rounds: ${KILL_ROUNDS}, seed ${SEED} (TW_EXIT_SEED=${SEED} repeats the points)`);
     const runLane = async (lane: (typeof lanes)[number], index: number, rounds: number): Promise<void> => {
       // mulberry32: the same seed, the same points
@@ -325,7 +335,7 @@ describe.skipIf(reason !== undefined)('every exit path of live tracing leaves no
       };
       // how long start-up takes here, so that start-up kills spread over all of it
       let startupMs = 900;
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < rounds && !failed; round++) {
         const args = lane.commands[Math.floor(rand() * lane.commands.length)]!;
         const phase = (['startup', 'tracing', 'teardown'] as const)[Math.floor(rand() * 3)]!;
         const before = lane.checkBpf ? baseline() : { progId: Infinity, dynamic: dynamicEvents() };
@@ -357,7 +367,13 @@ describe.skipIf(reason !== undefined)('every exit path of live tracing leaves no
       }
     };
     const first = Math.ceil(KILL_ROUNDS / 2);
-    await Promise.all([runLane(lanes[0]!, 0, first), runLane(lanes[1]!, 1, KILL_ROUNDS - first)]);
+    // a lane that fails stops the other before its next round (afterEach kills what still runs)
+    const lane = (i: number, rounds: number) => runLane(lanes[i]!, i, rounds).catch((e: unknown) => {
+      failed = true;
+      throw e;
+    });
+    const settled = await Promise.allSettled([lane(0, first), lane(1, KILL_ROUNDS - first)]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     console.log(`[exit-paths] killed in start-up ${phases.startup}, tracing ${phases.tracing}, teardown ${phases.teardown}; ended before the kill ${phases.ended}`);
     // the kills did land in each phase
     expect(phases.startup).toBeGreaterThan(0);
