@@ -3,7 +3,7 @@
 // SIGTERM, a throwing handler, kill -9 then the next run): no tw-* instance of a dead process
 // and no enabled event may remain. Every test runs over each reader backend that works here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -304,14 +304,20 @@ describe.skipIf(reason !== undefined)('live tracing', () => {
     }
   });
 
-  it('after kill -9, the next run removes the dead instance', async () => {
+  it('after kill -9, its guardian removes the instance; one left anyway is removed by the next run', async () => {
     const tw = startTw(['watch', 'allcounts']);
     await waitFor('tw to trace', () => tracing(tw.pid!));
     tw.kill('SIGKILL');
     await tw.out;
-    expect(instancesOf(tw.pid!)).toHaveLength(1); // left behind by the killed process
+    await waitFor('the guardian to remove the instance', () => instancesOf(tw.pid!).length === 0, 2000);
+    // an instance of a dead tw whose guardian could not run: a pid that is not running
+    let dead = 4_000_000;
+    while (alive(dead)) dead++;
+    const orphan = `${T}/instances/tw-${dead}-0`;
+    mkdirSync(orphan);
     const next = await run(process.execPath, [twCliPath(), 'watch', 'syscalls', '--duration', '200ms'], { check: false });
     expect(next.code, next.stderr).toBe(0);
+    expect(existsSync(orphan), 'the orphan instance').toBe(false);
     expectClean(tw.pid!);
   });
 

@@ -34,6 +34,7 @@ export { SOURCE_ID_BASE } from './live/sources.js';
 // tracefs: the one access layer (kprobe-gen's probe loading and the CLI's doctor/events use it)
 export { findTracefs, mountedTracefs, checkTracefsAccess, Tracefs, TracefsDir } from './tracefs/tracefs.js';
 export { Instance, type CpuStats, type InstanceOptions } from './tracefs/instance.js';
+export { Guardian, GUARDIAN_SCRIPT, guardLine, onGuardianProblem, processGuard, processGuardian, runningGuardian, type GuardedObject, type ObjectGuard } from './tracefs/guardian.js';
 export { type EventName } from './tracefs/events.js';
 export {
   hasKprobeEvents,

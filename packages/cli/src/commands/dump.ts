@@ -91,8 +91,9 @@ If the kernel lost events live, a warning per CPU on stderr says why (tw fell be
         run.warnLosses(live);
       } finally {
         clearInterval(flushTimer);
-        run.dispose();
+        // probes down while a second Ctrl-C still forces the exit (the guardian takes what is left)
         await probes.down((m) => process.stderr.write(`tw: ${m}\n`));
+        run.dispose();
       }
     } finally {
       out.flush();

@@ -105,8 +105,9 @@ If the kernel lost events, a warning per CPU on stderr says why (tw fell behind,
       await recorder.abort();
       throw e;
     } finally {
-      run.dispose();
+      // probes down while a second Ctrl-C still forces the exit (the guardian takes what is left)
       await probes?.down((m) => process.stderr.write(`tw: ${m}\n`));
+      run.dispose();
     }
   }
 }

@@ -14,7 +14,7 @@ import { writeAllSync } from '../lib/write-sync.js';
 export default class Watch extends TwCommand {
   static override summary = 'Run a watch on the live kernel or on a recording, and print its result.';
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
-Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters) plus the process lifecycle events that keep process names current, reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop() (a watch that answers a question, like who-deleted, does so once it has the answer, unless --keep-going), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path. Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
+Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters) plus the process lifecycle events that keep process names current, reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop() (a watch that answers a question, like who-deleted, does so once it has the answer, unless --keep-going), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path; what tw cannot remove itself (after kill -9, or when V8 runs out of memory) a small guardian process it starts first removes within about a second. A hook or handler that throws or rejects, or watch code that throws or rejects outside them, fails the run with one line (exit 6); process.exit(n) in watch code ends it after the teardown, with exit code n. Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
 With --input it replays a trace.dat recording (made by trace-cmd or tw) instead, to its end or until the watch stops; the live options (--duration, --clock, --buffer-kb, --latency, --backend, --[no-]rt-readers, --[no-]process-events, --probe-backend, --record) are an error with it.
 It prints what the watch's end() returns: as a table, or as JSON with --json (every shipped watch's includes "lost": events the kernel dropped, which the result may miss).
 Alerts (a watch's ctx.alert) go out as they happen, live and from a recording alike: a line on stderr "[<local time> <trace seconds>] <watch>: <message>" (not with --json or --quiet); with --json one line {"alert":{...}} per alert on stdout, written when it happens; with --exec CMD, CMD run by /bin/sh per alert; with --notify, a desktop notification. An alert is {"time","ts","watch","message","culprit"?,"details"?}: time is the wall-clock time in ISO 8601 UTC (live with the clock mono, and from tw's own recordings of such runs, the event's time; live with another clock, the time of the alert; null from a recording that has no wall-clock reference), ts the trace timestamp in ns (a string), culprit the process the watch named ({pid, comm, tgid, ppid, uid, exe, cmdline, parents: [{pid, comm}]}, members present when known: what the event's probe captured in the kernel, else what tw's process table knew at the event), details the watch's own.
@@ -61,7 +61,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     const out = new WatchOutput(watch, run.args, {
       json: this.jsonEnabled(), quiet: flags.quiet, log: (l) => this.log(l), exec: flags.exec, notify: flags.notify, mode: flags.input ? 'file' : 'live',
     });
-    const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled());
+    const live = flags.input ? undefined : new LiveRun(flags, !this.jsonEnabled(), undefined, watch.name);
     const probes = probeProvider(this.config, flags['probe-backend'], (p) => live?.tracingExtra.push(probeUpText(p)), live?.readerLatencyMs());
     try {
       if (!live) return out.render(await replayWatch(flags.input!, run, { probes, ...out.hooks, ...(flags.buffer ? { buffers: flags.buffer } : {}) }), []);
@@ -80,6 +80,11 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
 
   /** --json: the result (or error) as one line, the last line of stdout after the alert lines. */
   protected override logJson(json: unknown): void {
-    writeAllSync(1, Buffer.from(`${JSON.stringify(json)}\n`));
+    try {
+      writeAllSync(1, Buffer.from(`${JSON.stringify(json)}\n`));
+    } catch (e) {
+      // no one reads stdout any more (| head): nothing to say, as tw dump
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+    }
   }
 }

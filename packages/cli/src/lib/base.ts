@@ -6,6 +6,7 @@
  */
 import { Command, Flags } from '@oclif/core';
 import { isTwError, jsonSafe, type BpfVerifierError, type ErrorCode, type TwError } from '@tw/core';
+import { exitCallMessage, exitCallOf } from './exit-paths.js';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
   FILE_NOT_FOUND: 2,
@@ -51,6 +52,14 @@ export abstract class TwCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; code?: unknown; oclif?: { exit?: number } }): Promise<unknown> {
     // this.exit() and the help flag end a command with oclif's ExitError: not a failure to report
     if (err.code === 'EEXIT') throw err;
+    // process.exit() in watch code: the session was torn down; exit with the code it asked for
+    const call = exitCallOf(err);
+    if (call !== undefined) {
+      const message = exitCallMessage(err, call);
+      process.stderr.write(`tw: ${message}\n`);
+      if (this.jsonEnabled() && call.exitCode !== 0) this.logJson({ error: { code: 'WATCH_FAILED', message } });
+      this.exit(call.exitCode);
+    }
     if (isTwError(err) && !this.jsonEnabled()) {
       process.stderr.write(`tw: ${err.message}\n`);
       this.exit(EXIT[err.code] ?? 1);

@@ -1,11 +1,13 @@
 /**
  * What every live command shares: the reader (relay-native addon, or its pure-JS fallback),
- * the flags, signal handling (Ctrl-C ends gracefully, a second one forces teardown and exit),
+ * the flags, the exit paths (exit-paths.ts: Ctrl-C ends gracefully, a second one forces the exit
+ * and leaves the rest to the guardian; errors nothing caught fail the session with one line),
  * and the status line.
  */
 import { Flags } from '@oclif/core';
-import { TwError, type CpuLoss, type Instance, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { onGuardianProblem, runningGuardian, TwError, type CpuLoss, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
 import { openRingReader, READER_ORDER, type Backend } from '@tw/relay-native';
+import { exitCallOf, ExitPaths } from './exit-paths.js';
 
 export const liveFlags = {
   duration: Flags.string({ char: 'd', summary: 'Stop after this long: seconds, or 500ms / 30s / 2m / 1h (at most 596h).', helpValue: 'TIME' }),
@@ -80,25 +82,6 @@ export function readerFactory(backend: string, realtime = true): ReaderFactory {
     });
 }
 
-/**
- * SIGINT/SIGTERM/SIGHUP abort the returned signal (the trace ends, end() runs, results print);
- * a second one forces the teardown and exits at once.
- */
-export function liveSignals(onForce: () => void): { signal: AbortSignal; end: () => void; dispose: () => void } {
-  const ac = new AbortController();
-  const handler = (sig: NodeJS.Signals) => {
-    if (!ac.signal.aborted) {
-      ac.abort(sig);
-      return;
-    }
-    onForce();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of sigs) process.on(s, handler);
-  return { signal: ac.signal, end: () => ac.abort('end'), dispose: () => sigs.forEach((s) => process.off(s, handler)) };
-}
-
 /** A one-line status on stderr, redrawn in place, when stderr is a terminal. */
 export class StatusLine {
   private shown = false;
@@ -160,26 +143,39 @@ export interface LiveFlagValues {
 }
 
 /**
- * One live command run: the status line, the signal handlers and the options every live
- * command passes to traceLive. dispose() in a finally.
+ * One live command run: the status line, the exit paths and the options every live command
+ * passes to traceLive. dispose() in a finally (it throws a failure that came while the session
+ * was already ending, so that it is reported).
  */
 export class LiveRun {
   readonly status: StatusLine;
   /** more to say on the "tw: tracing" line (e.g. the probes and their backends) */
   readonly tracingExtra: string[] = [];
-  private instance: Instance | undefined;
-  private readonly signals: { signal: AbortSignal; end: () => void; dispose: () => void };
+  private readonly ac = new AbortController();
+  private readonly exits: ExitPaths;
 
+  /** `watch`: the watch whose code runs (its name is in the messages; process.exit() in it is caught) */
   constructor(
     private readonly flags: LiveFlagValues,
     showStatus: boolean,
     private readonly onForce: () => void = () => undefined,
+    watch?: string,
   ) {
     this.status = new StatusLine(showStatus && process.stderr.isTTY === true);
-    this.signals = liveSignals(() => {
-      this.status.clear();
-      this.onForce();
-      this.instance?.removeAfterExit();
+    onGuardianProblem((m) => process.stderr.write(`tw: warning: ${m}\n`));
+    this.exits = new ExitPaths({
+      watch,
+      end: (reason) => this.ac.abort(reason),
+      fail: (err) => {
+        if (!this.ac.signal.aborted) this.ac.abort(err);
+        // (a process.exit() of watch code reaches the command through the session's own error)
+        else if (exitCallOf(err) === undefined) this.exits.lateFailure ??= err;
+      },
+      ending: () => this.ac.signal.aborted,
+      onForce: () => {
+        this.status.clear();
+        this.onForce();
+      },
     });
   }
 
@@ -197,7 +193,7 @@ export class LiveRun {
       ...(durationMs !== undefined ? { durationMs } : {}),
       reader: readerFactory(this.flags.backend, this.flags['rt-readers']),
       ...(this.flags['process-events'] === false ? { lifecycle: false } : {}),
-      signal: this.signals.signal,
+      signal: this.ac.signal,
       // no status line, no timer: a session without one wakes only for events
       ...(this.status.enabled ? { onStatus: (st: LiveStatus) => this.status.update(st) } : {}),
       onReady: this.wrapReady(undefined),
@@ -207,10 +203,9 @@ export class LiveRun {
     };
   }
 
-  /** The instance is known once set up: a forced exit removes it. */
+  /** onReady for traceLive (kept for the commands that pass their own). */
   wrapReady(then: LiveOptions['onReady']): NonNullable<LiveOptions['onReady']> {
     return async (info) => {
-      this.instance = info.instance;
       await then?.(info);
     };
   }
@@ -230,11 +225,23 @@ export class LiveRun {
 
   /** End the session gracefully, as a first Ctrl-C does (e.g. when stdout was closed). */
   end(): void {
-    this.signals.end();
+    if (!this.ac.signal.aborted) this.ac.abort('end');
   }
 
+  /**
+   * The command is done with the kernel: the exit paths go, the guardian is told (it exits once
+   * nothing is held), and a failure that came while the session was ending is thrown.
+   */
   dispose(): void {
     this.status.clear();
-    this.signals.dispose();
+    this.exits.dispose();
+    runningGuardian()?.done();
+    // (a failure that aborted a session which had already ended, e.g. during tw dump's teardown,
+    // is reported too: when the session failed with it, this is the same error again)
+    const reason: unknown = this.ac.signal.reason;
+    // (not a process.exit() of watch code: that one reached the command through the session)
+    const late = this.exits.lateFailure ?? (reason instanceof Error && exitCallOf(reason) === undefined ? reason : undefined);
+    this.exits.lateFailure = undefined;
+    if (late !== undefined) throw late;
   }
 }

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
-import { TwError, type ProbeParams, type ProbeProvider } from '@tw/core';
+import { findTracefs, processGuard, TwError, type ObjectGuard, type ProbeParams, type ProbeProvider } from '@tw/core';
 import { checkProbeParams, prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
@@ -81,6 +81,16 @@ function upInfo(p: ActiveProbe): ProbeUpInfo {
   return { event: `tw:${p.spec.name}`, backend: p.backend, ...(p.bpfObject ? { object: p.bpfObject.origin } : {}) };
 }
 
+let guard: ObjectGuard | undefined;
+
+/**
+ * The guardian of this process (@tw/core's processGuard): a probe's kprobe event or module is
+ * told to it before it is created, so a killed tw leaves neither behind (BPF needs nothing).
+ */
+function sessionGuard(): ObjectGuard {
+  return (guard ??= processGuard(findTracefs()));
+}
+
 /**
  * The probes of installed plugins, brought up with `backend` ('auto': kprobe-gen's stated order)
  * and the parameters a watch gives them (checked against the spec first: PROBE_PARAM); a BPF
@@ -91,7 +101,7 @@ export function probeProvider(config: Config, backend: ProbeBackendName | 'auto'
   return {
     async up(name, params) {
       const { spec, prebuiltDir } = await findProbe(config, name);
-      const p = await probeUp(spec, { backend, bpf: bpfLoader, prebuiltDirs: [prebuiltDir], ...(params !== undefined ? { params } : {}), ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
+      const p = await probeUp(spec, { backend, bpf: bpfLoader, guard: sessionGuard(), prebuiltDirs: [prebuiltDir], ...(params !== undefined ? { params } : {}), ...(bpfLatencyMs !== undefined ? { bpfLatencyMs } : {}) });
       onUp?.(upInfo(p));
       const set = p.setParams;
       return {

@@ -98,6 +98,14 @@ function makeEngine(setup: InstanceSetup, realtimeOffset: bigint | undefined): {
   return { engine, queues, sourceQueues, littleEndian: layout.littleEndian };
 }
 
+/**
+ * Why an aborted session ends: an Error given to abort() fails it with that error (after the
+ * same teardown); any other reason (a signal's name) ends it gracefully.
+ */
+function abortReason(signal: AbortSignal | undefined): LiveEndReason | Error {
+  return signal?.reason instanceof Error ? signal.reason : 'signal';
+}
+
 /** The end of a session: settled once, by the first of stop, duration, signal or an error. */
 function endSignal(): { done: Promise<LiveEndReason>; finish: (why: LiveEndReason | Error) => void } {
   let finish: (why: LiveEndReason | Error) => void = () => undefined;
@@ -123,6 +131,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     // which for local/global/x86-tsc drifts and for boot jumps at each suspend)
     throw new TwError('BAD_ARGUMENT', `BPF probes (${sources.map((x) => x.name).join(', ')}) stamp their events with CLOCK_MONOTONIC, so they need the trace clock 'mono', not '${clock}'`);
   }
+  // aborted with an error before it began (a watch failed while its probes came up): nothing to start
+  if (opts.signal?.aborted && opts.signal.reason instanceof Error) throw opts.signal.reason;
   const root = findTracefs();
   checkTracefsAccess(root);
   removeStaleInstances(root);
@@ -201,14 +211,14 @@ async function runSession<T>(opts: LiveOptions, s: Session<T>): Promise<LiveResu
   const sourceLost = (): number => setup.sources.reduce((n, b) => n + b.source.lost().reduce((a, x) => a + x, 0), 0);
   const lostNow = () => Math.max(engine.stats.lost, lostFromStats) + (setup.sources.length > 0 ? sourceLost() : 0);
   const stops: Array<() => void> = [];
-  const onAbort = () => finish('signal');
+  const onAbort = () => finish(abortReason(opts.signal));
   if (consumer.stopped === true) finish('stop');
   if (opts.durationMs !== undefined) {
     const t = setTimeout(() => finish('duration'), opts.durationMs);
     stops.push(() => clearTimeout(t));
   }
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  if (opts.signal?.aborted) finish('signal');
+  if (opts.signal?.aborted) finish(abortReason(opts.signal));
   if (opts.onStatus) {
     const source = { events: () => engine.events, lost: () => ((lostFromStats = inst.lostEvents(setup.cpus)), lostNow()) };
     stops.push(startStatusTimer(source, opts.onStatus, opts.statusEveryMs ?? 1000, finish));

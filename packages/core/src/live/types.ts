@@ -122,7 +122,10 @@ export interface LiveOptions {
   latencyMs?: number;
   durationMs?: number;
   reader: ReaderFactory;
-  /** aborting ends the trace gracefully (the consumer still finishes) */
+  /**
+   * aborting ends the trace gracefully (the consumer still finishes); aborting with an Error as
+   * the reason fails it with that error instead, after the same teardown
+   */
   signal?: AbortSignal;
   onStatus?: (s: LiveStatus) => void;
   statusEveryMs?: number;

@@ -60,6 +60,17 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
   const note = opts.onNote ?? (() => undefined);
   const recorder = opts.record ? new Recorder(opts.record.path, opts.record.version) : undefined;
   const up: LiveProbe[] = [];
+  // the session's own abort: the caller's signal, and a watch's async hook that rejected (its
+  // failure ends the session like a throw, with the same teardown)
+  const inner = new AbortController();
+  const forward = () => inner.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) forward();
+  else opts.signal?.addEventListener('abort', forward, { once: true });
+  const asyncFailure = (err: Error) => {
+    if (!inner.signal.aborted) inner.abort(err);
+    else if (!(inner.signal.reason instanceof Error)) failedLate ??= err;
+  };
+  let failedLate: Error | undefined;
   try {
     // the watch's probe parameters, all checked before any probe comes up
     const params = await checkedProbeParams(run, opts.probes);
@@ -72,6 +83,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
     const live = await traceLive(
       {
         ...opts,
+        signal: inner.signal,
         events,
         filters,
         ...(sources.length > 0 ? { sources } : {}),
@@ -89,6 +101,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
           ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
           extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost) + sources.reduce((n, src) => n + src.lost().reduce((a, x) => a + x, 0), 0),
           ...(unpackers.size > 0 ? { unpackers } : {}),
+          onAsyncError: asyncFailure,
           setProbeParams: (probe, params) => {
             const p = up.find((x) => x.event === `tw:${probe}`);
             if (p?.setParams === undefined) return false;
@@ -100,11 +113,15 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
       },
     );
     await recorder?.finish(engineRef);
+    // an async hook that rejected once the session was ending (end(), or after a Ctrl-C)
+    const late = failedLate ?? (inner.signal.reason instanceof Error ? inner.signal.reason : undefined);
+    if (late !== undefined) throw late;
     return { report: live.result, info: live.info, lost: live.lost, losses: live.losses, reason: live.reason, probes: up.map((p) => ({ event: p.event, backend: p.backend })) };
   } catch (e) {
     await recorder?.abort();
     throw e;
   } finally {
+    opts.signal?.removeEventListener('abort', forward);
     for (const p of up.reverse()) {
       try {
         await p.down();

@@ -309,3 +309,56 @@ describe('ctx.alert', () => {
     expect(errors).toEqual(['unlink by 42: sink down', 'with culprit: sink down', 'at the end: sink down']);
   });
 });
+
+describe('async hooks', () => {
+  /** A watch whose start, handler and end are async and reject (after a turn of the event loop). */
+  const rejecting = defineWatch({
+    name: 'rejects',
+    summary: 'async hooks that reject (test)',
+    events: ['tw:unlink'],
+    start: (async () => {
+      await null;
+      throw new Error('start failed');
+    }) as never,
+    on: {
+      'tw:unlink': (async (e: { pid: number }) => {
+        // (the view is valid during the call only: read it before the first await)
+        const pid = e.pid;
+        await null;
+        throw new Error(`handler failed for ${pid}`);
+      }) as never,
+    },
+    end: (async () => {
+      await null;
+      throw new Error('end failed');
+    }) as never,
+  });
+
+  it('each rejection reaches onAsyncError naming the watch, the hook and the event, then the run goes on', async () => {
+    const failures: string[] = [];
+    const report = runWatches(source([unlinkRecord(42, '/a'), unlinkRecord(43, '/b')]), [{ watch: rejecting, args: {} }], {
+      onAsyncError: (err) => failures.push(`${err.code}: ${err.message}`),
+    });
+    expect(report.stats.events).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(failures).toEqual([
+      "WATCH_FAILED: watch 'rejects' threw in its start handler: start failed",
+      expect.stringMatching(/^WATCH_FAILED: watch 'rejects' threw in its 'tw:unlink' handler \(event tw:unlink at ts \d+, cpu 0, pid 42\): handler failed for 42$/),
+      expect.stringMatching(/^WATCH_FAILED: watch 'rejects' threw in its 'tw:unlink' handler \(event tw:unlink at ts \d+, cpu 0, pid 43\): handler failed for 43$/),
+      "WATCH_FAILED: watch 'rejects' threw in its end handler: end failed",
+    ]);
+  });
+
+  it('without onAsyncError the promises are left alone (their rejections stay unhandled, as before)', async () => {
+    const seen: unknown[] = [];
+    const onUnhandled = (r: unknown) => seen.push(r);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      runWatches(source([unlinkRecord(42, '/a')]), [{ watch: rejecting, args: {} }]);
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(seen.map((e) => (e as Error).message).sort()).toEqual(['end failed', 'handler failed for 42', 'start failed']);
+  });
+});

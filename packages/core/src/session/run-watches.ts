@@ -49,6 +49,12 @@ export interface RunOptions {
   unpackers?: ReadonlyMap<string, ProbeUnpacker>;
   /** live: ctx.setProbeParams (see WatchContext); absent: it returns false */
   setProbeParams?: (probe: string, params: ProbeParams) => boolean;
+  /**
+   * A hook or handler returned a promise (an async function) that rejected later: the failure,
+   * naming the watch and the hook (and the event it was called for). The session does not wait
+   * for such promises. Absent: their rejections are left unhandled, as before.
+   */
+  onAsyncError?: (err: TwError) => void;
 }
 
 export interface WatchOutcome {
@@ -155,9 +161,10 @@ export class WatchSession {
     runs.forEach(({ watch }, wi) => {
       const ctx = this.contexts[wi]!;
       for (const [pattern, handler] of Object.entries(watch.on)) {
+        const where = (e: WatchEvent) => `event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid}`;
         const fail = (err: unknown, e: WatchEvent): never => {
           if (isTwError(err)) throw err;
-          throw new WatchError(watch.name, `'${pattern}'`, err, `event ${e.event} at ts ${e.ts}, cpu ${e.cpu}, pid ${e.pid}`);
+          throw new WatchError(watch.name, `'${pattern}'`, err, where(e));
         };
         if (pattern === 'custom_event') {
           // every dynamic-probe event (system tw), as a copy with its raw payload and the
@@ -168,7 +175,8 @@ export class WatchSession {
             (this.table[f.id] ??= []).push((e) => {
               const c = customEvent(e as EventView, u);
               try {
-                handler(c, ctx);
+                const r: unknown = handler(c, ctx);
+                if (r !== undefined) this.later(r, watch.name, `'${pattern}'`, () => where(e));
               } catch (err) {
                 fail(err, e);
               }
@@ -179,7 +187,8 @@ export class WatchSession {
         const re = pattern === '*' ? undefined : globToRegExp(pattern);
         const bound = (e: WatchEvent) => {
           try {
-            handler(e, ctx);
+            const r: unknown = handler(e, ctx);
+            if (r !== undefined) this.later(r, watch.name, `'${pattern}'`, () => where(e));
           } catch (err) {
             fail(err, e);
           }
@@ -192,6 +201,18 @@ export class WatchSession {
         if (!re) this.wildcard.push(bound);
       }
     });
+  }
+
+  /**
+   * A hook's return value: when it is a promise (an async hook), its rejection is the watch's
+   * failure, reported through onAsyncError with the watch, the hook and (now, while the event
+   * view still holds it) the event.
+   */
+  private later(r: unknown, watch: string, hook: string, context?: () => string): void {
+    const report = this.opts.onAsyncError;
+    if (report === undefined || r === null || typeof (r as PromiseLike<unknown>).then !== 'function') return;
+    const at = context?.();
+    (r as PromiseLike<unknown>).then(undefined, (err: unknown) => report(isTwError(err) ? err : new WatchError(watch, hook, err, at)));
   }
 
   /** The generated unpacker registered for an event, if it accepts this trace's format (asked once). */
@@ -219,7 +240,8 @@ export class WatchSession {
     }
     this.runs.forEach(({ watch }, wi) => {
       try {
-        watch.start?.(this.contexts[wi]!);
+        const r: unknown = watch.start?.(this.contexts[wi]!);
+        if (r !== undefined) this.later(r, watch.name, 'start');
       } catch (err) {
         throw isTwError(err) ? err : new WatchError(watch.name, 'start', err);
       }
@@ -242,7 +264,9 @@ export class WatchSession {
     this.current = undefined;
     const outcomes = this.runs.map(({ watch }, wi) => {
       try {
-        return { watch: watch.name, result: watch.end ? watch.end(this.contexts[wi]!) : undefined };
+        const result: unknown = watch.end ? watch.end(this.contexts[wi]!) : undefined;
+        if (result !== undefined) this.later(result, watch.name, 'end');
+        return { watch: watch.name, result };
       } catch (err) {
         throw isTwError(err) ? err : new WatchError(watch.name, 'end', err);
       }

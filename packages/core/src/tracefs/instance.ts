@@ -1,12 +1,14 @@
 /**
  * A private tracefs instance (instances/tw-<pid>-<n>): its own ring buffers, clock, buffer
  * size, enabled events and filters. Created by a live session and removed on every exit path;
- * instances left by tw processes that no longer exist (kill -9) are removed by the next run.
+ * the process's guardian (guardian.ts) is told of it before it exists and removes it when the
+ * process dies first (kill -9, out of memory); one left anyway (a guardian that could not run)
+ * is removed by the next run.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { TwError } from '../errors.js';
 import { enableEvents, expandEvents, setEventFilter, type EventName } from './events.js';
+import { processGuardian, type ObjectGuard } from './guardian.js';
 import { Tracefs, TracefsDir } from './tracefs.js';
 
 export interface InstanceOptions {
@@ -14,6 +16,11 @@ export interface InstanceOptions {
   bufferKb?: number;
   /** name prefix (default "tw") */
   prefix?: string;
+  /**
+   * who removes the instance if this process dies before it can (default: the process's
+   * guardian, started on first use; see guardian.ts)
+   */
+  guard?: ObjectGuard;
 }
 
 export interface CpuStats {
@@ -78,6 +85,7 @@ export function removeStaleInstances(root: string, prefix = 'tw'): string[] {
 
 export class Instance extends TracefsDir {
   private removed = false;
+  private guard: ObjectGuard | undefined;
   /** the top level of the tracefs this instance lives in */
   readonly top: Tracefs;
 
@@ -97,10 +105,14 @@ export class Instance extends TracefsDir {
     do name = `${prefix}-${process.pid}-${seq++}`;
     while (top.instanceDir(name).exists(''));
     const inst = new Instance(root, name);
+    // the guardian knows of it before it exists: a kill -9 at any point after this leaves nothing
+    inst.guard = opts.guard ?? processGuardian(root);
+    inst.guard.hold({ kind: 'instance', name });
     try {
       // mkdir in tracefs creates the instance
       mkdirSync(inst.dir);
     } catch (e) {
+      inst.guard.release({ kind: 'instance', name });
       throw new TwError('TRACEFS', `cannot create the tracefs instance ${inst.dir}: ${(e as Error).message}`, { cause: e });
     }
     live.add(inst);
@@ -127,18 +139,6 @@ export class Instance extends TracefsDir {
   /** The sub-buffer header layout: the instance's own events/header_page, else the top level's. */
   headerPage(): { text: string; path: string } {
     return this.ownHeaderPage() ?? { text: this.top.read('events/header_page'), path: this.top.path('events/header_page') };
-  }
-
-  /**
-   * For a forced exit, when the readers' open files may keep the instance busy for a moment: a
-   * detached shell waits for this process to go, then disables the events and removes it.
-   */
-  removeAfterExit(): void {
-    const child = spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; echo 0 > "$2/events/enable" 2>/dev/null; rmdir "$2" 2>/dev/null', 'tw-cleanup', String(process.pid), this.dir], {
-      detached: true,
-      stdio: 'ignore',
-    });
-    child.unref();
   }
 
   /** The per-CPU ring size in KiB (buffer_size_kb). */
@@ -221,8 +221,7 @@ export class Instance extends TracefsDir {
   removeSync(): boolean {
     if (this.removed) return true;
     if (!existsSync(this.dir)) {
-      this.removed = true;
-      live.delete(this);
+      this.gone();
       return true;
     }
     // best effort: rmdir removes the events with the instance anyway
@@ -230,12 +229,17 @@ export class Instance extends TracefsDir {
     this.tryWrite('events/enable', '0');
     try {
       rmdirSync(this.dir);
-      this.removed = true;
-      live.delete(this);
+      this.gone();
       return true;
     } catch {
       return false;
     }
+  }
+
+  private gone(): void {
+    this.removed = true;
+    live.delete(this);
+    this.guard?.release({ kind: 'instance', name: this.name });
   }
 }
 

@@ -3,7 +3,7 @@
  * place that says in which order `auto` tries them. A new backend implements ProbeBackend and
  * takes its place in PROBE_BACKEND_ORDER; nothing else chooses.
  */
-import type { RecordSource, Tracefs } from '@tw/core';
+import type { ObjectGuard, RecordSource, Tracefs } from '@tw/core';
 import type { ProbeParamValue, ProbeSpec } from '@tw/probe-spec';
 import type { BpfObjectOrigin } from '../bpf/bpf-object.js';
 
@@ -70,6 +70,12 @@ export interface ProbeEnv {
   bpfLatencyMs?: number | undefined;
   /** directories of prebuilt BPF objects (the spec's package's dist/bpf), tried before the cache and clang */
   prebuiltDirs?: readonly string[] | undefined;
+  /**
+   * told of every kernel object a backend creates before it creates it, and again once it is
+   * removed (a session's guardian, which removes what a killed tw left: kprobe events, modules);
+   * absent for a probe meant to outlive tw (tw probe load)
+   */
+  guard?: ObjectGuard | undefined;
 }
 
 /** The BPF object a probe runs, and where it came from (prebuilt, cached or compiled now). */

@@ -9,12 +9,22 @@ export const kprobeEventsBackend: ProbeBackend = {
     return hasKprobeEvents(env.tracefs) ? undefined : 'this kernel has none (no kprobe_events in tracefs)';
   },
   async up(spec, env) {
-    const def = await addKprobeEvent(env.tracefs.root, spec, env.params ? { params: env.params } : {});
+    // the guardian knows of the event before it exists, so a killed tw leaves none behind
+    const held = { kind: 'kprobe-event' as const, group: 'tw', name: spec.name };
+    env.guard?.hold(held);
+    let def;
+    try {
+      def = await addKprobeEvent(env.tracefs.root, spec, env.params ? { params: env.params } : {});
+    } catch (e) {
+      env.guard?.release(held);
+      throw e;
+    }
     return {
       filter: def.filter,
       notes: [],
       down: async () => {
         await removeKprobeEvent(env.tracefs.root, spec);
+        env.guard?.release(held);
       },
     };
   },

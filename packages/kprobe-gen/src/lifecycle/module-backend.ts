@@ -19,12 +19,21 @@ export const moduleBackend: ProbeBackend = {
   async up(spec, env) {
     const built = await buildModule(spec, { kdir: env.kdir, ...(env.outDir ? { outDir: env.outDir } : {}) });
     const notes: string[] = [];
-    await loadModule(built.ko, env.params ?? {}, { spec, onNote: (n) => notes.push(n) });
+    // the guardian knows of the module before insmod, so a killed tw leaves it unloaded
+    const held = { kind: 'module' as const, name: moduleName(spec) };
+    env.guard?.hold(held);
+    try {
+      await loadModule(built.ko, env.params ?? {}, { spec, onNote: (n) => notes.push(n) });
+    } catch (e) {
+      env.guard?.release(held);
+      throw e;
+    }
     return {
       filter: undefined,
       notes,
       down: async () => {
         await unloadModule(moduleName(spec), { tracefsRoot: env.tracefs.root });
+        env.guard?.release(held);
       },
       // integer and bool parameters are writable (0644): the handler reads them at every hit
       setParams: (params) => {

@@ -4,7 +4,7 @@
  * everything undone on failure; and the probe's generated unpacker for a watch session.
  */
 import { release } from 'node:os';
-import { TwError, Tracefs, isTwError, type ProbeUnpacker, type RecordSource } from '@tw/core';
+import { TwError, Tracefs, isTwError, type ObjectGuard, type ProbeUnpacker, type RecordSource } from '@tw/core';
 import { checkLayout, checkProbeParams, type ProbeParamValue } from '@tw/probe-spec';
 import { isLoaded } from '../load.js';
 import type { ProbeSpec } from '@tw/probe-spec';
@@ -60,6 +60,11 @@ export interface ProbeUpOptions {
   persistent?: boolean;
   /** directories of prebuilt BPF objects (the spec's package's dist/bpf: prebuiltBpfDir(root)) */
   prebuiltDirs?: readonly string[];
+  /**
+   * told of each kprobe event or module before it is created and again once it is removed (the
+   * session's guardian: see @tw/core's processGuardian); never used with `persistent`
+   */
+  guard?: ObjectGuard;
 }
 
 function formatOf(tracefs: Tracefs, spec: ProbeSpec): string {
@@ -86,7 +91,7 @@ export async function probeUp(spec: ProbeSpec, opts: ProbeUpOptions = {}): Promi
     const notes = Object.keys(params).length > 0 ? [`already loaded (${already}): it keeps the parameters it was loaded with; ${Object.keys(params).join(', ')} as given here are not applied`] : [];
     return { spec, backend: already, ours: false, filter: undefined, notes, unload: async () => undefined };
   }
-  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs, prebuiltDirs: opts.prebuiltDirs };
+  const env: ProbeEnv = { tracefs, kdir: opts.kdir ?? `/lib/modules/${release()}/build`, outDir: opts.outDir, params, bpf: opts.bpf, bpfLatencyMs: opts.bpfLatencyMs, prebuiltDirs: opts.prebuiltDirs, guard: opts.persistent === true ? undefined : opts.guard };
   const notes: string[] = [];
   /** the errors of the backends that were tried and failed */
   const failed: unknown[] = [];
