@@ -43,6 +43,8 @@
 //         created again), through BPF (an editor-style save and the change after it), and its
 //         clear refusal of kprobe events; who-deleted through the module (tw:unlink_cwd, with the
 //         caller's cwd) and kprobe events (tw:unlink) of a short-lived rm of a relative name.
+//     (n) kill -9 of a tw watch tracing through a module, then through a kprobe event: its
+//         guardian process removes the module or the kprobe event and the instance
 //     (h) BPF beside the other two: `tw dump -e tw:unlink --probe-backend bpf` (a kprobe BPF
 //         program on do_unlinkat, compiled on the host into the cache: CO-RE, one object for both
 //         kernels) runs from before (a) to after (c); the rm of (a) must give the same record as
@@ -472,6 +474,32 @@ data m.nokprobe.rc $rc
 data m.nokprobe.err "$(flat $L/m.nokprobe.err)"
 [ -z "$(grep '^tw_' /proc/modules)" ] && ok m.nokprobe.no_module || fail m.nokprobe.no_module "$(grep '^tw_' /proc/modules)"
 [ -z "$(tw_dynamic)" ] && ok m.nokprobe.no_dynamic_events || fail m.nokprobe.no_dynamic_events "$(tw_dynamic)"
+
+# ---- (n) kill -9 of tw while it traces through the module and kprobe-events backends: its
+# guardian removes the module or the kprobe event and the instance (within a few seconds under TCG)
+for b in module kprobe-events; do
+  step=n.$b
+  stamp $step
+  touch $W/n-victim
+  $TWBG watch who-deleted $W/n-victim --probe-backend $b --duration 120s > $L/$step.out 2> $L/$step.err &
+  D=$!
+  if wait_line $D $L/$step.err 'tw: tracing'; then
+    ok $step.ready
+    data $step.before "$(grep '^tw_' /proc/modules | cut -d' ' -f1) $(tw_dynamic)"
+    kill -KILL $D; wait $D 2>/dev/null
+    for i in $(seq 1 100); do
+      [ -z "$(grep '^tw_' /proc/modules)" ] && [ -z "$(tw_dynamic)" ] && ! ls -d $T/instances/tw-$D-* >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    data $step.gone_after "$i"
+    [ -z "$(grep '^tw_' /proc/modules)" ] && ok $step.no_module || fail $step.no_module "10 s after kill -9: $(grep '^tw_' /proc/modules)"
+    [ -z "$(tw_dynamic)" ] && ok $step.no_dynamic_events || fail $step.no_dynamic_events "10 s after kill -9: $(tw_dynamic)"
+    ls -d $T/instances/tw-$D-* >/dev/null 2>&1 && fail $step.no_instance "10 s after kill -9: $(ls -d $T/instances/tw-$D-*)" || ok $step.no_instance
+  else
+    fail $step.ready "tw watch never traced: $(flat $L/$step.err)"
+    stop_bg $D
+  fi
+done
 
 # ---- every build in the guest was a cache hit
 [ ! -e $W/make-called ] && ok cache.no_make || fail cache.no_make "make ran in the guest: $(flat $W/make-called)"
@@ -927,6 +955,15 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
         expect(s.data.get('m.nokprobe.rc')?.[0], ctx(s)).toBe('5');
         expect(s.data.get('m.nokprobe.err')?.[0], ctx(s)).toMatch(/^tw: .*open_write/);
       }, TEST_MS);
+
+      for (const backend of ['module', 'kprobe-events'] as const) {
+        it(`(n) kill -9 of tw tracing through ${backend}: its guardian removes the ${backend === 'module' ? 'module' : 'kprobe event'} and the instance`, async () => {
+          const s = await get();
+          expectSteps(s, ['ready', 'no_module', 'no_dynamic_events', 'no_instance'].map((x) => `n.${backend}.${x}`));
+          // it was there while tw traced
+          expect(s.data.get(`n.${backend}.before`)?.[0], ctx(s)).toMatch(backend === 'module' ? /^tw_unlink_cwd / : /p:tw\/unlink do_unlinkat/);
+        }, TEST_MS);
+      }
 
       it('finds every compiled unpacker in the cache the host filled (the guest compiles none)', async () => {
         const s = await get();
