@@ -5,6 +5,7 @@
  * '@tw/core/internal'. Types that appear in these functions' signatures are exported with them.
  */
 export * from './errors.js';
+export { quoted, printable } from './quote.js';
 export * from './units.js';
 
 // formats: kprobe-gen checks a probe's layout against the kernel's format file
