@@ -11,9 +11,9 @@
  *     BUFFER option naming its clock, page size and per-CPU data.
  */
 import { existsSync, statSync } from 'node:fs';
-import { TwError, isTwError } from '../errors.js';
+import { FormatParseError, TwError, isTwError } from '../errors.js';
 import { checkHeaderEvent, parseHeaderPage, type HeaderPage } from '../format/header-page.js';
-import { parseEventFormat } from '../format/parse-format.js';
+import { MAX_FORMAT_BYTES, parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
 import type { TaskFacts } from '../watch/define-watch.js';
 import { ByteCursor, FileBytes, FileSeq } from './byte-reader.js';
@@ -203,8 +203,8 @@ function readHeaderInfo(dat: TraceDat, c: ByteCursor): void {
 function readFtraceFormats(dat: TraceDat, c: ByteCursor): void {
   const n = c.u32('ftrace format count');
   for (let i = 0; i < n; i++) {
-    const text = c.text(c.u64('ftrace format size'), 'ftrace format');
-    addFormat(dat, text, `${dat.path}:ftrace/#${i}`, 'ftrace');
+    const bytes = c.bytesOf(c.u64('ftrace format size'), 'ftrace format');
+    addFormatBytes(dat, bytes.length, (n) => bytes.subarray(0, n), `${dat.path}:ftrace/#${i}`, 'ftrace');
   }
 }
 
@@ -215,8 +215,8 @@ function readEventFormats(dat: TraceDat, c: ByteCursor): void {
     checkSystemName(dat, system);
     const n = c.u32(`event count of system ${system}`);
     for (let i = 0; i < n; i++) {
-      const text = c.text(c.u64(`format size in system ${system}`), `format in system ${system}`);
-      addFormat(dat, text, `${dat.path}:${system}/#${i}`, system);
+      const bytes = c.bytesOf(c.u64(`format size in system ${system}`), `format in system ${system}`);
+      addFormatBytes(dat, bytes.length, (n) => bytes.subarray(0, n), `${dat.path}:${system}/#${i}`, system);
     }
   }
 }
@@ -243,7 +243,7 @@ const MAX_EVENT_ID = 0xffff;
  * format of the file claims too, means the file is corrupt or crafted, and every answer from it
  * would be wrong (records counted as another event, or as unknown): that fails the whole file.
  */
-function addFormat(dat: TraceDat, text: string, where: string, system: string): void {
+function addFormat(dat: TraceDat, text: string, where: string, system: string, tooLarge?: FormatParseError): void {
   const idLine = /^ID:\s*(\d+)\s*$/m.exec(text);
   if (idLine && idLine[1] !== undefined) {
     const digits = idLine[1].replace(/^0+(?=\d)/, '');
@@ -258,11 +258,27 @@ function addFormat(dat: TraceDat, text: string, where: string, system: string): 
     }
   }
   try {
+    if (tooLarge) throw tooLarge;
     dat.formats.add(parseEventFormat(text, where, system, dat.longSize));
   } catch (e) {
     if (!idLine || idLine[1] === undefined || !isTwError(e)) throw e;
     dat.formats.addBroken(Number(idLine[1]), e as Error, where);
   }
+}
+
+/**
+ * A stored format of `size` bytes, of which `head(n)` gives the first n: one larger than any
+ * kernel's (MAX_FORMAT_BYTES) is not decoded whole, only far enough to find its ID, and kept as
+ * a format that does not parse.
+ */
+function addFormatBytes(dat: TraceDat, size: number, head: (n: number) => Uint8Array, where: string, system: string): void {
+  if (size <= MAX_FORMAT_BYTES) {
+    addFormat(dat, Buffer.from(head(size)).toString('utf8'), where, system);
+    return;
+  }
+  const start = Buffer.from(head(4096)).toString('utf8');
+  const text = start.slice(0, Math.max(0, start.lastIndexOf('\n'))); // whole lines only
+  addFormat(dat, text, where, system, new FormatParseError(where, 1, `the format text is ${size} bytes; tw takes formats of at most ${MAX_FORMAT_BYTES} bytes`));
 }
 
 function readCmdlines(dat: TraceDat, text: string): void {
@@ -331,8 +347,10 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
 
   const nFtrace = seq.u32('ftrace format count');
   for (let i = 0; i < nFtrace; i++) {
-    const text = seq.bytes(seq.u64('ftrace format size'), 'ftrace format').toString('utf8');
-    addFormat(dat, text, `${path}:ftrace/#${i}`, 'ftrace');
+    const size = seq.u64('ftrace format size');
+    const at = seq.pos;
+    addFormatBytes(dat, size, (n) => dat.file.read(at, n, 'ftrace format'), `${path}:ftrace/#${i}`, 'ftrace');
+    seq.skip(size, 'ftrace format');
   }
   const systems = seq.u32('event system count');
   for (let s = 0; s < systems; s++) {
@@ -340,8 +358,10 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
     checkSystemName(dat, system);
     const n = seq.u32(`event count of system ${system}`);
     for (let i = 0; i < n; i++) {
-      const text = seq.bytes(seq.u64(`format size in ${system}`), `format in ${system}`).toString('utf8');
-      addFormat(dat, text, `${path}:${system}/#${i}`, system);
+      const size = seq.u64(`format size in ${system}`);
+      const at = seq.pos;
+      addFormatBytes(dat, size, (n) => dat.file.read(at, n, `format in ${system}`), `${path}:${system}/#${i}`, system);
+      seq.skip(size, `format in ${system}`);
     }
   }
   seq.skip(seq.u32('kallsyms size'), 'kallsyms');
