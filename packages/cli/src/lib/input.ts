@@ -14,7 +14,7 @@ export const inputFlag = Flags.string({
 
 export const bufferFlag = Flags.string({
   char: 'B',
-  summary: 'Only use events from this buffer (tracefs instance name; "" = top-level). Repeatable.',
+  summary: 'With --input: only use events from this buffer of the recording (tracefs instance name; "" = top-level). Repeatable.',
   multiple: true,
   helpValue: 'NAME',
 });
