@@ -78,6 +78,10 @@ describe(`fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         `outcomes ${[...byCode].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
         `slowest ${slowest.ms.toFixed(0)} ms (#${slowest.index}), peak RSS ${peak.toFixed(0)} MiB`,
     );
+    // one example per kind of error, to read what the corruptions were reported as
+    const example = new Map<string, CaseResult>();
+    for (const r of results) if (r.outcome === 'error' && !example.has(r.code ?? '')) example.set(r.code ?? '', r);
+    for (const [code, r] of example) console.log(`fuzz:   ${code}: #${r.index} [${r.op}] ${r.name}: ${(r.message ?? '').slice(0, 240)}`);
     if (failed.length > 0) {
       const where = saveFailures(failed);
       expect.fail(`${failed.length} of ${results.length} cases broke the rules (their bytes are in ${where}):\n${failed.slice(0, 25).map((f) => f.line).join('\n')}`);

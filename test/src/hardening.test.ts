@@ -14,6 +14,7 @@ import {
   SIGNAL_GENERATE_OWN,
   execRecord,
   formatText,
+  record,
   switchRecord,
   writeCrafted,
 } from './support/crafted-recording.js';
@@ -132,6 +133,21 @@ describe('recordings whose formats lie', () => {
     });
     const r = await runTwBounded(['dump', '--input', f]);
     expectOneError(r, 3, /invalid event name 'sched_switch\\e\]2;pwned\\x07'/);
+  });
+
+  it("a process name with escape sequences (from the file's saved cmdlines) reaches the table escaped", async () => {
+    const f = join(dir, 'escape-comm.dat');
+    const sysEnter = formatText('sys_enter', 22, ['field:long id;\toffset:8;\tsize:8;\tsigned:1;', 'field:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;']);
+    await writeCrafted(f, {
+      formats: new Map([['raw_syscalls', [sysEnter]]]),
+      records: [record(22, 100, 64, (dv) => dv.setBigInt64(8, 0n, true))],
+      cmdlines: '100 ev\u001b]0;pwned\u0007il\n',
+    });
+    const r = await runTwBounded(['watch', 'syscalls-by-pid', '--input', f]);
+    expect(endingProblem(r), r.stderr).toBeUndefined();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ev\\e]0;pwned\\x07il');
+    expect(RAW_CONTROL.test(r.stdout + r.stderr)).toBe(false);
   });
 
   it('a size field of 2^52: what is wrong and at which offset, not a Node.js range error', async () => {

@@ -197,7 +197,7 @@ const INTERESTING_32 = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fff_ffff, 0x8000_0000
 
 /** One random mutation of a corpus file (1-4 edits), biased towards its metadata. */
 function mutate(rng: Rng, f: CorpusFile): Omit<FuzzCase, 'op'> {
-  let b = f.bytes.slice();
+  let b: Uint8Array = f.bytes.slice();
   const edits: string[] = [];
   const where = () => (rng.chance(0.7) ? rng.int(Math.min(b.length, f.layout.metaEnd)) : rng.int(b.length));
   for (let k = 1 + rng.int(4); k > 0; k--) {

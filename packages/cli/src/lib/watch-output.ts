@@ -7,6 +7,7 @@
 import { alertRecord, unreachableHandlers, type Alert, type AnyWatch, type CpuLoss, type LiveInfo, type RunReport } from '@tw/core';
 import { AlertSinks, chooseSinks } from './alerts/sink.js';
 import type { StatusLine } from './live.js';
+import { safeMessage } from './base.js';
 
 export { alertLine } from './alerts/stderr-sink.js';
 
@@ -84,7 +85,8 @@ export class WatchOutput {
     if (this.o.json) return resultJson(report, losses);
     const result = report.outcomes[0]?.result;
     const text = resultText(this.watch, result);
-    if (text !== undefined) this.o.log(text);
+    // a table or text made of what the trace said (comms, paths): its lines kept, control bytes escaped
+    if (text !== undefined) this.o.log(safeMessage(text));
     return result;
   }
 }
