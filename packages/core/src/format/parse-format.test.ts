@@ -283,6 +283,11 @@ describe('parseEventFormat errors name the path and line', () => {
     expect(many.ownFields[0]).toMatchObject({ kind: 'string', size: 16, arrayLength: 16 });
   });
 
+  it('two fields of one name', () => {
+    const text = formatText('twice', 9, ['\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;', '\tfield:int id;\toffset:16;\tsize:4;\tsigned:1;'], '"x"');
+    expectParseError(() => parseEventFormat(text, path, 'tw'), path, 10, /a second field named 'id'/);
+  });
+
   it('a name with control characters is quoted escaped in the error', () => {
     const text = formatText('a\u001b[2Jb', 9, [], '"x"');
     expectParseError(() => parseEventFormat(text, path, 'tw'), path, 1, /invalid event name 'a\\e\[2Jb'/);

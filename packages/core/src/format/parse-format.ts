@@ -161,6 +161,8 @@ export function parseEventFormat(text: string, path: string, system: string, lon
       }
       const decl = splitDeclaration(m[1]);
       if (!decl) throw new FormatParseError(path, lineNo, `cannot read the declaration ${quoted(m[1])}`);
+      // an event's fields are read by name: two of one name would make one of them unreachable
+      if (fields.some((f) => f.name === decl.name)) throw new FormatParseError(path, lineNo, `a second field named ${quoted(decl.name)}`);
       const offset = Number(m[2]);
       const size = Number(m[3]);
       // a record is at most one sub-buffer (16 MiB at the very most): bigger is not a layout
