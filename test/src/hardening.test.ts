@@ -227,6 +227,13 @@ describe("a watch's hooks failing", () => {
     });
   }
 
+  it('format (the text rendering, not used with --json): one line naming the watch and the hook, exit 6', async () => {
+    const env = { ...process.env, TW_TEST_FAIL_HOOK: 'format' };
+    expectOneError(await runTwBounded(['watch', HOOKS_WATCH, '--input', SAMPLE], { env }), 6, /^tw: watch 'hooks': its format\(\) hook failed: boom from format$/);
+    const text = await runTwBounded(['watch', HOOKS_WATCH, '--input', SAMPLE], { env: { ...process.env, TW_TEST_FAIL_HOOK: '' } });
+    expect(text.stdout).toBe('n 251\n');
+  });
+
   it('the same watch without a failure answers (the fixture itself works)', async () => {
     const r = await runTwBounded(['watch', HOOKS_WATCH, '--input', SAMPLE, '--json'], { env: { ...process.env, TW_TEST_FAIL_HOOK: '' } });
     expect(r.code, r.stderr).toBe(0);

@@ -95,7 +95,7 @@ function describeThrown(cause: unknown): string {
 }
 
 /** The hooks of a watch besides its event handlers. */
-const HOOKS = new Set(['state', 'events', 'filter', 'start', 'end']);
+const HOOKS = new Set(['state', 'events', 'filter', 'start', 'end', 'format']);
 
 /** A watch handler threw: carries the watch and the event that was being handled. */
 export class WatchError extends TwError {
