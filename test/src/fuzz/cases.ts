@@ -25,6 +25,8 @@ export const OPS: readonly Op[] = ['events', 'dump', 'watch'];
 export interface FuzzCase {
   /** what was done, to reproduce and to read in a failure */
   name: string;
+  /** a clean corpus file, a structured corruption, a random file or a random mutation */
+  kind?: 'clean' | 'structured' | 'random' | 'mutation';
   bytes: Uint8Array;
   op: Op;
 }
@@ -254,11 +256,14 @@ function mutate(rng: Rng, f: CorpusFile): Omit<FuzzCase, 'op'> {
 export async function fuzzCases(dir: string, seed: number, count: number): Promise<FuzzCase[]> {
   const rng = new Rng(seed);
   const files = await corpus(dir);
-  const base: Omit<FuzzCase, 'op'>[] = [...files.map((f) => ({ name: `${f.name}: as it is`, bytes: f.bytes })), ...(await structuredCases(dir, files))];
-  for (let i = 0; i < 60; i++) base.push(randomFile(rng, i));
+  const base: Omit<FuzzCase, 'op'>[] = [
+    ...files.map((f) => ({ name: `${f.name}: as it is`, bytes: f.bytes, kind: 'clean' as const })),
+    ...(await structuredCases(dir, files)).map((c) => ({ ...c, kind: 'structured' as const })),
+  ];
+  for (let i = 0; i < 60; i++) base.push({ ...randomFile(rng, i), kind: 'random' });
   // the shipped recording is large (2,323 formats): fewer random mutations of it
   const weights = files.flatMap((f) => (f.name === 'sample.dat' ? [f] : [f, f, f]));
   const chosen = base.slice(0, count);
-  while (chosen.length < count) chosen.push(mutate(rng, rng.pick(weights)));
+  while (chosen.length < count) chosen.push({ ...mutate(rng, rng.pick(weights)), kind: 'mutation' });
   return chosen.map((c, i) => ({ ...c, op: OPS[(i + seed) % OPS.length]! }));
 }
