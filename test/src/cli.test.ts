@@ -301,7 +301,7 @@ describe('errors under --json', () => {
 
   it("oclif's own errors about the command line: BAD_ARGUMENT, one line, oclif's exit code", async () => {
     await expectJsonError(['watch', 'syscalls', '--bogus'], 2, 'BAD_ARGUMENT', /^Nonexistent flag: --bogus$/);
-    await expectJsonError(['watch', 'syscalls', '--input', SAMPLE, '--latency', '0'], 2, 'BAD_ARGUMENT', /^Parsing --latency Expected an integer greater than or equal to 1 but received: 0$/);
+    await expectJsonError(['watch', 'syscalls', '--input', SAMPLE, '--latency', '0'], 2, 'BAD_ARGUMENT', /^--latency: Expected an integer greater than or equal to 1 but received: 0$/);
     await expectJsonError(['watch'], 2, 'BAD_ARGUMENT', /^Missing 1 required arg: name /);
     await expectJsonError(['events', 'a', 'b'], 2, 'BAD_ARGUMENT', /^Unexpected argument: b$/);
   });

@@ -85,6 +85,18 @@ export class DecodeError extends TwError {
   }
 }
 
+/** What a watch threw, as text: anything can be thrown, even a value String() fails on. */
+function describeThrown(cause: unknown): string {
+  try {
+    return cause instanceof Error ? String(cause.message) : String(cause);
+  } catch {
+    return 'a value that cannot be shown as text';
+  }
+}
+
+/** The hooks of a watch besides its event handlers. */
+const HOOKS = new Set(['state', 'events', 'filter', 'start', 'end', 'format']);
+
 /** A watch handler threw: carries the watch and the event that was being handled. */
 export class WatchError extends TwError {
   readonly watch: string;
@@ -95,8 +107,9 @@ export class WatchError extends TwError {
    * @param context what was being handled, e.g. "event sched:sched_switch at ts …, cpu 1, pid 42"
    */
   constructor(watch: string, event: string, cause: unknown, context?: string) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    super('WATCH_FAILED', `watch '${watch}' threw in its ${event} handler${context ? ` (${context})` : ''}: ${why}`, { cause });
+    const why = describeThrown(cause);
+    const what = HOOKS.has(event) ? `: its ${event}() hook failed` : ` threw in its ${event} handler`;
+    super('WATCH_FAILED', `watch '${watch}'${what}${context ? ` (${context})` : ''}: ${why}`, { cause });
     this.name = 'WatchError';
     this.watch = watch;
     this.event = event;

@@ -5,6 +5,7 @@
  * '@tw/core/internal'. Types that appear in these functions' signatures are exported with them.
  */
 export * from './errors.js';
+export { quoted, printable } from './quote.js';
 export * from './units.js';
 
 // formats: kprobe-gen checks a probe's layout against the kernel's format file
@@ -22,7 +23,7 @@ export { formatTable, type Column } from './watch/table.js';
 
 // running watches: over a recording, over any TraceSource (unit tests), live
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
-export { runWatches, declaredEvents, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
+export { runWatches, declaredEvents, callHook, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
 export type { Engine, EventView, EngineStats, TraceSource } from './session/engine.js';
 export { traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss, type LiveSourceInfo } from './live/trace-live.js';
 export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';

@@ -5,6 +5,6 @@ import { broken, pluginShapes, testSpecs } from './test-specs.js';
 // The plugins' shipped specs are validated in test/src/shipped-probes.
 describe('test specs', () => {
   it('validate', () => {
-    for (const s of [...testSpecs, broken, ...pluginShapes]) expect(validateProbeSpec(s)).toBe(s);
+    for (const s of [...testSpecs, broken, ...pluginShapes]) expect(validateProbeSpec(s)).toStrictEqual(s);
   });
 });

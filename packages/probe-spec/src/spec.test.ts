@@ -37,12 +37,38 @@ function specError(spec: unknown): ProbeSpecError {
 // kprobe-gen (test-specs.test.ts).
 describe('specs', () => {
   it('validate', () => {
-    expect(validateProbeSpec(base)).toBe(base);
+    expect(validateProbeSpec(base)).toStrictEqual(base);
   });
 
-  it('defineProbe returns the spec itself, typed', () => {
+  it('defineProbe returns the validated spec, typed: a frozen copy of it, equal to it', () => {
     const s = defineProbe(base);
-    expect(s).toBe(base);
+    expect(s).toStrictEqual(base);
+    expect(Object.isFrozen(s) && Object.isFrozen(s.attach) && Object.isFrozen(s.fields)).toBe(true);
+    // validating the copy again gives the copy itself
+    expect(validateProbeSpec(s)).toBe(s);
+  });
+
+  it('validates a plain copy and hands back only that: a getter cannot answer differently later', () => {
+    // a getter that passes the name check once, then names a path outside any output directory
+    let reads = 0;
+    const tricky = { ...base };
+    Object.defineProperty(tricky, 'name', { enumerable: true, get: () => (reads++ === 0 ? 'unlink_t' : '../../escape') });
+    expect(() => validateProbeSpec(tricky)).toThrow(/spec: name: is an accessor \(get\/set\); a spec must be plain data/);
+    expect(reads).toBe(0);
+    // a plain spec changed after validation: the copy tw uses keeps what was validated
+    const plain = JSON.parse(JSON.stringify(base)) as typeof base & { name: string };
+    const used = validateProbeSpec(plain);
+    plain.name = '../../escape';
+    expect(used.name).toBe('unlink_t');
+    expect(() => ((used as { name: string }).name = 'x')).toThrow(TypeError);
+  });
+
+  it('rejects what is not plain data: functions, class instances, cycles', () => {
+    expect(() => validateProbeSpec({ ...base, description: () => 'x' })).toThrow(/description: must be data, not a function/);
+    expect(() => validateProbeSpec({ ...base, attach: new (class A { kprobe = 'do_unlinkat'; })() })).toThrow(/attach: must be a plain object/);
+    const loop: Record<string, unknown> = { ...base };
+    loop['attach'] = { kprobe: 'do_unlinkat', self: loop };
+    expect(() => validateProbeSpec(loop)).toThrow(/attach\.self: refers to itself/);
   });
 
   it('hashes canonically: key order does not matter, content does', () => {

@@ -8,6 +8,7 @@ import { ProbeSpecError, TwError } from '@tw/core';
 import { parseCType, vfsKind, type CType } from './c-type.js';
 import { ExprError, identifiers, parseFilter, parseSource, type BareBuiltin, type Expr, type Source } from './expr.js';
 import { specHash } from './hash.js';
+import { plainCopy } from './plain.js';
 import { clip, describe, isReserved, nameProblem, SYMBOL_RE, SYSCALL_RE, textProblem } from './names.js';
 
 /** 'system:event' of a tracepoint */
@@ -231,7 +232,9 @@ const CURRENT_TYPE = parseCType('struct task_struct *') as CType;
  * Validate a spec and analyse it into the model the renderers use.
  * Throws ProbeSpecError on the first problem.
  */
-export function analyzeProbeSpec(input: unknown): ProbeModel {
+export function analyzeProbeSpec(spec: unknown): ProbeModel {
+  // the checks and the model read one frozen plain copy, never the caller's object again
+  const input = frozenCopies.has(spec as object) ? spec : plainCopy(spec, nameOf(spec));
   const pre: Checker = new Checker(isObject(input) && typeof input.name === 'string' && /^[a-z][a-z0-9_]{0,31}$/.test(input.name) ? input.name : '');
   if (!isObject(input)) pre.fail('spec', `must be an object, got ${describe(input)}`);
   onlyKeys(pre, '', input, ['name', 'description', 'attach', 'args', 'fields', 'filter', 'params']);
@@ -688,16 +691,32 @@ export function checkProbeParams(spec: ProbeSpec, params: Readonly<Record<string
   return out;
 }
 
-/** Validate a probe spec: returns it typed, or throws ProbeSpecError. */
-export function validateProbeSpec(spec: unknown): ProbeSpec {
-  analyzeProbeSpec(spec);
-  return spec as ProbeSpec;
+/** The copies validateProbeSpec made (frozen, plain data, valid). */
+const frozenCopies = new WeakSet<object>();
+
+/** A spec's name for messages, read without calling a getter. */
+function nameOf(spec: unknown): string {
+  if (typeof spec !== 'object' || spec === null) return '';
+  const d = Object.getOwnPropertyDescriptor(spec, 'name');
+  return d !== undefined && typeof d.value === 'string' && /^[a-z][a-z0-9_]{0,31}$/.test(d.value) ? d.value : '';
 }
 
-/** Declare a probe (validated once, at load time). */
+/**
+ * Validate a probe spec: returns a frozen deep copy of it as plain data (use that, not the
+ * object given: see plain.ts), or throws ProbeSpecError.
+ */
+export function validateProbeSpec(spec: unknown): ProbeSpec {
+  if (frozenCopies.has(spec as object)) return spec as ProbeSpec;
+  const copy = plainCopy(spec, nameOf(spec));
+  const model = analyzeProbeSpec(copy);
+  frozenCopies.add(copy as object);
+  models.set(copy as object, model);
+  return copy as ProbeSpec;
+}
+
+/** Declare a probe (validated once, at load time): the frozen, validated copy. */
 export function defineProbe<const S extends ProbeSpec>(spec: S): S {
-  analyzeProbeSpec(spec);
-  return spec;
+  return validateProbeSpec(spec) as S;
 }
 
 /** "tw_<name>": the kernel module's name */
@@ -715,6 +734,9 @@ const models = new WeakMap<object, ProbeModel>();
 export function modelOf(spec: ProbeSpec): ProbeModel {
   let m = models.get(spec);
   if (!m) {
+    // a spec that did not come through validateProbeSpec: analysed from a copy, and not
+    // remembered (the object could change; the copy cannot)
+    if (!frozenCopies.has(spec)) return analyzeProbeSpec(spec);
     m = analyzeProbeSpec(spec);
     models.set(spec, m);
   }

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { Tracefs, checkTracefsAccess, describeFile, findTracefs, globToRegExp } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { bufferFlag, inputFlag } from '../lib/input.js';
+import { checkLiveOnlyFlags } from '../lib/live-only.js';
 
 export default class Events extends TwCommand {
   static override summary = 'List the events of the running kernel, or of a recording with counts.';
@@ -25,7 +26,8 @@ export default class Events extends TwCommand {
   };
 
   async run(): Promise<unknown> {
-    const { args, flags } = await this.parse(Events);
+    const { args, flags, raw } = await this.parse(Events);
+    checkLiveOnlyFlags(flags, raw);
     if (!flags.input) return this.kernelEvents(args.pattern, flags.formats);
     const file = await describeFile(flags.input, { all: flags.all, ...(flags.buffer ? { buffers: flags.buffer } : {}) });
     const re = args.pattern === undefined ? undefined : patternRegExp(args.pattern);

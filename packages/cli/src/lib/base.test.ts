@@ -11,12 +11,12 @@ describe('jsonError', () => {
 
   it("an error while parsing the command line: BAD_ARGUMENT on one line, oclif's exit code", () => {
     const e = Object.assign(new Error('Parsing --latency \n\tExpected an integer greater than or equal to 1 but received: 0\nSee more help with --help'), { oclif: { exit: 2 } });
-    expect(jsonError(e, true)).toEqual({ code: 'BAD_ARGUMENT', message: 'Parsing --latency Expected an integer greater than or equal to 1 but received: 0', exit: 2 });
+    expect(jsonError(e, true)).toEqual({ code: 'BAD_ARGUMENT', message: '--latency: Expected an integer greater than or equal to 1 but received: 0', exit: 2 });
     expect(jsonError(new Error('Missing 1 required arg:\nname  the watch'), true)).toEqual({ code: 'BAD_ARGUMENT', message: 'Missing 1 required arg: name the watch', exit: 2 });
   });
 
   it('anything else: INTERNAL, exit 1 unless the error names one', () => {
-    expect(jsonError(new TypeError("Cannot read properties of undefined (reading 'x')"), false)).toEqual({ code: 'INTERNAL', message: "Cannot read properties of undefined (reading 'x')", exit: 1 });
+    expect(jsonError(new TypeError("Cannot read properties of undefined (reading 'x')"), false)).toEqual({ code: 'INTERNAL', message: "internal error (a bug in tw: please report it): Cannot read properties of undefined (reading 'x')", exit: 1 });
     expect(jsonError(Object.assign(new Error('gone'), { exitCode: 9 }), false)).toMatchObject({ code: 'INTERNAL', exit: 9 });
   });
 });

@@ -5,7 +5,7 @@
  * oclif's errors about the command line included.
  */
 import { Command, Flags } from '@oclif/core';
-import { isTwError, jsonSafe, type BpfVerifierError, type ErrorCode, type TwError } from '@tw/core';
+import { isTwError, jsonSafe, printable, type BpfVerifierError, type ErrorCode, type TwError } from '@tw/core';
 import { exitCallMessage, exitCallOf } from './exit-paths.js';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
@@ -55,20 +55,17 @@ export abstract class TwCommand extends Command {
     // process.exit() in watch code: the session was torn down; exit with the code it asked for
     const call = exitCallOf(err);
     if (call !== undefined) {
-      const message = exitCallMessage(err, call);
+      const message = printable(exitCallMessage(err, call));
       process.stderr.write(`tw: ${message}\n`);
       if (this.jsonEnabled() && call.exitCode !== 0) this.logJson({ error: { code: 'WATCH_FAILED', message } });
       this.exit(call.exitCode);
     }
-    if (isTwError(err) && !this.jsonEnabled()) {
-      process.stderr.write(`tw: ${err.message}\n`);
-      this.exit(EXIT[err.code] ?? 1);
-    }
-    if (!this.jsonEnabled()) return super.catch(err);
+    // Every failure is one line on stderr, `tw: …`, with or without --json (oclif's own
+    // messages about the command line and errors that are not tw's included): never a stack
+    // trace, never an empty stderr.
     const e = jsonError(err, !this.parsed);
-    // straight to stderr: oclif's own loggers are silent under --json
     process.stderr.write(`tw: ${e.message}\n`);
-    this.logJson({ error: { code: e.code, message: e.message, ...errorDetails(err) } });
+    if (this.jsonEnabled()) this.logJson({ error: { code: e.code, message: e.message, ...errorDetails(err) } });
     this.exit(e.exit);
   }
 
@@ -84,11 +81,19 @@ export abstract class TwCommand extends Command {
  * arguments were parsed), on one line without oclif's "See more help" hint; INTERNAL otherwise.
  */
 export function jsonError(err: Error & { oclif?: { exit?: number }; exitCode?: number }, duringParse: boolean): { code: ErrorCode; message: string; exit: number } {
-  if (isTwError(err)) return { code: err.code, message: err.message, exit: EXIT[err.code] ?? 1 };
+  const text = (m: unknown) => safeMessage(typeof m === 'string' ? m : String(m));
+  if (isTwError(err)) return { code: err.code, message: text(err.message), exit: EXIT[err.code] ?? 1 };
   const exit = err.oclif?.exit ?? err.exitCode ?? (duringParse ? 2 : 1);
-  if (!duringParse) return { code: 'INTERNAL', message: err.message, exit };
-  const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== 'See more help with --help');
-  return { code: 'BAD_ARGUMENT', message: lines.join(' ').replace(/\s+/g, ' '), exit };
+  if (!duringParse) return { code: 'INTERNAL', message: `internal error (a bug in tw: please report it): ${text(err?.message ?? err)}`, exit };
+  const lines = String(err.message).split('\n').map((l) => l.replace(/^\s*›?\s*/, '').trim()).filter((l) => l !== '' && l !== 'See more help with --help');
+  // "Parsing --latency <why>" → "--latency: <why>"
+  const message = lines.join(' ').replace(/\s+/g, ' ').replace(/^Error: /, '').replace(/^Parsing (--?[\w-]+) /, '$1: ');
+  return { code: 'BAD_ARGUMENT', message: text(message), exit };
+}
+
+/** A message as it may reach a terminal: its lines kept, every other control character escaped. */
+export function safeMessage(message: string): string {
+  return message.split('\n').map(printable).join('\n');
 }
 
 /**

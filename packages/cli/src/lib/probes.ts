@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
-import { findTracefs, processGuard, TwError, type ObjectGuard, type ProbeParams, type ProbeProvider } from '@tw/core';
+import { findTracefs, isTwError, processGuard, quoted, TwError, type ObjectGuard, type ProbeParams, type ProbeProvider } from '@tw/core';
+import { isShipped, warnOnStderr, type Warn } from './watches.js';
 import { checkProbeParams, prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
@@ -31,24 +32,39 @@ export interface InstalledProbe {
   prebuiltDir: string;
 }
 
-export async function loadProbeSpecs(config: Config): Promise<InstalledProbe[]> {
+export async function loadProbeSpecs(config: Config, warn: Warn = warnOnStderr): Promise<InstalledProbe[]> {
   const out: InstalledProbe[] = [];
-  const seen = new Map<string, string>();
-  for (const plugin of config.getPluginsList()) {
+  const seen = new Map<string, { plugin: string; shipped: boolean }>();
+  // shipped plugins first: their probes' names are theirs (as with watches: see loadWatches)
+  const plugins = [...config.getPluginsList()].sort((a, b) => Number(isShipped(b)) - Number(isShipped(a)));
+  for (const plugin of plugins) {
     const entry = (plugin.pjson as { tw?: { probes?: string } }).tw?.probes;
     if (!entry) continue;
-    let mod: { default?: unknown; probes?: unknown };
+    const shipped = isShipped(plugin);
+    let specs: ProbeSpec[];
     try {
-      mod = (await import(pathToFileURL(join(plugin.root, entry)).href)) as typeof mod;
+      let mod: { default?: unknown; probes?: unknown };
+      try {
+        mod = (await import(pathToFileURL(join(plugin.root, entry)).href)) as typeof mod;
+      } catch (e) {
+        throw new TwError('PROBE_SPEC', `plugin ${plugin.name}: cannot load its probe specs from ${entry}: ${(e as Error).message}`, { cause: e });
+      }
+      const list = Array.isArray(mod.probes) ? mod.probes : Array.isArray(mod.default) ? mod.default : [];
+      // each spec as a validated, frozen copy of plain data: only the copy is used from here on
+      specs = (list as unknown[]).map((raw) => validateProbeSpec(raw));
     } catch (e) {
-      throw new TwError('PROBE_SPEC', `plugin ${plugin.name}: cannot load its probe specs from ${entry}: ${(e as Error).message}`, { cause: e });
+      if (shipped || !isTwError(e)) throw e;
+      warn(`plugin ${quoted(plugin.name)}: ${e.message.replace(/^plugin \S+: /, '')}; its probes are skipped`);
+      continue;
     }
-    const list = Array.isArray(mod.probes) ? mod.probes : Array.isArray(mod.default) ? mod.default : [];
-    for (const raw of list as unknown[]) {
-      const spec = validateProbeSpec(raw);
+    for (const spec of specs) {
       const prev = seen.get(spec.name);
-      if (prev) throw new TwError('PROBE_SPEC', `probe '${spec.name}' is provided by both ${prev} and ${plugin.name}`);
-      seen.set(spec.name, plugin.name);
+      if (prev) {
+        if (shipped) throw new TwError('PROBE_SPEC', `probe '${spec.name}' is provided by both ${prev.plugin} and ${plugin.name}`);
+        warn(`plugin ${quoted(plugin.name)}: its probe ${quoted(spec.name)} is ignored: ${prev.shipped ? 'a probe shipped with tw' : `plugin ${quoted(prev.plugin)}'s probe`} has that name`);
+        continue;
+      }
+      seen.set(spec.name, { plugin: plugin.name, shipped });
       out.push({ spec, plugin: plugin.name, prebuiltDir: prebuiltBpfDir(plugin.root) });
     }
   }

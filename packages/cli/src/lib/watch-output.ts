@@ -4,16 +4,17 @@
  * --notify), and at the end the result as the watch formats it (or JSON) — under --json the
  * result object with its alerts and losses, as the last line of stdout.
  */
-import { alertRecord, unreachableHandlers, type Alert, type AnyWatch, type CpuLoss, type LiveInfo, type RunReport } from '@tw/core';
+import { alertRecord, callHook, unreachableHandlers, type Alert, type AnyWatch, type CpuLoss, type LiveInfo, type RunReport } from '@tw/core';
 import { AlertSinks, chooseSinks } from './alerts/sink.js';
 import type { StatusLine } from './live.js';
+import { safeMessage } from './base.js';
 
 export { alertLine } from './alerts/stderr-sink.js';
 
 /** The text a watch's result prints as (its own format(), else JSON). */
 export function resultText(watch: AnyWatch, result: unknown): string | undefined {
   if (result === undefined) return undefined;
-  if (watch.format) return watch.format(result as never);
+  if (watch.format) return callHook(watch, 'format', () => String(watch.format!(result as never)));
   return JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
 }
 
@@ -84,7 +85,8 @@ export class WatchOutput {
     if (this.o.json) return resultJson(report, losses);
     const result = report.outcomes[0]?.result;
     const text = resultText(this.watch, result);
-    if (text !== undefined) this.o.log(text);
+    // a table or text made of what the trace said (comms, paths): its lines kept, control bytes escaped
+    if (text !== undefined) this.o.log(safeMessage(text));
     return result;
   }
 }

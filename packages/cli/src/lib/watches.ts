@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '@oclif/core';
-import { TwError, type AnyWatch } from '@tw/core';
+import { TwError, printable, quoted, type AnyWatch } from '@tw/core';
 
 export interface InstalledWatch {
   watch: AnyWatch;
@@ -15,31 +15,71 @@ export interface InstalledWatch {
 }
 
 function isWatch(w: unknown): w is AnyWatch {
-  return typeof w === 'object' && w !== null && typeof (w as AnyWatch).name === 'string' && typeof (w as AnyWatch).on === 'object';
+  return typeof w === 'object' && w !== null && typeof (w as AnyWatch).name === 'string' && /^[a-z0-9][a-z0-9-]*$/.test((w as AnyWatch).name) && typeof (w as AnyWatch).on === 'object' && (w as AnyWatch).on !== null;
 }
 
-export async function loadWatches(config: Config): Promise<InstalledWatch[]> {
+/** A plugin shipped with tw (listed in its own package.json), as opposed to one a user installed or linked. */
+export function isShipped(plugin: { type: string }): boolean {
+  return plugin.type === 'core';
+}
+
+/** How a plugin problem that must not stop the command is said: one line on stderr. */
+export type Warn = (message: string) => void;
+export const warnOnStderr: Warn = (m) => {
+  process.stderr.write(`tw: warning: ${printable(m)}\n`);
+};
+
+/**
+ * Every installed watch. Shipped plugins come first and their watches' names are theirs: a
+ * user plugin's watch of the same name is ignored (with a warning), so it can never stand in for
+ * a shipped one. A user plugin that cannot be loaded, or exports something that is not a watch,
+ * is skipped with a warning naming it: the other plugins and commands go on. (A shipped plugin
+ * that cannot be loaded is tw's own bug, and an error.)
+ */
+export async function loadWatches(config: Config, warn: Warn = warnOnStderr): Promise<InstalledWatch[]> {
   const out: InstalledWatch[] = [];
-  const seen = new Map<string, string>();
-  for (const plugin of config.getPluginsList()) {
+  const seen = new Map<string, { plugin: string; shipped: boolean }>();
+  const plugins = [...config.getPluginsList()].sort((a, b) => Number(isShipped(b)) - Number(isShipped(a)));
+  for (const plugin of plugins) {
     const entry = (plugin.pjson as { tw?: { watches?: string } }).tw?.watches;
     if (!entry) continue;
+    const shipped = isShipped(plugin);
+    const problem = (m: string, cause?: unknown): void => {
+      if (shipped) throw new TwError('INVALID_WATCH', `plugin ${plugin.name}: ${m}`, { cause });
+      warn(`plugin ${quoted(plugin.name)}: ${m}; its watches are skipped`);
+    };
     let mod: { default?: unknown; watches?: unknown };
     try {
       mod = (await import(pathToFileURL(join(plugin.root, entry)).href)) as typeof mod;
     } catch (e) {
-      throw new TwError('INVALID_WATCH', `plugin ${plugin.name}: cannot load its watches from ${entry}: ${(e as Error).message}`, { cause: e });
+      problem(`cannot load its watches from ${quoted(entry)}: ${errorText(e)}`, e);
+      continue;
     }
     const list = Array.isArray(mod.watches) ? mod.watches : Array.isArray(mod.default) ? mod.default : [];
-    for (const w of list as unknown[]) {
-      if (!isWatch(w)) throw new TwError('INVALID_WATCH', `plugin ${plugin.name}: an exported watch is not a defineWatch() object`);
+    if (!(list as unknown[]).every(isWatch)) {
+      problem('an exported watch is not a defineWatch() object');
+      continue;
+    }
+    for (const w of list as AnyWatch[]) {
       const prev = seen.get(w.name);
-      if (prev) throw new TwError('INVALID_WATCH', `watch '${w.name}' is provided by both ${prev} and ${plugin.name}`);
-      seen.set(w.name, plugin.name);
+      if (prev) {
+        if (shipped) throw new TwError('INVALID_WATCH', `watch '${w.name}' is provided by both ${prev.plugin} and ${plugin.name}`);
+        warn(`plugin ${quoted(plugin.name)}: its watch ${quoted(w.name)} is ignored: ${prev.shipped ? 'a watch shipped with tw' : `plugin ${quoted(prev.plugin)}'s watch`} has that name`);
+        continue;
+      }
+      seen.set(w.name, { plugin: plugin.name, shipped });
       out.push({ watch: w, plugin: plugin.name });
     }
   }
   return out.sort((a, b) => a.watch.name.localeCompare(b.watch.name));
+}
+
+function errorText(e: unknown): string {
+  try {
+    return e instanceof Error ? e.message : String(e);
+  } catch {
+    return 'an error that cannot be shown as text';
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
  * record header bit layout). Mirrors libtraceevent's parse_header_page / kbuffer constants.
  */
 import { FormatParseError } from '../errors.js';
+import { quoted } from '../quote.js';
 
 export interface HeaderPage {
   timestampOffset: number;
@@ -23,7 +24,7 @@ export function parseHeaderPage(text: string, path = 'header_page'): HeaderPage 
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     const m = LINE.exec(line);
-    if (!m || m[1] === undefined) throw new FormatParseError(path, i + 1, `unrecognised line '${line.trim()}'`);
+    if (!m || m[1] === undefined) throw new FormatParseError(path, i + 1, `unrecognised line ${quoted(line.trim())}`);
     const name = m[1].trim().split(/\s+/).pop() ?? '';
     if (!found.has(name)) found.set(name, { offset: Number(m[2]), size: Number(m[3]) });
   });

@@ -263,6 +263,36 @@ describe('parseEventFormat errors name the path and line', () => {
     expectParseError(() => parseEventFormat(text, path, 'tw'), path, 9, /cannot read the declaration 'x'/);
   });
 
+  it('more fields than any kernel event has: an error at the first field too many, not a huge format', () => {
+    const own = Array.from({ length: 1100 }, (_, k) => `\tfield:int f${k};\toffset:${8 + 4 * k};\tsize:4;\tsigned:1;`);
+    const text = formatText('wide', 9, own, '"x"');
+    expectParseError(() => parseEventFormat(text, path, 'tw'), path, lineOf(text, 'field:int f1020;'), /more than 1024 fields; no kernel event has that many/);
+    // 1024 fields still parse
+    expect(parseEventFormat(formatText('wide', 9, own.slice(0, 1020), '"x"'), path, 'tw').fields).toHaveLength(1024);
+  });
+
+  it('a format text over 1 MiB is refused before it is split', () => {
+    const text = formatText('big', 9, [], `"${'x'.repeat(1 << 20)}"`);
+    expectParseError(() => parseEventFormat(text, path, 'tw'), path, 1, /the format text is \d+ bytes; tw takes formats of at most 1048576 bytes/);
+  });
+
+  it('offsets and sizes beyond any record, and more array elements than bytes', () => {
+    const far = formatText('far', 9, ['\tfield:int x;\toffset:99999999999;\tsize:4;\tsigned:1;'], '"x"');
+    expectParseError(() => parseEventFormat(far, path, 'tw'), path, 9, /field 'x' at offset '99999999999' with size '4' lies beyond any record/);
+    const many = parseEventFormat(formatText('many', 9, ['\tfield:char s[100000000];\toffset:8;\tsize:16;\tsigned:0;'], '"x"'), path, 'tw');
+    expect(many.ownFields[0]).toMatchObject({ kind: 'string', size: 16, arrayLength: 16 });
+  });
+
+  it('two fields of one name', () => {
+    const text = formatText('twice', 9, ['\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;', '\tfield:int id;\toffset:16;\tsize:4;\tsigned:1;'], '"x"');
+    expectParseError(() => parseEventFormat(text, path, 'tw'), path, 10, /a second field named 'id'/);
+  });
+
+  it('a name with control characters is quoted escaped in the error', () => {
+    const text = formatText('a\u001b[2Jb', 9, [], '"x"');
+    expectParseError(() => parseEventFormat(text, path, 'tw'), path, 1, /invalid event name 'a\\e\[2Jb'/);
+  });
+
   it('a missing name: line', () => {
     const text = formatText('bad', 9, [], '"x"').replace('name: bad\n', '');
     expectParseError(() => parseEventFormat(text, path, 'tw'), path, 1, /no 'name:' line/);

@@ -5,6 +5,7 @@
  */
 import { FormatParseError } from '../errors.js';
 import type { Field, FieldKind } from './field.js';
+import { quoted } from '../quote.js';
 
 export interface EventFormat {
   readonly system: string;
@@ -20,6 +21,15 @@ export interface EventFormat {
   /** smallest record size that holds every fixed field */
   readonly fixedSize: number;
 }
+
+/**
+ * Limits that no kernel's format comes near (the largest have a few dozen fields and a few KiB of
+ * text, mostly the print fmt): a format beyond them is crafted or corrupt, and its fields would
+ * each cost a compiled reader.
+ */
+export const MAX_FORMAT_FIELDS = 1024;
+export const MAX_FORMAT_BYTES = 1024 * 1024;
+const MAX_RECORD_BYTES = 1 << 24;
 
 const FIELD_LINE = /^\s*field(?:\s+special)?:\s*(.+?);\s*offset:\s*(\d+);\s*size:\s*(\d+);(?:\s*signed:\s*(\d+);)?\s*$/;
 
@@ -86,7 +96,9 @@ function classify(
   if (brackets !== undefined) {
     const inner = brackets.slice(1, -1).trim();
     const base = baseType(type);
-    const n = /^\d+$/.test(inner) ? Number(inner) : 0;
+    // more elements than bytes cannot be: take the count from the size then (as for a symbolic count)
+    const count = /^\d+$/.test(inner) ? Number(inner) : 0;
+    const n = count <= size ? count : 0;
     const isChar = base === 'char' && !/\*/.test(type);
     let elementSize = n > 0 ? size / n : (/\*/.test(type) ? longSize : (baseTypeSize(base, longSize) ?? 1));
     if (!Number.isInteger(elementSize) || elementSize <= 0) elementSize = 1;
@@ -108,6 +120,9 @@ function classify(
  * @param longSize 4 or 8: the traced kernel's long size, for `long` arrays without a count
  */
 export function parseEventFormat(text: string, path: string, system: string, longSize = 8): EventFormat {
+  if (text.length > MAX_FORMAT_BYTES) {
+    throw new FormatParseError(path, 1, `the format text is ${text.length} bytes; tw takes formats of at most ${MAX_FORMAT_BYTES} bytes`);
+  }
   const lines = text.split('\n');
   let name: string | undefined;
   let id: number | undefined;
@@ -122,10 +137,10 @@ export function parseEventFormat(text: string, path: string, system: string, lon
     const lineNo = i + 1;
     if (line.startsWith('name:')) {
       name = line.slice(5).trim();
-      if (!/^[A-Za-z0-9_.\-]+$/.test(name)) throw new FormatParseError(path, lineNo, `invalid event name '${name}'`);
+      if (!/^[A-Za-z0-9_.\-]+$/.test(name)) throw new FormatParseError(path, lineNo, `invalid event name ${quoted(name)}`);
     } else if (line.startsWith('ID:')) {
       const v = line.slice(3).trim();
-      if (!/^\d+$/.test(v)) throw new FormatParseError(path, lineNo, `invalid event ID '${v}'`);
+      if (!/^\d+$/.test(v)) throw new FormatParseError(path, lineNo, `invalid event ID ${quoted(v)}`);
       id = Number(v);
     } else if (line.startsWith('format:')) {
       inFormat = true;
@@ -139,12 +154,21 @@ export function parseEventFormat(text: string, path: string, system: string, lon
       }
       const m = FIELD_LINE.exec(line);
       if (!m || m[1] === undefined || m[2] === undefined || m[3] === undefined) {
-        throw new FormatParseError(path, lineNo, `expected 'field:<decl>; offset:N; size:N; signed:N;', got '${line.trim()}'`);
+        throw new FormatParseError(path, lineNo, `expected 'field:<decl>; offset:N; size:N; signed:N;', got ${quoted(line.trim())}`);
+      }
+      if (fields.length === MAX_FORMAT_FIELDS) {
+        throw new FormatParseError(path, lineNo, `more than ${MAX_FORMAT_FIELDS} fields; no kernel event has that many`);
       }
       const decl = splitDeclaration(m[1]);
-      if (!decl) throw new FormatParseError(path, lineNo, `cannot read the declaration '${m[1]}'`);
+      if (!decl) throw new FormatParseError(path, lineNo, `cannot read the declaration ${quoted(m[1])}`);
+      // an event's fields are read by name: two of one name would make one of them unreachable
+      if (fields.some((f) => f.name === decl.name)) throw new FormatParseError(path, lineNo, `a second field named ${quoted(decl.name)}`);
       const offset = Number(m[2]);
       const size = Number(m[3]);
+      // a record is at most one sub-buffer (16 MiB at the very most): bigger is not a layout
+      if (m[2].length > 8 || m[3].length > 8 || offset + size > MAX_RECORD_BYTES) {
+        throw new FormatParseError(path, lineNo, `field '${decl.name}' at offset ${quoted(m[2], 24)} with size ${quoted(m[3], 24)} lies beyond any record (at most ${MAX_RECORD_BYTES} bytes)`);
+      }
       const signed = m[4] !== undefined ? m[4] !== '0' : false;
       // Older kernels print zero-length arrays without brackets: "field:char buf; size:0".
       const brackets = decl.brackets ?? (size === 0 && !/^__(data|rel)_loc\b/.test(decl.type) ? '[]' : undefined);

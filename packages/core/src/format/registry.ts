@@ -22,8 +22,16 @@ export class FormatRegistry {
    * Remember a format that did not parse: the trace stays readable, and the error is raised
    * when (if ever) a record of that event is met.
    */
-  addBroken(id: number, error: Error): void {
+  addBroken(id: number, error: Error, where = ''): void {
     this.broken.set(id, error);
+    this.brokenAt.set(id, where);
+  }
+
+  private readonly brokenAt = new Map<number, string>();
+
+  /** Where the format that did not parse came from (for messages). */
+  brokenWhere(id: number): string | undefined {
+    return this.brokenAt.get(id);
   }
 
   brokenError(id: number): Error | undefined {

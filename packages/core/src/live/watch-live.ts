@@ -5,7 +5,7 @@
  * everything traced, and a WatchSession fed by traceLive. replayWatch is the same for a
  * recording.
  */
-import { declaredEvents, WatchSession, type RunReport, type WatchRun } from '../session/run-watches.js';
+import { declaredEvents, declaredFilters, WatchSession, type RunReport, type WatchRun } from '../session/run-watches.js';
 import { replayFile } from '../session/offline.js';
 import type { Alert, AnyWatch, ProbeUnpacker } from '../watch/define-watch.js';
 import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
@@ -77,7 +77,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
     await probesUp(run, events, opts.probes, params, note, up);
     // the probes are up and their layout checked: custom_event gets their generated unpackers
     const unpackers = wantsPayloads(run.watch) ? await unpackersFor(up.map((p) => p.event.slice(3)), opts.probes, note) : new Map<string, ProbeUnpacker>();
-    const filters = sessionFilters(run.watch.filter ? run.watch.filter(run.args as never) : {}, up, params, note);
+    const filters = sessionFilters(declaredFilters(run.watch, run.args), up, params, note);
     const sources = up.flatMap((p) => (p.source ? [p.source] : []));
     let engineRef: Parameters<Recorder['finish']>[0];
     const live = await traceLive(

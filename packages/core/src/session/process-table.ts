@@ -17,6 +17,9 @@ function inherit(child: ProcessInfo, from: ProcessInfo): void {
   if (child.uid === undefined) child.uid = from.uid;
 }
 
+/** The fields of the lifecycle events that hold names and paths (all others used are integers). */
+const STRING_FIELDS = new Set(['prev_comm', 'next_comm', 'child_comm', 'comm', 'filename', 'newcomm']);
+
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
   /**
@@ -105,7 +108,18 @@ export class ProcessTable {
     format: EventFormat,
     read: (name: string) => FieldReader | undefined,
   ): ((dv: DataView, buf: Uint8Array, rec: number, len: number, pid: number, ts: () => bigint) => void) | undefined {
-    const f = (n: string) => read(n);
+    // A field is used only when its kind is the one the kernel gives it (a string where a name or
+    // path is expected, an integer where a pid or flags are): a recording's format may say
+    // anything, and a pid read as a string or a path read as a number must not reach the table.
+    const byName = new Map(format.fields.map((x) => [x.name, x]));
+    const f = (n: string) => {
+      const x = byName.get(n);
+      if (x === undefined) return undefined;
+      const isString = x.kind === 'string' || x.kind === 'dyn-string' || x.kind === 'rel-string';
+      // pids are 4 bytes; clone_flags a long
+      const ok = STRING_FIELDS.has(n) ? isString : x.kind === 'int' && (x.size <= 4 || n === 'clone_flags');
+      return ok ? read(n) : undefined;
+    };
     const str = (r: FieldReader | undefined) => r as FieldReader;
     switch (format.fullName) {
       case 'sched:sched_switch': {

@@ -11,7 +11,7 @@ import { isTwError } from '../errors.js';
 import { alertRecord } from '../watch/alert.js';
 import { defineWatch, type Alert, type AnyWatch, type CustomProbeEvent, type ProbeUnpacker } from '../watch/define-watch.js';
 import type { TraceSource } from './engine.js';
-import { runWatches, type RunOptions } from './run-watches.js';
+import { declaredEvents, declaredFilters, resultProblem, runWatches, type RunOptions } from './run-watches.js';
 
 /** tw:unlink as kprobe-gen's module defines it: __probe_ip, then dfd, pathname, comm. */
 const TW_UNLINK = formatText(
@@ -342,10 +342,10 @@ describe('async hooks', () => {
     expect(report.stats.events).toBe(2);
     await new Promise((r) => setImmediate(r));
     expect(failures).toEqual([
-      "WATCH_FAILED: watch 'rejects' threw in its start handler: start failed",
+      "WATCH_FAILED: watch 'rejects': its start() hook failed: start failed",
       expect.stringMatching(/^WATCH_FAILED: watch 'rejects' threw in its 'tw:unlink' handler \(event tw:unlink at ts \d+, cpu 0, pid 42\): handler failed for 42$/),
       expect.stringMatching(/^WATCH_FAILED: watch 'rejects' threw in its 'tw:unlink' handler \(event tw:unlink at ts \d+, cpu 0, pid 43\): handler failed for 43$/),
-      "WATCH_FAILED: watch 'rejects' threw in its end handler: end failed",
+      "WATCH_FAILED: watch 'rejects': its end() hook failed: end failed",
     ]);
   });
 
@@ -360,5 +360,34 @@ describe('async hooks', () => {
       process.off('unhandledRejection', onUnhandled);
     }
     expect(seen.map((e) => (e as Error).message).sort()).toEqual(['end failed', 'handler failed for 42', 'start failed']);
+  });
+});
+
+describe("a watch's hooks, checked and named when they fail", () => {
+  const base = { name: 'hooky', summary: 'x', on: { 'sched:sched_switch'() {} } };
+
+  it('declaredFilters: a throwing filter() names the watch and the hook; a non-object result is refused', () => {
+    const throwing = defineWatch({ ...base, events: ['sched:sched_switch'], filter: () => { throw new Error('no filter today'); } }) as AnyWatch;
+    expect(() => declaredFilters(throwing, {})).toThrow("watch 'hooky': its filter() hook failed: no filter today");
+    const wrong = defineWatch({ ...base, events: ['sched:sched_switch'], filter: () => ['pid == 1'] as unknown as Record<string, string> }) as AnyWatch;
+    expect(() => declaredFilters(wrong, {})).toThrow("watch 'hooky': its filter() hook failed: it must give an object of event → filter text, gave a list holding string");
+    const good = defineWatch({ ...base, events: ['sched:sched_switch'], filter: () => ({ 'sched:sched_switch': 'prev_pid == 1' }) }) as AnyWatch;
+    expect(declaredFilters(good, {})).toEqual({ 'sched:sched_switch': 'prev_pid == 1' });
+  });
+
+  it('declaredEvents: a throwing events() and one giving a non-list', () => {
+    const throwing = defineWatch({ ...base, events: () => { throw new Error('which events?'); } }) as AnyWatch;
+    expect(() => declaredEvents(throwing, {})).toThrow("watch 'hooky': its events() hook failed: which events?");
+    const wrong = defineWatch({ ...base, events: () => [42] as unknown as string[] }) as AnyWatch;
+    expect(() => declaredEvents(wrong, {})).toThrow(/its events\(\) hook failed: it must give a list of event names \('system:event'\), gave a list holding number/);
+  });
+
+  it('resultProblem: cycles, functions, and what is fine', () => {
+    const loop: Record<string, unknown> = { a: 1 };
+    loop['b'] = [loop];
+    expect(resultProblem(loop)).toBe('it refers to itself (a circular structure)');
+    expect(resultProblem({ f: () => 1 })).toBe('it holds a function');
+    const shared = { x: 1n };
+    expect(resultProblem({ a: shared, b: shared, m: new Map([[1, shared]]) })).toBeUndefined();
   });
 });

@@ -69,9 +69,73 @@ export interface RunReport {
   stopped: boolean;
 }
 
-/** The event patterns a watch declares, for these args. */
+/**
+ * Call one of a watch's hooks (state, events, filter, start, end): whatever it throws becomes a
+ * WatchError naming the watch and the hook (a tw error it throws stays what it is).
+ */
+export function callHook<T>(watch: AnyWatch, hook: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw isTwError(err) ? err : new WatchError(watchName(watch), hook, err);
+  }
+}
+
+function watchName(watch: AnyWatch): string {
+  return typeof watch.name === 'string' ? watch.name : String(watch.name);
+}
+
+/** The event patterns a watch declares, for these args: a list of strings, checked. */
 export function declaredEvents(watch: AnyWatch, args: Record<string, unknown>): readonly string[] {
-  return typeof watch.events === 'function' ? watch.events(args as Loose) : watch.events;
+  const events: unknown = typeof watch.events === 'function' ? callHook(watch, 'events', () => (watch.events as (a: Loose) => unknown)(args as Loose)) : watch.events;
+  if (!Array.isArray(events) || !events.every((p) => typeof p === 'string')) {
+    throw new WatchError(watchName(watch), 'events', new Error(`it must give a list of event names ('system:event'), gave ${describeValue(events)}`));
+  }
+  return events as string[];
+}
+
+/** The kernel-side filters a watch asks for, for these args: event pattern → filter text, checked. */
+export function declaredFilters(watch: AnyWatch, args: Record<string, unknown>): Record<string, string> {
+  if (!watch.filter) return {};
+  const filters: unknown = callHook(watch, 'filter', () => (watch.filter as (a: Loose) => unknown)(args as Loose));
+  if (filters === undefined) return {};
+  if (typeof filters !== 'object' || filters === null || Array.isArray(filters) || !Object.values(filters).every((f) => typeof f === 'string')) {
+    throw new WatchError(watchName(watch), 'filter', new Error(`it must give an object of event → filter text, gave ${describeValue(filters)}`));
+  }
+  return filters as Record<string, string>;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `a list holding ${v.map((x) => typeof x).filter((t, i, a) => a.indexOf(t) === i).join(', ') || 'nothing'}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * An end() result must be printable: JSON-like data (bigints and Maps allowed) without cycles.
+ * Returns what is wrong with it, or undefined.
+ */
+export function resultProblem(v: unknown): string | undefined {
+  const path: unknown[] = [];
+  const walk = (x: unknown, depth: number): string | undefined => {
+    if (typeof x === 'function') return 'it holds a function';
+    if (typeof x === 'symbol') return 'it holds a symbol';
+    if (typeof x !== 'object' || x === null) return undefined;
+    if (path.includes(x)) return 'it refers to itself (a circular structure)';
+    if (depth > 200) return 'it is nested more than 200 levels deep';
+    path.push(x);
+    try {
+      const kids = x instanceof Map ? [...x.values()] : Array.isArray(x) ? x : Object.values(x);
+      for (const k of kids) {
+        const why = walk(k, depth + 1);
+        if (why) return why;
+      }
+      return undefined;
+    } finally {
+      path.pop();
+    }
+  };
+  return walk(v, 0);
 }
 
 /**
@@ -122,7 +186,7 @@ export class WatchSession {
     this.contexts = runs.map(({ watch, args, keepGoing }) => {
       const ctx: WatchContext<Loose, Loose> = {
         args,
-        state: watch.state ? watch.state(args as Loose) : undefined,
+        state: watch.state ? callHook(watch, 'state', () => watch.state!(args as Loose)) : undefined,
         mode,
         keepGoing: keepGoing === true,
         proc: (pid) => engine.procs.get(pid),
@@ -239,12 +303,8 @@ export class WatchSession {
       }
     }
     this.runs.forEach(({ watch }, wi) => {
-      try {
-        const r: unknown = watch.start?.(this.contexts[wi]!);
-        if (r !== undefined) this.later(r, watch.name, 'start');
-      } catch (err) {
-        throw isTwError(err) ? err : new WatchError(watch.name, 'start', err);
-      }
+      const r: unknown = callHook(watch, 'start', () => watch.start?.(this.contexts[wi]!));
+      if (r !== undefined) this.later(r, watch.name, 'start');
     });
   }
 
@@ -263,13 +323,11 @@ export class WatchSession {
   finish(): RunReport {
     this.current = undefined;
     const outcomes = this.runs.map(({ watch }, wi) => {
-      try {
-        const result: unknown = watch.end ? watch.end(this.contexts[wi]!) : undefined;
-        if (result !== undefined) this.later(result, watch.name, 'end');
-        return { watch: watch.name, result };
-      } catch (err) {
-        throw isTwError(err) ? err : new WatchError(watch.name, 'end', err);
-      }
+      const result: unknown = watch.end ? callHook(watch, 'end', () => watch.end!(this.contexts[wi]!)) : undefined;
+      if (result !== undefined) this.later(result, watch.name, 'end');
+      const problem = resultProblem(result);
+      if (problem) throw new WatchError(watch.name, 'end', new Error(`its result cannot be printed: ${problem}`));
+      return { watch: watch.name, result };
     });
     const stats = this.engine.stats;
     return { outcomes, alerts: this.alerts, stats: { ...stats, lost: this.lost }, stopped: this.stopped };

@@ -4,20 +4,41 @@
  * Endianness is chosen once per file. Every read past the end raises CORRUPT_FILE naming the
  * file, the offset and what was being read.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { TwError } from '../errors.js';
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
 
 export class FileBytes {
   readonly fd: number;
   readonly size: number;
 
+  /**
+   * Opens without blocking (a FIFO with no writer would block open() forever) and takes only a
+   * regular file: a FIFO, socket or device has no size to check offsets against, and reading
+   * one could wait forever or never end.
+   */
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
-    this.size = fstatSync(this.fd).size;
+    this.fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const st = fstatSync(this.fd);
+    if (!st.isFile()) {
+      closeSync(this.fd);
+      throw new TwError('FILE_NOT_FOUND', `${path}: is ${kindOf(st)}, not a regular file: tw reads recordings from regular files`);
+    }
+    this.size = st.size;
   }
 
   /** A fresh copy of `len` bytes at `offset`. */
   read(offset: number, len: number, what: string): Buffer {
+    // checked before allocating: a size field read from the file may be anything (up to 2^53)
+    this.check(offset, len, what);
     const out = Buffer.allocUnsafe(len);
     this.readInto(out, 0, offset, len, what);
     return out;
@@ -25,14 +46,18 @@ export class FileBytes {
 
   /** Read exactly `len` bytes at file `offset` into `out` at `at`. */
   readInto(out: Uint8Array, at: number, offset: number, len: number, what: string): void {
-    if (offset < 0 || offset + len > this.size) {
-      throw new TwError('CORRUPT_FILE', `${this.path}: truncated: ${what} needs bytes ${offset}..${offset + len} but the file has ${this.size}`);
-    }
+    this.check(offset, len, what);
     let done = 0;
     while (done < len) {
       const n = readSync(this.fd, out, at + done, len - done, offset + done);
       if (n === 0) throw new TwError('CORRUPT_FILE', `${this.path}: unexpected end of file reading ${what} at ${offset + done}`);
       done += n;
+    }
+  }
+
+  private check(offset: number, len: number, what: string): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < 0 || len < 0 || offset + len > this.size) {
+      throw new TwError('CORRUPT_FILE', `${this.path}: truncated: ${what} needs bytes ${offset}..${offset + len} but the file has ${this.size}`);
     }
   }
 

@@ -8,10 +8,24 @@
 import { inflateSync } from 'node:zlib';
 import { ZSTDDecoder } from 'zstddec';
 import { TwError } from '../errors.js';
+import { quoted } from '../quote.js';
 
 export type Decompressor = (input: Uint8Array, uncompressedSize: number, out?: Uint8Array) => Uint8Array;
 
 let zstd: Promise<ZSTDDecoder> | undefined;
+
+/**
+ * The most one compressed block may claim to hold. trace-cmd compresses sections whole and CPU
+ * data in chunks of a few pages; the largest real block is a kernel's kallsyms (tens of MiB).
+ * A size field beyond this is corrupt or crafted, and trusting it would allocate that much.
+ */
+export const MAX_BLOCK_BYTES = 128 * 1024 * 1024;
+
+function checkSize(path: string, size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_BLOCK_BYTES) {
+    throw new TwError('CORRUPT_FILE', `${path}: a compressed block claims ${size} bytes uncompressed; tw takes at most ${MAX_BLOCK_BYTES} (128 MiB) per block`);
+  }
+}
 
 /** The decompressor for an algorithm name from a trace.dat header. */
 export async function decompressorFor(name: string, path: string): Promise<Decompressor> {
@@ -24,6 +38,7 @@ export async function decompressorFor(name: string, path: string): Promise<Decom
       })();
       const decoder = await zstd;
       return (input, size) => {
+        checkSize(path, size);
         let result: Uint8Array;
         try {
           result = decoder.decode(input, size);
@@ -38,9 +53,11 @@ export async function decompressorFor(name: string, path: string): Promise<Decom
     }
     case 'zlib':
       return (input, size) => {
+        checkSize(path, size);
         let result: Buffer;
         try {
-          result = inflateSync(input);
+          // never more than the block claims (+1 to see that it was more): no inflate bomb
+          result = inflateSync(input, { maxOutputLength: Math.max(1, size + 1) });
         } catch (e) {
           throw new TwError('CORRUPT_FILE', `${path}: a zlib-compressed block does not decompress: ${(e as Error).message}`, { cause: e });
         }
@@ -50,6 +67,6 @@ export async function decompressorFor(name: string, path: string): Promise<Decom
         return result;
       };
     default:
-      throw new TwError('UNSUPPORTED_COMPRESSION', `${path}: compressed with '${name}'; tw reads zstd and zlib`);
+      throw new TwError('UNSUPPORTED_COMPRESSION', `${path}: compressed with ${quoted(name)}; tw reads zstd and zlib`);
   }
 }

@@ -11,6 +11,7 @@ import type { PageSource } from '../decode/page-source.js';
 import type { Decompressor } from './compression.js';
 import type { FileBytes } from './byte-reader.js';
 import type { CpuData, TraceBuffer, TraceDat } from './read-trace-dat.js';
+import { MAX_BLOCK_BYTES } from './compression.js';
 
 const WINDOW_BYTES = 1 << 20;
 
@@ -118,6 +119,9 @@ export class CompressedPages implements PageSource {
       // The compressed bytes go into one reused buffer (a view is passed on, never kept).
       if (this.input.length < csize) this.input = new Uint8Array(Math.max(csize, this.input.length * 2));
       this.file.readInto(this.input, 0, at + 8, csize, 'compressed chunk');
+      if (usize > MAX_BLOCK_BYTES) {
+        throw new TwError('CORRUPT_FILE', `${this.file.path}: compressed chunk at ${at} claims ${usize} bytes uncompressed; tw takes at most ${MAX_BLOCK_BYTES} per chunk`);
+      }
       if (this.out.length < usize) this.out = new Uint8Array(usize);
       this.buf = this.decompress(this.input.subarray(0, csize), usize, this.out);
       this.nextChunk = at + 8 + csize;

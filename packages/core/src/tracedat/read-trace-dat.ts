@@ -11,13 +11,14 @@
  *     BUFFER option naming its clock, page size and per-CPU data.
  */
 import { existsSync, statSync } from 'node:fs';
-import { TwError, isTwError } from '../errors.js';
+import { FormatParseError, TwError, isTwError } from '../errors.js';
 import { checkHeaderEvent, parseHeaderPage, type HeaderPage } from '../format/header-page.js';
-import { parseEventFormat } from '../format/parse-format.js';
+import { MAX_FORMAT_BYTES, parseEventFormat } from '../format/parse-format.js';
 import { FormatRegistry } from '../format/registry.js';
 import type { TaskFacts } from '../watch/define-watch.js';
 import { ByteCursor, FileBytes, FileSeq } from './byte-reader.js';
 import { decompressorFor, type Decompressor } from './compression.js';
+import { printable, quoted } from '../quote.js';
 
 const MAGIC = [0x17, 0x08, 0x44, 0x74, 0x72, 0x61, 0x63, 0x69, 0x6e, 0x67]; // \x17\x08D + "tracing"
 
@@ -98,6 +99,7 @@ export async function openTraceDat(path: string): Promise<TraceDat> {
   try {
     file = new FileBytes(path);
   } catch (e) {
+    if (isTwError(e)) throw e;
     throw new TwError('FILE_NOT_FOUND', `${path}: cannot open: ${(e as Error).message}`, { cause: e });
   }
   try {
@@ -125,7 +127,7 @@ function readHeader(file: FileBytes): TraceDat {
   const versionText = head.subarray(10, vEnd).toString('latin1');
   const version = Number(versionText);
   if (version !== 6 && version !== 7) {
-    throw new TwError('UNSUPPORTED_VERSION', `${path}: trace.dat version '${versionText}'; tw reads versions 6 and 7`);
+    throw new TwError('UNSUPPORTED_VERSION', `${path}: trace.dat version ${quoted(versionText)}; tw reads versions 6 and 7`);
   }
   let pos = vEnd + 1;
   const endian = head[pos++];
@@ -181,7 +183,7 @@ function finish(dat: TraceDat): void {
   for (const b of dat.buffers) {
     for (const c of b.cpus) {
       if (c.size > 0 && c.offset + c.size > file.size) {
-        fail(path, `truncated: buffer '${b.name}' cpu ${c.cpu} data needs bytes ${c.offset}..${c.offset + c.size} but the file has ${file.size}`);
+        fail(path, `truncated: buffer ${quoted(b.name)} cpu ${c.cpu} data needs bytes ${c.offset}..${c.offset + c.size} but the file has ${file.size}`);
       }
     }
   }
@@ -189,10 +191,10 @@ function finish(dat: TraceDat): void {
 
 function readHeaderInfo(dat: TraceDat, c: ByteCursor): void {
   const tag1 = c.cstring('header_page tag');
-  if (tag1 !== 'header_page') fail(dat.path, `expected 'header_page', found '${tag1}'`);
+  if (tag1 !== 'header_page') fail(dat.path, `expected 'header_page', found ${quoted(tag1)}`);
   const hp = c.text(c.u64('header_page size'), 'header_page');
   const tag2 = c.cstring('header_event tag');
-  if (tag2 !== 'header_event') fail(dat.path, `expected 'header_event', found '${tag2}'`);
+  if (tag2 !== 'header_event') fail(dat.path, `expected 'header_event', found ${quoted(tag2)}`);
   const he = c.text(c.u64('header_event size'), 'header_event');
   dat.headerPage = parseHeaderPage(hp, `${dat.path}:header_page`);
   checkHeaderEvent(he, `${dat.path}:header_event`);
@@ -201,8 +203,8 @@ function readHeaderInfo(dat: TraceDat, c: ByteCursor): void {
 function readFtraceFormats(dat: TraceDat, c: ByteCursor): void {
   const n = c.u32('ftrace format count');
   for (let i = 0; i < n; i++) {
-    const text = c.text(c.u64('ftrace format size'), 'ftrace format');
-    addFormat(dat, text, `${dat.path}:ftrace/#${i}`, 'ftrace');
+    const bytes = c.bytesOf(c.u64('ftrace format size'), 'ftrace format');
+    addFormatBytes(dat, bytes.length, (n) => bytes.subarray(0, n), `${dat.path}:ftrace/#${i}`, 'ftrace');
   }
 }
 
@@ -210,26 +212,73 @@ function readEventFormats(dat: TraceDat, c: ByteCursor): void {
   const systems = c.u32('event system count');
   for (let s = 0; s < systems; s++) {
     const system = c.cstring('event system name');
+    checkSystemName(dat, system);
     const n = c.u32(`event count of system ${system}`);
     for (let i = 0; i < n; i++) {
-      const text = c.text(c.u64(`format size in system ${system}`), `format in system ${system}`);
-      addFormat(dat, text, `${dat.path}:${system}/#${i}`, system);
+      const bytes = c.bytesOf(c.u64(`format size in system ${system}`), `format in system ${system}`);
+      addFormatBytes(dat, bytes.length, (n) => bytes.subarray(0, n), `${dat.path}:${system}/#${i}`, system);
     }
   }
 }
 
+/** Kernel event systems are C identifiers (tw's own and trace-cmd's: `ftrace`, `tw`, `bpf-*`). */
+const SYSTEM_NAME = /^[A-Za-z0-9_.\-]+$/;
+
+function checkSystemName(dat: TraceDat, system: string): void {
+  if (!SYSTEM_NAME.test(system)) fail(dat.path, `event system name ${quoted(system)} is not a name (letters, digits, '_', '.', '-')`);
+}
+
+/** An instance buffer's name is shown and printed: it may hold no control characters. */
+function checkBufferName(dat: TraceDat, name: string): void {
+  if (printable(name) !== name || name.length > 255) fail(dat.path, `buffer name ${quoted(name)} is not a usable instance name`);
+}
+
+/** The largest event ID there can be: records carry it in common_type, 16 bits. */
+const MAX_EVENT_ID = 0xffff;
+
 /**
  * Parse one stored format. A format that does not parse (a kernel's text tw cannot read) does
  * not make the whole file unreadable: it is kept as an error raised if a record of it is met.
+ * Its ID must still make sense: an ID no record can carry (above 16 bits), or one that another
+ * format of the file claims too, means the file is corrupt or crafted, and every answer from it
+ * would be wrong (records counted as another event, or as unknown): that fails the whole file.
  */
-function addFormat(dat: TraceDat, text: string, where: string, system: string): void {
+function addFormat(dat: TraceDat, text: string, where: string, system: string, tooLarge?: FormatParseError): void {
+  const idLine = /^ID:\s*(\d+)\s*$/m.exec(text);
+  if (idLine && idLine[1] !== undefined) {
+    const digits = idLine[1].replace(/^0+(?=\d)/, '');
+    if (digits.length > 5 || Number(digits) > MAX_EVENT_ID) {
+      fail(dat.path, `${where}: event ID ${quoted(digits, 24)} is larger than ${MAX_EVENT_ID}, the largest a record's 16-bit common_type can name`);
+    }
+    const id = Number(digits);
+    const other = dat.formats.get(id) ?? (dat.formats.brokenError(id) ? dat.formats.brokenWhere(id) : undefined);
+    if (other !== undefined) {
+      const name = typeof other === 'string' ? other : other.fullName;
+      fail(dat.path, `${where}: event ID ${id} is claimed twice (also by ${quoted(name)}): each event's records must have an ID of their own`);
+    }
+  }
   try {
+    if (tooLarge) throw tooLarge;
     dat.formats.add(parseEventFormat(text, where, system, dat.longSize));
   } catch (e) {
-    const id = /^ID:\s*(\d+)/m.exec(text);
-    if (!id || !isTwError(e)) throw e;
-    dat.formats.addBroken(Number(id[1]), e as Error);
+    if (!idLine || idLine[1] === undefined || !isTwError(e)) throw e;
+    dat.formats.addBroken(Number(idLine[1]), e as Error, where);
   }
+}
+
+/**
+ * A stored format of `size` bytes, of which `head(n)` gives the first n: one larger than any
+ * kernel's (MAX_FORMAT_BYTES) is not decoded whole, only far enough to find its ID, and kept as
+ * a format that does not parse.
+ */
+function addFormatBytes(dat: TraceDat, size: number, head: (n: number) => Uint8Array, where: string, system: string): void {
+  if (size <= MAX_FORMAT_BYTES) {
+    addFormat(dat, Buffer.from(head(size)).toString('utf8'), where, system);
+    return;
+  }
+  const start = Buffer.from(head(4096)).toString('utf8');
+  const text = start.slice(0, Math.max(0, start.lastIndexOf('\n'))); // whole lines only
+  addFormat(dat, text, where, system, new FormatParseError(where, 1, `the format text is ${size} bytes; tw takes formats of at most ${MAX_FORMAT_BYTES} bytes`));
 }
 
 function readCmdlines(dat: TraceDat, text: string): void {
@@ -247,15 +296,15 @@ function applyOption(dat: TraceDat, id: number, data: Uint8Array): void {
   };
   switch (id) {
     case OPT.TRACECLOCK: {
-      const m = /\[([^\]]+)\]/.exec(str());
+      const m = /\[([A-Za-z0-9_\-]+)\]/.exec(str());
       if (m && m[1]) dat.clock = m[1];
       break;
     }
     case OPT.UNAME:
-      dat.uname = str();
+      dat.uname = printable(str()); // shown as it is in `tw events --input`
       break;
     case OPT.VERSION:
-      dat.traceCmdVersion = str();
+      dat.traceCmdVersion = printable(str());
       break;
     case OPT.CPUSTAT:
       dat.cpuStats.push(str());
@@ -288,26 +337,31 @@ function applyOption(dat: TraceDat, id: number, data: Uint8Array): void {
 function readV6(dat: TraceDat, seq: FileSeq): void {
   const path = dat.path;
   const tag1 = seq.cstring('header_page tag');
-  if (tag1 !== 'header_page') fail(path, `expected 'header_page' at offset ${seq.pos - tag1.length - 1}, found '${tag1}'`);
+  if (tag1 !== 'header_page') fail(path, `expected 'header_page' at offset ${seq.pos - tag1.length - 1}, found ${quoted(tag1)}`);
   const hp = seq.bytes(seq.u64('header_page size'), 'header_page').toString('utf8');
   const tag2 = seq.cstring('header_event tag');
-  if (tag2 !== 'header_event') fail(path, `expected 'header_event', found '${tag2}'`);
+  if (tag2 !== 'header_event') fail(path, `expected 'header_event', found ${quoted(tag2)}`);
   const he = seq.bytes(seq.u64('header_event size'), 'header_event').toString('utf8');
   dat.headerPage = parseHeaderPage(hp, `${path}:header_page`);
   checkHeaderEvent(he, `${path}:header_event`);
 
   const nFtrace = seq.u32('ftrace format count');
   for (let i = 0; i < nFtrace; i++) {
-    const text = seq.bytes(seq.u64('ftrace format size'), 'ftrace format').toString('utf8');
-    addFormat(dat, text, `${path}:ftrace/#${i}`, 'ftrace');
+    const size = seq.u64('ftrace format size');
+    const at = seq.pos;
+    addFormatBytes(dat, size, (n) => dat.file.read(at, n, 'ftrace format'), `${path}:ftrace/#${i}`, 'ftrace');
+    seq.skip(size, 'ftrace format');
   }
   const systems = seq.u32('event system count');
   for (let s = 0; s < systems; s++) {
     const system = seq.cstring('event system name');
+    checkSystemName(dat, system);
     const n = seq.u32(`event count of system ${system}`);
     for (let i = 0; i < n; i++) {
-      const text = seq.bytes(seq.u64(`format size in ${system}`), `format in ${system}`).toString('utf8');
-      addFormat(dat, text, `${path}:${system}/#${i}`, system);
+      const size = seq.u64(`format size in ${system}`);
+      const at = seq.pos;
+      addFormatBytes(dat, size, (n) => dat.file.read(at, n, `format in ${system}`), `${path}:${system}/#${i}`, system);
+      seq.skip(size, `format in ${system}`);
     }
   }
   seq.skip(seq.u32('kallsyms size'), 'kallsyms');
@@ -325,7 +379,9 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
       const data = seq.bytes(size, `option ${id}`);
       if (id === OPT.BUFFER) {
         const c = new ByteCursor(data, dat.littleEndian, path, 'BUFFER option');
-        instances.push({ offset: c.u64('buffer offset'), name: c.cstring('buffer name') });
+        const inst = { offset: c.u64('buffer offset'), name: c.cstring('buffer name') };
+        checkBufferName(dat, inst.name);
+        instances.push(inst);
       } else {
         applyOption(dat, id, data);
       }
@@ -335,11 +391,11 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
   if (kind.startsWith('latency')) {
     throw new TwError('CORRUPT_FILE', `${path}: holds a latency-tracer text trace, not ring-buffer data; tw reads flyrecord (event) traces`);
   }
-  if (!kind.startsWith('flyrecord')) fail(path, `expected 'flyrecord' at offset ${seq.pos - 10}, found '${kind.replace(/\0/g, '')}'`);
+  if (!kind.startsWith('flyrecord')) fail(path, `expected 'flyrecord' at offset ${seq.pos - 10}, found ${quoted(kind.replace(/\0/g, ''))}`);
   dat.buffers.push(readV6Flyrecord(dat, seq, '', dat.clock));
   for (const inst of instances) {
     const s = new FileSeq(dat.file, dat.littleEndian, inst.offset);
-    let k = s.bytes(10, `buffer '${inst.name}' data kind`).toString('latin1');
+    let k = s.bytes(10, `buffer ${quoted(inst.name)} data kind`).toString('latin1');
     if (k.startsWith('options')) {
       // An instance may carry its own options block before its flyrecord.
       for (;;) {
@@ -347,9 +403,9 @@ function readV6(dat: TraceDat, seq: FileSeq): void {
         if (id === OPT.DONE) break;
         s.skip(s.u32('option size'), `option ${id}`);
       }
-      k = s.bytes(10, `buffer '${inst.name}' data kind`).toString('latin1');
+      k = s.bytes(10, `buffer ${quoted(inst.name)} data kind`).toString('latin1');
     }
-    if (!k.startsWith('flyrecord')) fail(path, `buffer '${inst.name}': expected 'flyrecord' at offset ${inst.offset}`);
+    if (!k.startsWith('flyrecord')) fail(path, `buffer ${quoted(inst.name)}: expected 'flyrecord' at offset ${inst.offset}`);
     dat.buffers.push(readV6Flyrecord(dat, s, inst.name, dat.clock));
   }
 }
@@ -429,7 +485,9 @@ function readV7Sections(dat: TraceDat): void {
     const c = new ByteCursor(data, dat.littleEndian, path, 'BUFFER option');
     const offset = c.u64('buffer section offset');
     const bname = c.cstring('buffer name');
+    checkBufferName(dat, bname);
     const clock = c.cstring('buffer clock');
+    if (clock !== '' && !/^[A-Za-z0-9_\-]+$/.test(clock)) fail(path, `buffer ${quoted(bname)} names the trace clock ${quoted(clock)}, which is not a clock name`);
     const pageSize = c.u32('buffer page size');
     const n = c.u32('buffer cpu count');
     const cpus: CpuData[] = [];
@@ -440,9 +498,9 @@ function readV7Sections(dat: TraceDat): void {
     if (n > 0) {
       const h = readSectionHeader(dat, offset);
       compressed = (h.flags & SECTION_COMPRESSED) !== 0;
-      if (compressed && !dat.decompress) fail(path, `buffer '${bname}' is marked compressed but the file names no compression`);
+      if (compressed && !dat.decompress) fail(path, `buffer ${quoted(bname)} is marked compressed but the file names no compression`);
     }
-    if (pageSize < 64 || (pageSize & (pageSize - 1)) !== 0) fail(path, `buffer '${bname}' has implausible page size ${pageSize}`);
+    if (pageSize < 64 || (pageSize & (pageSize - 1)) !== 0) fail(path, `buffer ${quoted(bname)} has implausible page size ${pageSize}`);
     if (bname === '') dat.clock = clock || dat.clock;
     dat.buffers.push({ name: bname, clock: clock || dat.clock, pageSize, compressed, cpus });
   }

@@ -7,6 +7,7 @@ import { TwError } from '../errors.js';
 import type { FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
 import type { AlertOptions } from './alert.js';
+import { quoted } from '../quote.js';
 
 export type { Alert, AlertOptions, AlertRecord, Culprit, CulpritFacts, CulpritParent } from './alert.js';
 
@@ -22,7 +23,15 @@ export interface ArgSpec {
    * option is a switch (`--fatal`, `--no-fatal`), others take a value (`--limit 5`).
    */
   option?: boolean;
+  /** integer args: the smallest and largest value taken (a pid: 1 and PID_MAX_LIMIT) */
+  min?: number;
+  max?: number;
+  /** any arg: what is wrong with a value (converted to its type), or undefined when it is fine */
+  check?: (value: never) => string | undefined;
 }
+
+/** The largest pid Linux can hand out (PID_MAX_LIMIT on 64-bit: 4 Mi). */
+export const PID_MAX_LIMIT = 4_194_304;
 
 export type ArgSpecs = Record<string, ArgSpec>;
 
@@ -300,15 +309,26 @@ export function watchOptions(watch: AnyWatch): Array<[string, ArgSpec]> {
 }
 
 function convertArg(watch: AnyWatch, label: string, spec: ArgSpec, raw: string): number | string | boolean {
+  const bad = (why: string) => new TwError('BAD_ARGUMENT', `watch '${watch.name}': ${label} ${why}`);
+  const checked = <T extends number | string | boolean>(v: T): T => {
+    const why = spec.check?.(v as never);
+    if (why !== undefined) throw bad(`${why}, got ${quoted(String(v))}`);
+    return v;
+  };
   switch (spec.type) {
-    case 'integer':
-      if (!/^-?\d+$/.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': ${label} must be an integer, got '${raw}'`);
-      return Number(raw);
+    case 'integer': {
+      if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw bad(`must be an integer, got ${quoted(raw)}`);
+      const n = Number(raw);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        throw bad(`must be ${spec.min !== undefined && spec.max !== undefined ? `from ${spec.min} to ${spec.max}` : spec.min !== undefined ? `at least ${spec.min}` : `at most ${spec.max}`}, got ${n}`);
+      }
+      return checked(n);
+    }
     case 'boolean':
-      if (!/^(true|false|1|0|yes|no)$/i.test(raw)) throw new TwError('BAD_ARGUMENT', `watch '${watch.name}': ${label} must be true or false, got '${raw}'`);
-      return /^(true|1|yes)$/i.test(raw);
+      if (!/^(true|false|1|0|yes|no)$/i.test(raw)) throw bad(`must be true or false, got ${quoted(raw)}`);
+      return checked(/^(true|1|yes)$/i.test(raw));
     case 'string':
-      return raw;
+      return checked(raw);
     default: {
       const never: never = spec.type;
       throw new TwError('INVALID_WATCH', `unknown argument type ${String(never)}`);

@@ -1,4 +1,4 @@
-import { defineWatch, formatTable, TwError, type WatchContext, type WatchEvent } from '@tw/core';
+import { defineWatch, formatTable, PID_MAX_LIMIT, TwError, type WatchContext, type WatchEvent } from '@tw/core';
 
 const KEEP = 10_000;
 /** a signal_generate this soon after the same thread's tw:kill of the same signal is that kill's delivery */
@@ -319,6 +319,13 @@ function onExit(e: WatchEvent, ctx: Ctx): void {
   }
 }
 
+/** A target is a pid (1 … PID_MAX_LIMIT) or a command name (1 to 15 characters, as the kernel keeps it). */
+function checkTarget(target: string): string | undefined {
+  if (/^\d+$/.test(target)) return Number(target) >= 1 && Number(target) <= PID_MAX_LIMIT ? undefined : `must be a pid from 1 to ${PID_MAX_LIMIT} or a command name`;
+  if (target.length === 0 || target.length > 15) return 'must be a pid or a command name of 1 to 15 characters';
+  return undefined;
+}
+
 export default defineWatch({
   name: 'who-killed',
   summary: 'Who sends signals to a process (pid or name): every sender, the signal, how and the delivery result; ends when it has died',
@@ -339,7 +346,7 @@ export default defineWatch({
     'tw watch who-killed 1234 --input trace.dat --json',
   ],
   args: {
-    target: { type: 'string', required: true, description: 'the process: its pid, or a command name (as ps -o comm shows it, 15 characters at most)' },
+    target: { type: 'string', required: true, check: checkTarget, description: 'the process: its pid, or a command name (as ps -o comm shows it, 15 characters at most)' },
     fatal: { type: 'boolean', option: true, description: 'report only the signal that ended the process' },
   },
   // tw:kill when that probe comes up, else tw:sys_kill (not brought up once tw:kill is), else the

@@ -1,4 +1,4 @@
-import { defineWatch, formatTable, type WatchContext, type WatchEvent } from '@tw/core';
+import { defineWatch, formatTable, PID_MAX_LIMIT, type WatchContext, type WatchEvent } from '@tw/core';
 import { SYSCALL_EVENTS, nameFromEvent, rawSyscallNr } from './syscall-source.js';
 import { lostNote } from './syscalls.js';
 
@@ -71,7 +71,7 @@ export default defineWatch({
     'Pairs each thread\'s syscall entry with its exit (raw_syscalls:sys_enter/sys_exit, or syscalls:sys_enter_*/sys_exit_*). ' +
     'The process is the pid and every thread whose thread-group id is that pid. Calls still in progress at the end of the trace count as calls but are not timed.',
   examples: ['tw watch syscall-times 1234 --input trace.dat', 'tw watch syscall-times 1234 --input trace.dat --json'],
-  args: { pid: { type: 'integer', required: true, description: 'the process to time (its threads included)' } },
+  args: { pid: { type: 'integer', required: true, min: 1, max: PID_MAX_LIMIT, description: 'the process to time (its threads included)' } },
   events: SYSCALL_EVENTS,
   state: (): State => ({ raw: { pending: new Map(), stats: new Map() }, named: { pending: new Map(), stats: new Map() }, comm: '' }),
   start(ctx) {

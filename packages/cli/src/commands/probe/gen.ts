@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { TwError } from '@tw/core';
+import { TwError, quoted } from '@tw/core';
 import { buildModule, eventName, expressibleBy, modelOf, moduleName, probeUp, renderProbe, storeUnpacker, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { TwCommand } from '../../lib/base.js';
+import { makeDir } from '../../lib/make-dir.js';
 import { findProbe, loadProbeSpecs } from '../../lib/probes.js';
 import { probeBackendFlagWithAlias as probeBackendFlag } from '../../lib/probe-flags.js';
 
@@ -37,10 +38,14 @@ export default class ProbeGen extends TwCommand {
       let dir: string | undefined;
       let written = 0;
       if (flags.out) {
+        // spec is the validated, frozen copy (loadProbeSpecs): its name is a plain identifier
+        dir = resolve(flags.out, spec.name);
+        if (relative(resolve(flags.out), dir).startsWith('..') || dirname(dir) !== resolve(flags.out)) {
+          throw new TwError('PROBE_SPEC', `probe ${quoted(spec.name)}: its name would write outside ${flags.out}`);
+        }
+        makeDir(dir);
         // rendering every file compiles the JS unpacker (loads TypeScript): only when writing them
         const r = renderProbe(spec);
-        dir = resolve(flags.out, spec.name);
-        mkdirSync(dir, { recursive: true });
         for (const [file, text] of Object.entries(r.files)) writeFileSync(join(dir, file), text);
         written = Object.keys(r.files).length;
         if ('line' in r.kprobeEvent) {
