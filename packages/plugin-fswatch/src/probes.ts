@@ -5,6 +5,16 @@
  */
 import { defineProbe, type ProbeSpec } from '@tw/probe-spec';
 
+/** do_unlinkat(int dfd, struct filename *name): its arguments, and the name as the caller gave it */
+const DO_UNLINKAT_ARGS = [
+  { name: 'dfd', type: 'int' },
+  { name: 'name', type: 'struct filename *' },
+] as const;
+const DO_UNLINKAT_NAME = [
+  { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
+  { name: 'pathname', type: { string: 256 }, from: 'kernel_string(name->name)' },
+] as const;
+
 /**
  * unlink(2)/unlinkat(2) of a non-directory. do_unlinkat(int dfd, struct filename *name) is
  * where both syscalls meet (and io_uring's unlinkat); its prototype is the same on 6.1 and 6.12
@@ -15,13 +25,9 @@ export const unlink = defineProbe({
   name: 'unlink',
   description: 'unlink(2)/unlinkat(2) of a file: the pathname as given (relative to dfd) and the caller',
   attach: { kprobe: 'do_unlinkat' },
-  args: [
-    { name: 'dfd', type: 'int' },
-    { name: 'name', type: 'struct filename *' },
-  ],
+  args: DO_UNLINKAT_ARGS,
   fields: [
-    { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
-    { name: 'pathname', type: { string: 256 }, from: 'kernel_string(name->name)' },
+    ...DO_UNLINKAT_NAME,
     { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
     { name: 'comm', type: { string: 16 }, from: 'comm' },
   ],
@@ -36,13 +42,9 @@ export const unlinkCwd = defineProbe({
   name: 'unlink_cwd',
   description: 'unlink(2)/unlinkat(2) of a file (do_unlinkat): the pathname as given, dfd, the caller\'s cwd and the caller (module or BPF)',
   attach: { kprobe: 'do_unlinkat' },
-  args: [
-    { name: 'dfd', type: 'int' },
-    { name: 'name', type: 'struct filename *' },
-  ],
+  args: DO_UNLINKAT_ARGS,
   fields: [
-    { name: 'dfd', type: 's32', from: 'dfd', description: 'directory fd the pathname is relative to (-100: cwd)' },
-    { name: 'pathname', type: { string: 256 }, from: 'kernel_string(name->name)' },
+    ...DO_UNLINKAT_NAME,
     { name: 'cwd', type: { string: 256 }, from: 'cwd', description: "the caller's working directory (full path from its root)" },
     { name: 'pid', type: 'pid', from: 'pid', description: 'the calling thread' },
     { name: 'tgid', type: 'u32', from: 'tgid' },
