@@ -43,8 +43,9 @@
 //         created again), through BPF (an editor-style save and the change after it), and its
 //         clear refusal of kprobe events; who-deleted through the module (tw:unlink_cwd, with the
 //         caller's cwd) and kprobe events (tw:unlink) of a short-lived rm of a relative name.
-//     (n) kill -9 of a tw watch tracing through a module, then through a kprobe event: its
-//         guardian process removes the module or the kprobe event and the instance
+//     (n) kill -9 of a tw watch through a module, then through a kprobe event, once as soon as
+//         the module or event exists (before tw traces) and once while it traces: its guardian
+//         process removes the module or the kprobe event and the instance
 //     (h) BPF beside the other two: `tw dump -e tw:unlink --probe-backend bpf` (a kprobe BPF
 //         program on do_unlinkat, compiled on the host into the cache: CO-RE, one object for both
 //         kernels) runs from before (a) to after (c); the rm of (a) must give the same record as
@@ -475,30 +476,53 @@ data m.nokprobe.err "$(flat $L/m.nokprobe.err)"
 [ -z "$(grep '^tw_' /proc/modules)" ] && ok m.nokprobe.no_module || fail m.nokprobe.no_module "$(grep '^tw_' /proc/modules)"
 [ -z "$(tw_dynamic)" ] && ok m.nokprobe.no_dynamic_events || fail m.nokprobe.no_dynamic_events "$(tw_dynamic)"
 
-# ---- (n) kill -9 of tw while it traces through the module and kprobe-events backends: its
-# guardian removes the module or the kprobe event and the instance (within a few seconds under TCG)
+# ---- (n) kill -9 of tw through the module and kprobe-events backends, at two points: while it
+# starts (as soon as the module or the kprobe event exists) and while it traces; its guardian
+# removes the module or the kprobe event and the instance (within a few seconds under TCG)
+tw_held() { if [ $1 = module ]; then grep '^tw_' /proc/modules | cut -d' ' -f1; else tw_dynamic; fi; }
 for b in module kprobe-events; do
-  step=n.$b
-  stamp $step
-  touch $W/n-victim
-  $TWBG watch who-deleted $W/n-victim --probe-backend $b --duration 120s > $L/$step.out 2> $L/$step.err &
-  D=$!
-  if wait_line $D $L/$step.err 'tw: tracing'; then
-    ok $step.ready
-    data $step.before "$(grep '^tw_' /proc/modules | cut -d' ' -f1) $(tw_dynamic)"
-    kill -KILL $D; wait $D 2>/dev/null
-    for i in $(seq 1 100); do
-      [ -z "$(grep '^tw_' /proc/modules)" ] && [ -z "$(tw_dynamic)" ] && ! ls -d $T/instances/tw-$D-* >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    data $step.gone_after "$i"
-    [ -z "$(grep '^tw_' /proc/modules)" ] && ok $step.no_module || fail $step.no_module "10 s after kill -9: $(grep '^tw_' /proc/modules)"
-    [ -z "$(tw_dynamic)" ] && ok $step.no_dynamic_events || fail $step.no_dynamic_events "10 s after kill -9: $(tw_dynamic)"
-    ls -d $T/instances/tw-$D-* >/dev/null 2>&1 && fail $step.no_instance "10 s after kill -9: $(ls -d $T/instances/tw-$D-*)" || ok $step.no_instance
-  else
-    fail $step.ready "tw watch never traced: $(flat $L/$step.err)"
-    stop_bg $D
-  fi
+  for at in starting tracing; do
+    step=n.$b.$at
+    stamp $step
+    touch $W/n-victim
+    : > $L/$step.err
+    $TWBG watch who-deleted $W/n-victim --probe-backend $b --duration 120s > $L/$step.out 2> $L/$step.err &
+    D=$!
+    seen=
+    if [ $at = starting ]; then
+      # poll every 20 ms with builtins only (a fork is slow under TCG): kill as soon as the
+      # object exists, before tw traces (read -t on a FIFO nobody writes is a sleep without a fork)
+      [ -p $W/never ] || mkfifo $W/never
+      exec 7<>$W/never
+      for i in $(seq 1 4500); do
+        read -r -t 0.02 -u 7 l
+        if [ $b = module ]; then while read -r l; do case "$l" in tw_*) seen=$l;; esac; done < /proc/modules
+        else while read -r l; do case "$l" in *tw/*) seen=$l;; esac; done < $T/dynamic_events; fi
+        [ -n "$seen" ] && break
+        kill -0 $D 2>/dev/null || break
+      done
+      exec 7>&-
+      grep -q '^tw: tracing' $L/$step.err && data $step.point "after tw: tracing" || data $step.point "before tw: tracing"
+    elif wait_line $D $L/$step.err 'tw: tracing'; then
+      seen=$(tw_held $b)
+    fi
+    if [ -n "$seen" ]; then
+      ok $step.ready
+      data $step.before "$seen"
+      kill -KILL $D; wait $D 2>/dev/null
+      for i in $(seq 1 100); do
+        [ -z "$(tw_held $b)" ] && ! ls -d $T/instances/tw-$D-* >/dev/null 2>&1 && break
+        sleep 0.1
+      done
+      data $step.gone_after "$i"
+      [ -z "$(grep '^tw_' /proc/modules)" ] && ok $step.no_module || fail $step.no_module "10 s after kill -9: $(grep '^tw_' /proc/modules)"
+      [ -z "$(tw_dynamic)" ] && ok $step.no_dynamic_events || fail $step.no_dynamic_events "10 s after kill -9: $(tw_dynamic)"
+      ls -d $T/instances/tw-$D-* >/dev/null 2>&1 && fail $step.no_instance "10 s after kill -9: $(ls -d $T/instances/tw-$D-*)" || ok $step.no_instance
+    else
+      fail $step.ready "tw never made its probe: $(flat $L/$step.err)"
+      stop_bg $D
+    fi
+  done
 done
 
 # ---- every build in the guest was a cache hit
@@ -957,12 +981,15 @@ describe.skipIf(reason !== undefined)(`dynamic probes in the qemu guest${reason 
       }, TEST_MS);
 
       for (const backend of ['module', 'kprobe-events'] as const) {
-        it(`(n) kill -9 of tw tracing through ${backend}: its guardian removes the ${backend === 'module' ? 'module' : 'kprobe event'} and the instance`, async () => {
-          const s = await get();
-          expectSteps(s, ['ready', 'no_module', 'no_dynamic_events', 'no_instance'].map((x) => `n.${backend}.${x}`));
-          // it was there while tw traced
-          expect(s.data.get(`n.${backend}.before`)?.[0], ctx(s)).toMatch(backend === 'module' ? /^tw_unlink_cwd / : /p:tw\/unlink do_unlinkat/);
-        }, TEST_MS);
+        for (const at of ['starting', 'tracing'] as const) {
+          it(`(n) kill -9 of tw ${at === 'starting' ? 'starting' : 'tracing'} through ${backend}: its guardian removes the ${backend === 'module' ? 'module' : 'kprobe event'} and the instance`, async () => {
+            const s = await get();
+            const step = `n.${backend}.${at}`;
+            expectSteps(s, ['ready', 'no_module', 'no_dynamic_events', 'no_instance'].map((x) => `${step}.${x}`));
+            // it was there when tw was killed
+            expect(s.data.get(`${step}.before`)?.[0], ctx(s)).toMatch(backend === 'module' ? /^tw_unlink_cwd / : /p:tw\/unlink do_unlinkat/);
+          }, TEST_MS);
+        }
       }
 
       it('finds every compiled unpacker in the cache the host filled (the guest compiles none)', async () => {
