@@ -5,7 +5,7 @@
  * and the status line.
  */
 import { Flags } from '@oclif/core';
-import { onGuardianProblem, runningGuardian, TwError, type CpuLoss, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
+import { abortFailure, onGuardianProblem, runningGuardian, TwError, type CpuLoss, type LiveInfo, type LiveOptions, type LiveStatus, type ReaderFactory } from '@tw/core';
 import { openRingReader, READER_ORDER, type Backend } from '@tw/relay-native';
 import { exitCallOf, ExitPaths } from './exit-paths.js';
 
@@ -238,9 +238,9 @@ export class LiveRun {
     runningGuardian()?.done();
     // (a failure that aborted a session which had already ended, e.g. during tw dump's teardown,
     // is reported too: when the session failed with it, this is the same error again)
-    const reason: unknown = this.ac.signal.reason;
+    const reason = abortFailure(this.ac.signal);
     // (not a process.exit() of watch code: that one reached the command through the session)
-    const late = this.exits.lateFailure ?? (reason instanceof Error && exitCallOf(reason) === undefined ? reason : undefined);
+    const late = this.exits.lateFailure ?? (reason !== undefined && exitCallOf(reason) === undefined ? reason : undefined);
     this.exits.lateFailure = undefined;
     if (late !== undefined) throw late;
   }

@@ -99,11 +99,18 @@ function makeEngine(setup: InstanceSetup, realtimeOffset: bigint | undefined): {
 }
 
 /**
- * Why an aborted session ends: an Error given to abort() fails it with that error (after the
- * same teardown); any other reason (a signal's name) ends it gracefully.
+ * The error an aborted session fails with: an Error given to abort(). Any other reason (a
+ * signal's name, or none: abort() alone gives the standard AbortError) ends it gracefully.
  */
+export function abortFailure(signal: AbortSignal | undefined): Error | undefined {
+  if (signal?.aborted !== true) return undefined;
+  const r: unknown = signal.reason;
+  return r instanceof Error && r.name !== 'AbortError' ? r : undefined;
+}
+
+/** Why an aborted session ends (see abortFailure). */
 function abortReason(signal: AbortSignal | undefined): LiveEndReason | Error {
-  return signal?.reason instanceof Error ? signal.reason : 'signal';
+  return abortFailure(signal) ?? 'signal';
 }
 
 /** The end of a session: settled once, by the first of stop, duration, signal or an error. */
@@ -132,7 +139,8 @@ export async function traceLive<T>(opts: LiveOptions, makeConsumer: (engine: Eng
     throw new TwError('BAD_ARGUMENT', `BPF probes (${sources.map((x) => x.name).join(', ')}) stamp their events with CLOCK_MONOTONIC, so they need the trace clock 'mono', not '${clock}'`);
   }
   // aborted with an error before it began (a watch failed while its probes came up): nothing to start
-  if (opts.signal?.aborted && opts.signal.reason instanceof Error) throw opts.signal.reason;
+  const failedEarly = abortFailure(opts.signal);
+  if (failedEarly !== undefined) throw failedEarly;
   const root = findTracefs();
   checkTracefsAccess(root);
   removeStaleInstances(root);

@@ -11,7 +11,7 @@ import type { Alert, AnyWatch, ProbeUnpacker } from '../watch/define-watch.js';
 import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
 import { checkedProbeParams, probesUp, sessionFilters } from './probes-up.js';
 import { Recorder } from './recorder.js';
-import { traceLive } from './trace-live.js';
+import { abortFailure, traceLive } from './trace-live.js';
 import type { CpuLoss, LiveEndReason, LiveInfo, LiveOptions } from './types.js';
 
 export interface WatchLiveOptions extends Omit<LiveOptions, 'events' | 'filters' | 'onSubBuffer' | 'onSourcePage' | 'sources' | 'decode'> {
@@ -68,7 +68,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
   else opts.signal?.addEventListener('abort', forward, { once: true });
   const asyncFailure = (err: Error) => {
     if (!inner.signal.aborted) inner.abort(err);
-    else if (!(inner.signal.reason instanceof Error)) failedLate ??= err;
+    else if (abortFailure(inner.signal) === undefined) failedLate ??= err;
   };
   let failedLate: Error | undefined;
   try {
@@ -114,7 +114,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
     );
     await recorder?.finish(engineRef);
     // an async hook that rejected once the session was ending (end(), or after a Ctrl-C)
-    const late = failedLate ?? (inner.signal.reason instanceof Error ? inner.signal.reason : undefined);
+    const late = failedLate ?? abortFailure(inner.signal);
     if (late !== undefined) throw late;
     return { report: live.result, info: live.info, lost: live.lost, losses: live.losses, reason: live.reason, probes: up.map((p) => ({ event: p.event, backend: p.backend })) };
   } catch (e) {
