@@ -4,8 +4,8 @@
  * device of their own, btrfs gives each subvolume one. /proc/self/mountinfo lists each mount's
  * superblock device, so the device of a path is that of the mount it lives on.
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { encodeKernelDev, userDevToKernel } from '@tw/probe-spec';
+import { readFileSync, realpathSync } from 'node:fs';
+import { encodeKernelDev } from '@tw/probe-spec';
 
 interface Mount {
   point: string;
@@ -37,18 +37,13 @@ export function mountDevOf(path: string, mounts: readonly Mount[]): number | und
   return best?.dev;
 }
 
-/** The kernel dev_t the probes see for an existing file (its mount's superblock), else undefined. */
-export function probeDevOf(path: string): number | undefined {
-  let real: string;
-  let statDev: number;
+/**
+ * The kernel dev_t the probes see for an existing file: its mount's superblock device, or
+ * `statDev` (the file's st_dev, already in the kernel's encoding) where the mount is not found.
+ */
+export function probeDevOf(path: string, statDev: number): number {
   try {
-    real = realpathSync.native(path);
-    statDev = userDevToKernel(statSync(real, { bigint: true }).dev);
-  } catch {
-    return undefined;
-  }
-  try {
-    return mountDevOf(real, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))) ?? statDev;
+    return mountDevOf(realpathSync.native(path), parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))) ?? statDev;
   } catch {
     return statDev;
   }

@@ -71,7 +71,7 @@ interface Target {
 function locate(path: string): Target {
   try {
     const st = statSync(path, { bigint: true });
-    return { ino: st.ino, dev: probeDevOf(path) ?? userDevToKernel(st.dev) };
+    return { ino: st.ino, dev: probeDevOf(path, userDevToKernel(st.dev)) };
   } catch {
     return {};
   }
