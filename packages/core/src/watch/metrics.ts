@@ -136,10 +136,14 @@ class Declared {
   values(labels: MetricLabels | undefined): readonly string[] {
     const names = this.decl.labels;
     if (labels === undefined || labels === null) {
-      if (this.labelCount === 0) return this.other; // the empty tuple
+      if (this.labelCount === 0) return this.other; // the one, empty, label set
       this.fail(`labels ${names.join(', ')} must be given`);
     }
     if (typeof labels !== 'object') this.fail(`labels must be an object of label → value, got a ${typeof labels}`);
+    if (this.labelCount === 0) {
+      for (const k in labels) if (Object.prototype.hasOwnProperty.call(labels, k)) this.fail(`unknown label '${k}' (declared: none)`);
+      return this.other;
+    }
     let given = 0;
     for (const k in labels) {
       if (!Object.prototype.hasOwnProperty.call(labels, k)) continue;
