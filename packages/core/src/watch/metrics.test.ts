@@ -78,7 +78,7 @@ describe('declaring metrics', () => {
         [() => c.inc({ comm: 'kill' }), /label 'sig' must be given/],
         [() => c.inc({ comm: 'kill', sig: 9, pid: 1 }), /unknown label 'pid' \(declared: comm, sig\)/],
         [() => c.inc({ comm: 'kill', sig: NaN }), /label 'sig' must be a string or a finite number, got NaN/],
-        [() => c.inc({ comm: 'kill', sig: undefined } as never), /label 'sig' must be a string or a finite number, got a undefined/],
+        [() => c.inc({ comm: 'kill', sig: undefined } as never), /label 'sig' must be a string or a finite number, got undefined/],
         [() => c.inc({ comm: 'kill', sig: 9 }, -1), /the increment must be >= 0, got -1/],
         [() => c.inc({ comm: 'kill', sig: 9 }, Infinity), /the increment must be a finite number, got Infinity/],
         [() => g.set({ x: '1' }, 1), /unknown label 'x' \(declared: none\)/],
@@ -128,6 +128,12 @@ describe('MemoryMetrics', () => {
     new RunMetrics('who-killed', 'b', mem).counter('culprits_total', { help: 'c', labels: ['comm'] }).inc({ comm: 'kill' }, 2);
     expect(mem.value('tw_who_killed_culprits_total', { watch: 'a', comm: 'kill' })).toBe(1);
     expect(mem.value('tw_who_killed_culprits_total', { watch: 'b', comm: 'kill' })).toBe(2);
+  });
+
+  it('refuses one full name from two watches', () => {
+    const mem = new MemoryMetrics();
+    new RunMetrics('a-b', 'a-b', mem).counter('c_total', { help: 'c' });
+    expect(() => new RunMetrics('a', 'a', mem).counter('b_c_total', { help: 'c' })).toThrow("metric tw_a_b_c_total is declared by watch 'a' (metric 'b_c_total') and by watch 'a-b' (metric 'c_total')");
   });
 
   it('caps label values at 128 characters', () => {
