@@ -91,6 +91,9 @@ export async function installPlugin(config: Config, spec: string, opts: PluginIn
     const args = ['install', installSpec, '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', '--legacy-peer-deps'];
     // --legacy-peer-deps: a plugin's peer dependencies (@tw/core) are tw's to provide, not npm's to fetch
     if (!opts.allowScripts) args.push('--ignore-scripts');
+    // an installed copy goes first: npm would call the same version from the same spec up to
+    // date and skip it (its install scripts too, when this time they are allowed)
+    if (existsSync(join(dataDir, 'node_modules', name))) await npm(['uninstall', name, '--no-audit', '--no-fund', '--loglevel=error', '--ignore-scripts'], dataDir, false);
     const code = await npm(args, dataDir, opts.allowScripts);
     if (code !== 0) throw new TwError('PLUGIN_INSTALL', `npm install ${installSpec} failed (exit code ${code}); nothing was added`);
     const root = join(dataDir, 'node_modules', name);
