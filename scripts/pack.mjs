@@ -42,6 +42,21 @@ function pack(dir, dest) {
   return report;
 }
 
+/** npm pack of packages/<dir> for each dir, checked (see check); returns dir → npm's report. */
+function packWorkspaces(dirs, dest) {
+  const args = ['pack', ...dirs.flatMap((d) => ['--workspace', `packages/${d}`]), '--json', '--ignore-scripts', '--pack-destination', dest, '--loglevel=error'];
+  const reports = JSON.parse(run(npm, args, root));
+  const byDir = new Map();
+  for (const dir of dirs) {
+    const { name } = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8'));
+    const report = reports.find((r) => r.name === name);
+    if (!report) fail(`npm pack made nothing for ${name}`);
+    check(dir, report);
+    byDir.set(dir, report);
+  }
+  return byDir;
+}
+
 function check(name, report) {
   const files = report.files.map((f) => f.path);
   const tests = files.filter((f) => /(^|\/)[^/]*\.test\.[cm]?[jt]s(\.map)?$|\.test\.d\.ts$/.test(f));
@@ -56,19 +71,16 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'parts'), { recursive: true });
 const stage = mkdtempSync(join(tmpdir(), 'tw-pack-'));
 try {
-  // @tw/cli, unpacked: the bundled packages go into its node_modules
-  const cli = pack(join(root, 'packages/cli'), join(out, 'parts'));
-  check('cli', cli);
+  // every package in one npm run (each npm start costs seconds)
+  const reports = packWorkspaces(['cli', ...PARTS], join(out, 'parts'));
+  const cli = reports.get('cli');
+  // @tw/cli, unpacked: the whole tree goes into its node_modules
   const cliDir = join(stage, 'cli');
   mkdirSync(cliDir);
   run('tar', ['-xzf', join(out, 'parts', cli.filename), '-C', cliDir, '--strip-components=1'], root);
   const pjson = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8'));
   const parts = {};
-  for (const name of PARTS) {
-    const report = pack(join(root, 'packages', name), join(out, 'parts'));
-    check(name, report);
-    parts[report.name] = join(out, 'parts', report.filename);
-  }
+  for (const name of PARTS) parts[reports.get(name).name] = join(out, 'parts', reports.get(name).filename);
   const missing = Object.keys(pjson.dependencies).filter((d) => d.startsWith('@tw/') && !parts[d]);
   if (missing.length) fail(`@tw/cli depends on ${missing.join(', ')}, which this script does not pack`);
   // The whole production tree goes into the tarball (bundleDependencies: every dependency): npm

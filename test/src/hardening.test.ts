@@ -279,9 +279,9 @@ describe('user plugins', () => {
     // other commands go on
     const list = await runTwBounded(['watches', '--json'], { env });
     expect(list.code, list.stderr).toBe(0);
-    const names = (JSON.parse(list.stdout) as { watches: Array<{ name: string; summary: string }> }).watches;
+    const names = (JSON.parse(list.stdout) as { watches: Array<{ name: string; id: string; summary: string }> }).watches;
     // both listed, each by its qualified name (the one that always runs it)
-    const allcounts = names.filter((w) => w.name === 'allcounts') as Array<{ id: string; summary: string }>;
+    const allcounts = names.filter((w) => w.name === 'allcounts');
     expect(allcounts.map((w) => [w.id, w.summary === 'not the real one'])).toEqual([
       ['@tw/plugin-syscalls:allcounts', false],
       ['tw-test-shadow:allcounts', true],
