@@ -7,7 +7,7 @@
 // Git URLs are not installed here (no git host is reachable): plugin-source.test.ts checks that
 // they are recognised.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,10 @@ describe('tw plugins install', () => {
     expect(result).toEqual({ from: 'tw-test-tgz', switches: 251 });
     expect((await tw(['plugins', 'uninstall', 'tw-test-tgz'], env)).code).toBe(0);
     expect(installed(data)).toEqual([]);
+    // the copy tw kept of the tarball goes with the next install, which keeps only its own
+    expect(readdirSync(join(data, 'tarballs'))).toEqual(['tw-test-tgz-1.0.0.tgz']);
+    expect((await tw(['plugins', 'install', makePlugin('tw-test-next', ['next-switches']), '--yes'], env)).code).toBe(0);
+    expect(readdirSync(join(data, 'tarballs'))).toEqual(['tw-test-next-1.0.0.tgz']);
   });
 
   it('no terminal and no --yes: refused with one line and exit code 10, nothing installed', async () => {

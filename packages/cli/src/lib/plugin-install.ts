@@ -109,6 +109,7 @@ export async function installPlugin(config: Config, spec: string, opts: PluginIn
       throw new TwError('PLUGIN_INSTALL', `${name}@${version} was installed but ${(e as Error).message}${hint}; uninstalled it again`, { cause: e });
     }
     addPluginEntry(dataDir, entry);
+    pruneTarballs(dataDir);
     const before = await loadWatches(config, () => {});
     const out = watches.map((w) => {
       const clash = before.find((b) => b.watch.name === w.name && b.plugin !== name);
@@ -182,6 +183,19 @@ function npm(args: string[], cwd: string, allowScripts: boolean, quietStdout = f
     child.on('error', (e) => reject(new TwError('TOOL_START', `cannot start npm (${cmd}): ${e.message}`, { cause: e })));
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
+}
+
+/**
+ * Remove the kept tarballs no installed plugin names any more (older versions, uninstalled
+ * plugins: `tw plugins uninstall` is oclif's and knows nothing of them).
+ */
+function pruneTarballs(dataDir: string): void {
+  const deps = (JSON.parse(readFileSync(join(dataDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {};
+  if (!existsSync(join(dataDir, 'tarballs'))) return;
+  const used = new Set(Object.values(deps).filter((v) => v.startsWith('file:tarballs/')).map((v) => v.slice('file:tarballs/'.length)));
+  for (const f of readdirSync(join(dataDir, 'tarballs'), { withFileTypes: true })) {
+    if (f.isFile() && f.name.endsWith('.tgz') && !used.has(f.name)) rmSync(join(dataDir, 'tarballs', f.name), { force: true });
+  }
 }
 
 /** <data dir>/package.json as oclif's installer first writes it. */
