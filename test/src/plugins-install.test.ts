@@ -142,9 +142,11 @@ describe('tw plugins install', () => {
     expect(r.stdout).toMatch(/These scripts will not run .*--allow-scripts runs them\.$/m);
     expect(existsSync(join(data, 'node_modules/tw-test-scripts/watches.mjs'))).toBe(true);
     expect(existsSync(marker)).toBe(false);
-    const again = await tw(['plugins', 'install', src, '--yes', '--allow-scripts'], env);
+    // (with --json: the summary on stderr, the result on stdout)
+    const again = await tw(['plugins', 'install', src, '--yes', '--allow-scripts', '--json'], env);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/These scripts WILL run \(--allow-scripts\)/);
+    expect(again.stderr).toMatch(/These scripts WILL run \(--allow-scripts\)/);
+    expect(JSON.parse(again.stdout)).toMatchObject({ name: 'tw-test-scripts', version: '1.0.0', source: 'directory', scriptsRan: true, watches: [{ name: 'scripts-switches', run: 'scripts-switches' }] });
     expect(readFileSync(marker, 'utf8')).toBe('ran');
     expect(installed(data)).toEqual(['tw-test-scripts']);
   });

@@ -32,7 +32,7 @@ Plugins go to tw's data directory ($TW_DATA_DIR, else $XDG_DATA_HOME/tracewatch,
     // the summary is the command's output: on stdout, or on stderr under --json (stdout is the JSON)
     const log = this.jsonEnabled() ? (l: string) => process.stderr.write(`${l}\n`) : (l: string) => this.log(l);
     const ask = process.stdin.isTTY ? askOnTerminal : undefined;
-    return installPlugin(this.config, args.plugin, { yes: flags.yes, allowScripts: flags['allow-scripts'], log, ask });
+    return installPlugin(this.config, args.plugin, { yes: flags.yes === true, allowScripts: flags['allow-scripts'] === true, log, ask });
   }
 }
 
