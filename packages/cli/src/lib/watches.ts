@@ -4,10 +4,10 @@
  * provides watches; the module's default export (or its `watches` export) is an array of them.
  */
 import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '@oclif/core';
 import { TwError, printable, quoted, type AnyWatch } from '@tw/core';
+import { isWatchFileName, loadWatchFile } from './watch-file.js';
 
 export interface InstalledWatch {
   watch: AnyWatch;
@@ -82,25 +82,9 @@ function errorText(e: unknown): string {
   }
 }
 
-/**
- * A watch from a file (`tw watch ./my-watch.js`): a path (it contains a slash or ends in .js /
- * .mjs) to an ES module whose default export is a defineWatch() object.
- */
-async function watchFromFile(path: string): Promise<InstalledWatch> {
-  const abs = resolve(path);
-  if (!existsSync(abs)) throw new TwError('FILE_NOT_FOUND', `${path}: no such watch file`);
-  let mod: { default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as typeof mod;
-  } catch (e) {
-    throw new TwError('INVALID_WATCH', `${path}: cannot load the watch module: ${(e as Error).message}`, { cause: e });
-  }
-  if (!isWatch(mod.default)) throw new TwError('INVALID_WATCH', `${path}: the default export is not a watch (export default defineWatch({...}))`);
-  return { watch: mod.default, plugin: abs };
-}
-
 export async function findWatch(config: Config, name: string): Promise<InstalledWatch> {
-  if (name.includes('/') || /\.m?js$/.test(name)) return watchFromFile(name);
+  // a file: a path, or a name ending in .ts/.mts/.js/.mjs (TypeScript transpiled on load)
+  if (isWatchFileName(name)) return loadWatchFile(name, isWatch);
   const all = await loadWatches(config);
   const hit = all.find((w) => w.watch.name === name);
   if (!hit) {
