@@ -2,13 +2,13 @@
  * A watch from a file, anywhere on disk: `tw watch ./top.ts`, `tw watch /abs/w.mjs`,
  * `tw watch w.js`. TypeScript (.ts, .mts) is transpiled on load and `@tw/core` resolves to tw's
  * own copy (the module hooks of ../register), so a file in a directory with no node_modules
- * runs as it is. Errors the file's code throws are reported at its own line (watchFileFrame).
+ * runs as it is. Errors a TypeScript file's code throws are reported at its own line (watchFileFrame).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TwError, type AnyWatch } from '@tw/core';
-import { registerHooks } from '../register/index.js';
+import { registerHooks } from '../register/register-hooks.js';
 
 /** The extensions a watch file may have. */
 export const WATCH_FILE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
@@ -18,32 +18,41 @@ export function isWatchFileName(name: string): boolean {
   return name.includes('/') || /\.m?[jt]s$/.test(name);
 }
 
-/** Files watches were loaded from in this process (absolute paths): where watchFileFrame looks. */
+/**
+ * TypeScript watch files loaded in this process (absolute paths): where watchFileFrame looks.
+ * Only TypeScript: its lines are not what Node runs, so the location is worth saying; messages
+ * about .js/.mjs watch files stay as they were.
+ */
 const loaded = new Set<string>();
+const isTypeScript = (path: string): boolean => /\.m?ts$/.test(path);
 
 /**
- * Import a module of watch code (a watch file or a plugin's watches module), TypeScript
- * included: the hooks are registered first (bin/run.js has done so already; a program that
- * uses the cli's API in-process has not).
+ * Import a module of watch code (a watch file), TypeScript included: the hooks are registered
+ * first (bin/run.js does so at start-up only when user plugins are installed).
  */
 export async function importWatchModule(abs: string): Promise<unknown> {
-  if (/\.m?ts$/.test(abs) && !registerHooks()) {
-    throw new TwError('INVALID_WATCH', `${abs}: TypeScript watch files need Node >= 20.6 (module.register); this is ${process.version}`);
-  }
-  loaded.add(abs);
+  // any watch file may import @tw/core from a directory with no copy of it
+  registerHooks();
+  checkLoadable(abs);
+  if (isTypeScript(abs)) loaded.add(abs);
   return import(pathToFileURL(abs).href);
+}
+
+/** TypeScript needs the hooks, which need module.register (Node >= 20.6). */
+function checkLoadable(abs: string): void {
+  if (isTypeScript(abs) && !registerHooks()) throw new TwError('INVALID_WATCH', `${abs}: TypeScript watch files need Node >= 20.6 (module.register); this is ${process.version}`);
 }
 
 /** An ES module file whose default export is a defineWatch() object (a plain object of that shape works too). */
 export async function loadWatchFile(path: string, isWatch: (w: unknown) => w is AnyWatch): Promise<{ watch: AnyWatch; plugin: string }> {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new TwError('FILE_NOT_FOUND', `${path}: no such watch file`);
+  checkLoadable(abs);
   let mod: { default?: unknown };
   try {
     mod = (await importWatchModule(abs)) as typeof mod;
   } catch (e) {
-    if (e instanceof TwError || (e as TwError)?.code === 'INVALID_WATCH') throw e;
-    throw new TwError('INVALID_WATCH', `${path}: cannot load the watch module: ${(e as Error).message}${watchFileFrame(e, abs)}`, { cause: e });
+    throw new TwError('INVALID_WATCH', `${path}: cannot load the watch module: ${(e as Error).message}${isTypeScript(abs) ? watchFileFrame(e, abs) : ''}`, { cause: e });
   }
   if (!isWatch(mod.default)) throw new TwError('INVALID_WATCH', `${path}: the default export is not a watch (export default defineWatch({...}))`);
   return { watch: mod.default, plugin: abs };
@@ -51,7 +60,7 @@ export async function loadWatchFile(path: string, isWatch: (w: unknown) => w is 
 
 /**
  * ` (at <file>:<line>:<column>)` for the innermost stack frame of an error (or of its causes)
- * that lies in a loaded watch file — with source maps on, the TypeScript file's own line — or
+ * that lies in a loaded TypeScript watch file — by source map, the file's own line — or
  * '' when none does (the message then says enough). `only` restricts it to one file.
  */
 export function watchFileFrame(err: unknown, only?: string): string {
