@@ -106,6 +106,13 @@ describe('a TypeScript watch file outside the repo', () => {
     expect((parseWatchJson(r.stdout).result as { switches: number }).switches).toBe(await sampleCount('sched:sched_switch'));
   });
 
+  it('a plain .mjs watch file there imports @tw/core too', async () => {
+    writeFileSync(join(dir, 'plain.mjs'), "import { defineWatch } from '@tw/core';\nexport default defineWatch({ name: 'plain', summary: 's', events: ['sched:sched_switch'], state: () => ({ n: 0 }), on: { 'sched:sched_switch'(e, ctx) { ctx.state.n++; } }, end: (ctx) => ({ n: ctx.state.n }) });\n");
+    const r = await tw(['watch', join(dir, 'plain.mjs'), '--input', SAMPLE, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((parseWatchJson(r.stdout).result as { n: number }).n).toBe(await sampleCount('sched:sched_switch'));
+  });
+
   it("reports an error its handler throws at the .ts file's own line", async () => {
     const r = await tw(['watch', join(dir, 'switches.ts'), '--input', SAMPLE, '--fail']);
     expect(r.code).toBe(6);
