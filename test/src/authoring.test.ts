@@ -219,6 +219,10 @@ describe('tw new', () => {
     expect(test.code, test.stdout + test.stderr).toBe(0);
     expect(test.stdout).toMatch(/# pass 2\b/);
     expect(test.stdout).toMatch(/# fail 0\b/);
+    // its tsconfig type-checks the watch and the test (with @types/node, which the README has
+    // the author install; here the repo's)
+    const types = await run(process.execPath, [TSC, '-p', pkg, '--typeRoots', join(REPO_ROOT, 'node_modules/@types'), '--types', 'node'], { check: false, cwd: pkg });
+    expect(types.code, types.stdout).toBe(0);
     // tw plugins link: the plugin's .ts watches module loads, its watch is a tw watch
     const link = await tw(['plugins', 'link', pkg], { env });
     expect(link.code, link.stderr).toBe(0);
