@@ -11,7 +11,7 @@
  *     kit.make('signal:signal_generate', { sig: 9, pid: 42 }, { pid: 7 }),
  *   ];
  *   const r = await runWatch(myWatch, { events, args: ['42'], procs: [{ pid: 7, comm: 'killer', ppid: 1 }] });
- *   r.result; r.alerts; r.stopped; r.events; r.metrics
+ *   r.result; r.alerts; r.stopped; r.events; r.metrics (a MemoryMetrics)
  *
  * Synthetic events go through the same decoder, engine and watch session as a recording: they
  * are encoded into ring-buffer sub-buffers with the kit's formats (its byte order and long
@@ -33,6 +33,7 @@ import type { TraceSource } from '../session/engine.js';
 import { openTraceDat } from '../tracedat/read-trace-dat.js';
 import { findTracefs } from '../tracefs/tracefs.js';
 import type { Alert, AnyWatch, TaskFacts } from '../watch/define-watch.js';
+import { MemoryMetrics } from '../watch/metrics.js';
 import { parseWatchArgs, watchOptions, type ArgSpecs } from '../watch/define-watch.js';
 
 const PAGE = 4096;
@@ -435,6 +436,8 @@ export interface TestRunResult {
   stopped: boolean;
   /** events dispatched to the watch's handlers' session */
   events: number;
+  /** the watch's ctx.metrics, as kept in memory: value(fullName, labels), snapshot() */
+  metrics: MemoryMetrics;
   /** the run's whole report (stats: records, lost, per event) */
   report: RunReport;
 }
@@ -469,9 +472,12 @@ function argsFor(watch: AnyWatch, o: RunWatchOptions): Record<string, unknown> {
 export async function runWatch(watch: AnyWatch, o: RunWatchOptions): Promise<TestRunResult> {
   if ((o.input === undefined) === (o.events === undefined)) throw new TwError('BAD_ARGUMENT', 'runWatch: give exactly one of input (a recording) and events (synthetic events)');
   const run = { watch, args: argsFor(watch, o), keepGoing: o.keepGoing ?? false };
+  const metrics = new MemoryMetrics();
   const report =
-    o.input !== undefined ? await replayFile(o.input, [run]) : runWatches(syntheticSource(o.events!, o.procs ?? [], o.realtime), [run], { mode: 'file' });
-  return { result: report.outcomes[0]?.result, alerts: report.alerts, stopped: report.stopped, events: report.stats.events, report };
+    o.input !== undefined
+      ? await replayFile(o.input, [run], { metrics })
+      : runWatches(syntheticSource(o.events!, o.procs ?? [], o.realtime), [run], { mode: 'file', metrics });
+  return { result: report.outcomes[0]?.result, alerts: report.alerts, stopped: report.stopped, events: report.stats.events, metrics, report };
 }
 
 export type { FieldValue };

@@ -33,6 +33,22 @@ const probe = defineWatch({
   end: (ctx) => ctx.state,
 });
 
+/** Counts getppid entries in a metric. */
+const counter = defineWatch({
+  name: 'kit-counter',
+  summary: 'test watch',
+  events: ['syscalls:sys_enter_getppid'],
+  state: () => ({ n: 0 }),
+  start: (ctx) => void ctx.metrics.counter('calls_total', { help: 'getppid calls', labels: ['comm'] }),
+  on: {
+    'syscalls:sys_enter_getppid': (e, ctx) => {
+      ctx.state.n++;
+      ctx.metrics.counter('calls_total', { help: 'getppid calls', labels: ['comm'] }).inc({ comm: e.comm });
+    },
+  },
+  end: (ctx) => ctx.state.n,
+});
+
 describe('runWatch over a recording', () => {
   it('sees every event the recording has, as the replay engine counts them', async () => {
     const r = await runWatch(probe, { input: sample });
@@ -41,6 +57,13 @@ describe('runWatch over a recording', () => {
     for (const ev of desc.events) expect(counts[ev.event]).toBe(ev.count);
     expect(r.events).toBe(desc.total);
     expect(r.stopped).toBe(false);
+  });
+
+  it('keeps the watch\'s metrics', async () => {
+    const r = await runWatch(counter, { input: sample });
+    const series = r.metrics.snapshot()['tw_kit_counter_calls_total']!.series;
+    expect(series.reduce((n, s) => n + (s.value ?? 0), 0)).toBe(r.result);
+    expect(r.result).toBeGreaterThan(0);
   });
 });
 
