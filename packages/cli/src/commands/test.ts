@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
+import { TwError } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
 import { findTestFiles, runNodeTests } from '../lib/test-run.js';
 
@@ -16,7 +17,11 @@ export default class Test extends TwCommand {
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(Test);
     const given = (argv as string[]).length > 0 ? (argv as string[]) : ['test'];
-    const files = given.flatMap((p) => (statSync(p, { throwIfNoEntry: false })?.isDirectory() ? findTestFiles(p) : [p]));
+    const files = given.flatMap((p) => {
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st === undefined) throw new TwError('FILE_NOT_FOUND', `${p}: no such file or directory${(argv as string[]).length === 0 ? ' (tw test runs the tests under test/ unless given files)' : ''}`);
+      return st.isDirectory() ? findTestFiles(p) : [p];
+    });
     const code = await runNodeTests(files, flags.only ? ['--test-only'] : []);
     if (code !== 0) this.exit(code);
   }
