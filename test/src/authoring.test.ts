@@ -233,6 +233,14 @@ describe('tw new', () => {
       expect(w.code, w.stderr).toBe(0);
       const { tasks } = parseWatchJson(w.stdout).result as { tasks: Array<{ switches: number }> };
       expect(tasks.reduce((n, t) => n + t.switches, 0)).toBe(await sampleCount('sched:sched_switch'));
+      // an error in the linked plugin's TypeScript is reported at its line
+      const src = join(pkg, 'src/sched.ts');
+      const text = readFileSync(src, 'utf8').replace('ctx.state.set(comm,', "if (ctx.args.limit === 7) throw new Error('seven');\n      ctx.state.set(comm,");
+      writeFileSync(src, text);
+      const line = text.split('\n').findIndex((l) => l.includes("throw new Error('seven')")) + 1;
+      const bad = await tw(['watch', 'sched', '--input', SAMPLE, '--limit', '7'], { env });
+      expect(bad.code).toBe(6);
+      expect(bad.stderr).toMatch(new RegExp(`^tw: watch 'sched' threw .*: seven \\(at ${src.replace(/[.]/g, '\\.')}:${line}:\\d+\\)$`, 'm'));
     } finally {
       await tw(['plugins', 'unlink', 'tw-plugin-sched'], { env });
     }

@@ -4,11 +4,12 @@
  * own copy (the module hooks of ../register), so a file in a directory with no node_modules
  * runs as it is. Errors a TypeScript file's code throws are reported at its own line (watchFileFrame).
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TwError, type AnyWatch } from '@tw/core';
 import { registerHooks } from '../register/register-hooks.js';
+import { userDataDir } from './user-plugins.js';
 
 /** The extensions a watch file may have. */
 export const WATCH_FILE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
@@ -60,12 +61,15 @@ export async function loadWatchFile(path: string, isWatch: (w: unknown) => w is 
 
 /**
  * ` (at <file>:<line>:<column>)` for the innermost stack frame of an error (or of its causes)
- * that lies in a loaded TypeScript watch file — by source map, the file's own line — or
- * '' when none does (the message then says enough). `only` restricts it to one file.
+ * that lies in a loaded TypeScript watch file, or in a TypeScript file of a user plugin (installed
+ * in tw's data directory, or linked) — by source map, the file's own line — or '' when none does
+ * (the message then says enough). `only` restricts it to one file.
  */
 export function watchFileFrame(err: unknown, only?: string): string {
   const files = only !== undefined ? new Set([only]) : loaded;
-  if (files.size === 0) return '';
+  const roots = only !== undefined ? [] : userPluginRoots();
+  if (files.size === 0 && roots.length === 0) return '';
+  const ours = (file: string): boolean => files.has(file) || (isTypeScript(file) && !file.includes('/node_modules/@tw/') && roots.some((r) => file.startsWith(r)));
   for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     let stack: unknown;
     try {
@@ -77,8 +81,24 @@ export function watchFileFrame(err: unknown, only?: string): string {
     for (const line of stack.split('\n')) {
       // "    at fn (/abs/file.ts:12:7)", "    at /abs/file.ts:12:7", or with file:// URLs
       const m = /^\s+at (?:.*?\()?(?:file:\/\/)?(\/[^():]+):(\d+):(\d+)\)?$/.exec(line);
-      if (m && files.has(decodeURIComponent(m[1]!))) return ` (at ${m[1]}:${m[2]}:${m[3]})`;
+      if (m && ours(decodeURIComponent(m[1]!))) return ` (at ${m[1]}:${m[2]}:${m[3]})`;
     }
   }
   return '';
+}
+
+/**
+ * Where user plugins' code lives (with a trailing slash): tw's data directory (installed ones)
+ * and the roots of linked ones, from oclif's user plugin list. Nothing when the list cannot be read.
+ */
+function userPluginRoots(): string[] {
+  const dir = userDataDir();
+  const roots = [`${dir}/`];
+  try {
+    const pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { oclif?: { plugins?: Array<{ type?: string; root?: string }> } };
+    for (const p of pj.oclif?.plugins ?? []) if (p.type === 'link' && typeof p.root === 'string') roots.push(`${p.root.replace(/\/$/, '')}/`);
+  } catch {
+    // no list (no user plugins) or unreadable: the data directory alone
+  }
+  return roots;
 }
