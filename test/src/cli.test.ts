@@ -128,8 +128,8 @@ describe('tw CLI on the sample recording', () => {
   });
 });
 
-/** tw's own commands (the plugins commands come from @oclif/plugin-plugins, which gives them -h itself) */
-const COMMANDS = [['watch'], ['watches'], ['events'], ['dump'], ['record'], ['doctor'], ['probe', 'list'], ['probe', 'gen'], ['probe', 'load'], ['probe', 'unload']];
+/** tw's own commands (the other plugins commands come from @oclif/plugin-plugins, which gives them -h itself) */
+const COMMANDS = [['watch'], ['watches'], ['events'], ['dump'], ['record'], ['doctor'], ['probe', 'list'], ['probe', 'gen'], ['probe', 'load'], ['probe', 'unload'], ['plugins', 'install']];
 
 describe('tw help', () => {
   it('tw help <command> and tw <command> -h print the same help, for every command', async () => {

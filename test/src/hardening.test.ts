@@ -257,7 +257,7 @@ describe('user plugins', () => {
   }
   const pkg = (name: string, tw: Record<string, string>) => JSON.stringify({ name, version: '0.0.0', private: true, type: 'module', oclif: {}, tw });
 
-  it("a plugin's watch named like a shipped one never stands in for it; a plugin that cannot load is named and skipped", async () => {
+  it("a plugin's watch named like a shipped one never stands in for it under the bare name; a plugin that cannot load is named and skipped", async () => {
     const env = linkPlugins(join(dir, 'plugins'), {
       'tw-test-shadow': {
         'package.json': pkg('tw-test-shadow', { watches: './watches.mjs' }),
@@ -274,13 +274,18 @@ describe('user plugins', () => {
     const result = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(result['hijacked']).toBeUndefined();
     expect(result['total']).toBe(47463);
-    expect(r.stderr).toMatch(/^tw: warning: plugin 'tw-test-shadow': its watch 'allcounts' is ignored: a watch shipped with tw has that name$/m);
+    expect(r.stderr).toMatch(/^tw: note: 'allcounts' is also provided by tw-test-shadow; run it as tw-test-shadow:allcounts$/m);
     expect(r.stderr).toMatch(/^tw: warning: plugin 'tw-test-broken': cannot load its watches from '\.\/watches\.mjs': this plugin is broken; its watches are skipped$/m);
     // other commands go on
     const list = await runTwBounded(['watches', '--json'], { env });
     expect(list.code, list.stderr).toBe(0);
-    const names = (JSON.parse(list.stdout) as { watches: Array<{ name: string; summary: string }> }).watches;
-    expect(names.filter((w) => w.name === 'allcounts').map((w) => w.summary)).not.toContain('not the real one');
+    const names = (JSON.parse(list.stdout) as { watches: Array<{ name: string; id: string; summary: string }> }).watches;
+    // both listed, each by its qualified name (the one that always runs it)
+    const allcounts = names.filter((w) => w.name === 'allcounts');
+    expect(allcounts.map((w) => [w.id, w.summary === 'not the real one'])).toEqual([
+      ['@tw/plugin-syscalls:allcounts', false],
+      ['tw-test-shadow:allcounts', true],
+    ]);
     const probes = await runTwBounded(['probe', 'list'], { env });
     expect(probes.code, probes.stderr).toBe(0);
     expect(probes.stderr).toMatch(/^tw: warning: plugin 'tw-test-broken': cannot load its probe specs from \.\/probes\.mjs: its probes too; its probes are skipped$/m);

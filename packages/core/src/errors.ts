@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   BPF_LOAD: "the kernel refused to load or attach a probe's BPF program otherwise (e.g. EPERM for a program type it forbids)",
   LAYOUT_MISMATCH: "a probe's record layout differs from the kernel's event format",
   UNPACKER: "a probe's generated unpacker could not be compiled, stored or loaded, or does not match its spec",
+  NOT_CONFIRMED: 'installing a plugin needs a yes: an answer on a terminal, or --yes',
+  PLUGIN_INSTALL: 'a plugin could not be fetched, read or installed, or the package is not a tw plugin',
   INTERNAL: 'an unexpected error inside tw or a library it uses (a bug: please report it with the message)',
 } as const;
 

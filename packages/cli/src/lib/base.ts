@@ -42,6 +42,8 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
   MISSING_SYMBOL: 9,
   KERNEL_HEADERS: 9,
   TOOL_START: 9,
+  NOT_CONFIRMED: 10,
+  PLUGIN_INSTALL: 11,
 };
 
 export abstract class TwCommand extends Command {

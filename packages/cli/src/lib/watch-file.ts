@@ -39,6 +39,19 @@ export async function importWatchModule(abs: string): Promise<unknown> {
   return import(pathToFileURL(abs).href);
 }
 
+/**
+ * A plugin's watches or probes module: a user plugin's through the hooks (it may be TypeScript,
+ * and its @tw/core is tw's copy), a shipped plugin's as it is (it has tw's copy already, and the
+ * hooks' thread would cost every run memory).
+ */
+export async function importPluginModule(abs: string, shipped: boolean): Promise<unknown> {
+  if (!shipped) {
+    registerHooks();
+    checkLoadable(abs);
+  }
+  return import(pathToFileURL(abs).href);
+}
+
 /** TypeScript needs the hooks, which need module.register (Node >= 20.6). */
 function checkLoadable(abs: string): void {
   if (isTypeScript(abs) && !registerHooks()) throw new TwError('INVALID_WATCH', `${abs}: TypeScript watch files need Node >= 20.6 (module.register); this is ${process.version}`);
