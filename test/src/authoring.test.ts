@@ -200,7 +200,7 @@ describe('tw new', () => {
     expect(again.stderr).toMatch(/^tw: .*busy-tasks\.ts: already exists/);
   });
 
-  it('new plugin: npm install (offline) and npm test pass with only the tw command; linked, its watch runs', async () => {
+  it('new plugin: npm install (offline) and npm test pass with only the tw command; linked or installed (directory, tarball), its watch runs', async () => {
     const bin = join(dir, 'bin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'tw'), `#!/bin/sh\nexec '${process.execPath}' '${twCliPath()}' "$@"\n`);
@@ -243,6 +243,21 @@ describe('tw new', () => {
       expect(bad.stderr).toMatch(new RegExp(`^tw: watch 'sched' threw .*: seven \\(at ${src.replace(/[.]/g, '\\.')}:${line}:\\d+\\)$`, 'm'));
     } finally {
       await tw(['plugins', 'unlink', 'tw-plugin-sched'], { env });
+    }
+    // installed (not linked): from its directory, and from the tarball npm pack makes of it
+    const pack = await run('npm', ['pack', '--silent'], { check: false, cwd: pkg, env });
+    expect(pack.code, pack.stderr).toBe(0);
+    for (const source of [pkg, join(pkg, pack.stdout.trim())]) {
+      const inst = await tw(['plugins', 'install', source, '--yes'], { env });
+      expect(inst.code, inst.stderr).toBe(0);
+      try {
+        const w = await tw(['watch', 'sched', '--input', SAMPLE, '--limit', '1000', '--json'], { env });
+        expect(w.code, `${source}: ${w.stderr}`).toBe(0);
+        const { tasks } = parseWatchJson(w.stdout).result as { tasks: Array<{ switches: number }> };
+        expect(tasks.reduce((n, t) => n + t.switches, 0)).toBe(await sampleCount('sched:sched_switch'));
+      } finally {
+        expect((await tw(['plugins', 'uninstall', 'tw-plugin-sched'], { env })).code).toBe(0);
+      }
     }
   });
 });
