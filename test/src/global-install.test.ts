@@ -4,7 +4,7 @@
 // a recording, with the same answer as the repository's tw. The relay-native addon is built at
 // install (node-gyp, this machine's node headers) or its install script says the build failed
 // and the JS reader is used; either is accepted, and the test says which it saw.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,24 @@ describe('npm install -g of the packed tarball', () => {
     const repo = await runTw(['watch', 'syscalls', '--input', SAMPLE, '--json']);
     expect(JSON.parse(result.stdout)).toEqual(JSON.parse(repo));
     expect((JSON.parse(result.stdout) as { total: number }).total).toBeGreaterThan(0);
+  });
+
+  it('runs a TypeScript watch file from outside, and tw new plugin + npm test pass with only this tw on the PATH', async () => {
+    const tw = (args: string[], cwd?: string) => run('tw', args, { env, check: false, ...(cwd ? { cwd } : {}) });
+    const work = join(dir, 'authoring');
+    mkdirSync(work);
+    const file = join(work, 'count.ts');
+    writeFileSync(file, "import { defineWatch } from '@tw/core';\nconst n: number = 0;\nexport default defineWatch({ name: 'count', summary: 's', events: ['sched:sched_switch'], state: () => ({ n }), on: { 'sched:sched_switch'(e, ctx) { ctx.state.n++; } }, end: (ctx) => ({ n: ctx.state.n }) });\n");
+    const w = await tw(['watch', file, '--input', SAMPLE, '--json']);
+    expect(w.code, w.stderr).toBe(0);
+    expect((JSON.parse(w.stdout) as { n: number }).n).toBeGreaterThan(0);
+    const p = await tw(['new', 'plugin', 'tw-plugin-g'], work);
+    expect(p.code, p.stderr).toBe(0);
+    const pkg = join(work, 'tw-plugin-g');
+    expect((await run('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: pkg, env, check: false })).code).toBe(0);
+    const t = await run('npm', ['test'], { cwd: pkg, env, check: false });
+    expect(t.code, t.stdout + t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/# pass 2\b/);
   });
 
   it('built the relay-native addon at install, or fell back to the JS reader, as in the repository', async () => {

@@ -20,6 +20,8 @@ export { unreachableHandlers, globsIntersect, type HandlerProblem } from './sess
 export * from './watch/define-watch.js';
 export { alertRecord } from './watch/alert.js';
 export { formatTable, type Column } from './watch/table.js';
+// tw gen types: the event map of a kernel or a recording as a .d.ts augmenting TwEventMap
+export { fieldTsType, renderEventTypes, recordingFormats, kernelFormats, type EventTypesOptions } from './watch/event-types.js';
 export {
   MemoryMetrics,
   RunMetrics,

@@ -14,6 +14,7 @@ import { writeAllSync } from '../lib/write-sync.js';
 export default class Watch extends TwCommand {
   static override summary = 'Run a watch on the live kernel or on a recording, and print its result.';
   static override description = `A watch is a small TypeScript program that handles kernel trace events (see "tw watches" for the installed ones).
+NAME may also be a watch file anywhere: a path (./top.ts, /abs/w.mjs) or a name ending in .ts, .mts, .js or .mjs, an ES module whose default export is a watch. TypeScript is transpiled on load (not type-checked: tsc and tw gen types do that), and its imports of @tw/core and @tw/probe-spec are tw's own copies, so the file needs no node_modules; errors name the file's own line:column. Start one with tw new watch NAME.
 Live (needs root): tw creates its own tracefs instance, enables only the events the watch declares (with its kernel-side filters) plus the process lifecycle events that keep process names current, reads every CPU's ring buffer and feeds the events to the watch in timestamp order until the watch calls stop() (a watch that answers a question, like who-deleted, does so once it has the answer, unless --keep-going), --duration passes, or Ctrl-C (a second Ctrl-C forces exit). The instance is removed on every exit path; what tw cannot remove itself (after kill -9, or when V8 runs out of memory) a small guardian process it starts first removes within about a second. A hook or handler that throws or rejects, or watch code that throws or rejects outside them, fails the run with one line (exit 6); process.exit(n) in watch code ends it after the teardown, with exit code n. Once tracing has started it prints one line on stderr beginning "tw: tracing" (--quiet drops it).
 With --input it replays a trace.dat recording (made by trace-cmd or tw) instead, to its end or until the watch stops; the live options (--duration, --clock, --buffer-kb, --latency, --backend, --[no-]rt-readers, --[no-]process-events, --probe-backend, --record) are an error with it.
 It prints what the watch's end() returns: as a table, or as JSON with --json (every shipped watch's includes "lost": events the kernel dropped, which the result may miss).
@@ -26,6 +27,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
     '<%= config.bin %> <%= command.id %> syscalls --duration 5',
     '<%= config.bin %> <%= command.id %> syscall-times 1234 --duration 30s --json',
     '<%= config.bin %> <%= command.id %> allcounts --input examples/sample.dat',
+    '<%= config.bin %> <%= command.id %> ./my-watch.ts --input examples/sample.dat',
     '<%= config.bin %> <%= command.id %> syscall-times 1234 --input trace.dat',
     '<%= config.bin %> <%= command.id %> who-killed 1234 --json | while read -r line; do echo "$line"; done',
     '<%= config.bin %> <%= command.id %> who-deleted /etc --keep-going --exec \'logger -t tw "$TW_MESSAGE (pid $TW_PID)"\'',
@@ -34,7 +36,7 @@ When the kernel lost events live, a warning per CPU on stderr says why (tw fell 
   static override usage = '<%= command.id %> NAME [ARGS...] [WATCH OPTIONS...] [--duration TIME | --input FILE] [--keep-going] [--json] [--exec CMD] [--notify]';
   static override enableJsonFlag = true;
   static override args = {
-    name: Args.string({ description: 'the watch to run (see: tw watches), or the path of a watch module (./my-watch.js)', required: true }),
+    name: Args.string({ description: 'the watch to run (see: tw watches), or a watch file (./my-watch.ts, .mts, .js, .mjs)', required: true }),
     args: Args.string({ description: 'the watch\'s own arguments, in order, and its options (--fatal, ...) anywhere (see: tw watches)' }),
   };
   static override flags = {

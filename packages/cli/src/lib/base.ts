@@ -7,6 +7,7 @@
 import { Command, Flags } from '@oclif/core';
 import { isTwError, jsonSafe, printable, type BpfVerifierError, type ErrorCode, type TwError } from '@tw/core';
 import { exitCallMessage, exitCallOf } from './exit-paths.js';
+import { watchFileFrame } from './watch-file.js';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
   FILE_NOT_FOUND: 2,
@@ -66,6 +67,8 @@ export abstract class TwCommand extends Command {
     // messages about the command line and errors that are not tw's included): never a stack
     // trace, never an empty stderr.
     const e = jsonError(err, !this.parsed);
+    // what a watch file's code threw: where, in that file (its TypeScript line, by source map)
+    if (isTwError(err) && err.code === 'WATCH_FAILED') e.message += watchFileFrame(err);
     process.stderr.write(`tw: ${e.message}\n`);
     if (this.jsonEnabled()) this.logJson({ error: { code: e.code, message: e.message, ...errorDetails(err) } });
     this.exit(e.exit);

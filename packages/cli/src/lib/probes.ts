@@ -4,10 +4,10 @@
  * order, layout check, undo) and generated unpackers, for the specs the plugins declare.
  */
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Config } from '@oclif/core';
 import { findTracefs, isTwError, processGuard, quoted, TwError, type ObjectGuard, type ProbeParams, type ProbeProvider } from '@tw/core';
 import { isShipped, warnOnStderr, type Warn } from './watches.js';
+import { importPluginModule } from './watch-file.js';
 import { checkProbeParams, prebuiltBpfDir, probeUnpacker, probeUp, validateProbeSpec, type ActiveProbe, type BpfLoader, type BpfObjectOrigin, type ProbeBackendName, type ProbeSpec } from '@tw/kprobe-gen';
 import { bpfKprobeAttach, bpfProgramTypes, bpfStatus, openBpfProbe, type BpfProgramTypes } from '@tw/relay-native';
 
@@ -45,7 +45,7 @@ export async function loadProbeSpecs(config: Config, warn: Warn = warnOnStderr):
     try {
       let mod: { default?: unknown; probes?: unknown };
       try {
-        mod = (await import(pathToFileURL(join(plugin.root, entry)).href)) as typeof mod;
+        mod = (await importPluginModule(join(plugin.root, entry), shipped)) as typeof mod;
       } catch (e) {
         throw new TwError('PROBE_SPEC', `plugin ${plugin.name}: cannot load its probe specs from ${entry}: ${(e as Error).message}`, { cause: e });
       }

@@ -3,11 +3,10 @@
  * installed with `tw plugins install`) whose package.json has `"tw": { "watches": "<module>" }`
  * provides watches; the module's default export (or its `watches` export) is an array of them.
  */
-import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '@oclif/core';
 import { TwError, printable, quoted, type AnyWatch } from '@tw/core';
+import { importPluginModule, isWatchFileName, loadWatchFile } from './watch-file.js';
 
 export interface InstalledWatch {
   watch: AnyWatch;
@@ -87,13 +86,13 @@ export async function loadWatches(config: Config, warn: Warn = warnOnStderr): Pr
  * without it). Throws (a plain Error saying what is wrong) when the module cannot be loaded or
  * exports something that is not a watch.
  */
-export async function pluginWatches(plugin: { root: string; pjson: unknown }): Promise<AnyWatch[]> {
+export async function pluginWatches(plugin: { root: string; pjson: unknown; type?: string }): Promise<AnyWatch[]> {
   const entry = (plugin.pjson as { tw?: { watches?: unknown } }).tw?.watches;
   if (entry === undefined) return [];
   if (typeof entry !== 'string') throw new Error('"tw.watches" in its package.json is not a module path');
   let mod: { default?: unknown; watches?: unknown };
   try {
-    mod = (await import(pathToFileURL(join(plugin.root, entry)).href)) as typeof mod;
+    mod = (await importPluginModule(join(plugin.root, entry), isShipped({ type: plugin.type ?? 'user' }))) as typeof mod;
   } catch (e) {
     throw new Error(`cannot load its watches from ${quoted(entry)}: ${errorText(e)}`, { cause: e });
   }
@@ -111,26 +110,18 @@ function errorText(e: unknown): string {
 }
 
 /**
- * A watch from a file (`tw watch ./my-watch.js`): a path (it contains a slash or ends in .js /
- * .mjs) to an ES module whose default export is a defineWatch() object.
+ * A watch from a file (`tw watch ./my-watch.ts`): a path, or a name ending in .ts, .mts, .js or
+ * .mjs (watch-file.ts: TypeScript transpiled on load, @tw/core is tw's own copy).
  */
 async function watchFromFile(path: string): Promise<InstalledWatch> {
-  const abs = resolve(path);
-  if (!existsSync(abs)) throw new TwError('FILE_NOT_FOUND', `${path}: no such watch file`);
-  let mod: { default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as typeof mod;
-  } catch (e) {
-    throw new TwError('INVALID_WATCH', `${path}: cannot load the watch module: ${(e as Error).message}`, { cause: e });
-  }
-  if (!isWatch(mod.default)) throw new TwError('INVALID_WATCH', `${path}: the default export is not a watch (export default defineWatch({...}))`);
-  return { watch: mod.default, plugin: abs, qualified: abs, shipped: false, clash: false };
+  const { watch, plugin } = await loadWatchFile(path, isWatch);
+  return { watch, plugin, qualified: plugin, shipped: false, clash: false };
 }
 
 export async function findWatch(config: Config, name: string, warn: Warn = noteOnStderr): Promise<InstalledWatch> {
   // before the file test below: a scoped plugin's qualified name (@tw/plugin-x:w) has a slash
   if (QUALIFIED.test(name)) return resolveWatch(await loadWatches(config), name, warn);
-  if (name.includes('/') || /\.m?js$/.test(name)) return watchFromFile(name);
+  if (isWatchFileName(name)) return watchFromFile(name);
   return resolveWatch(await loadWatches(config), name, warn);
 }
 

@@ -46,10 +46,40 @@ export type ArgValues<A extends ArgSpecs> = {
 };
 
 /**
+ * The events of the kernel you trace, by "system:event", with the types of their fields: empty
+ * here, filled by the .d.ts `tw gen types` writes (it augments this interface of '@tw/core').
+ * While it is empty, handler names, `events` and `e.fields` stay loose (any name, fields as
+ * Record<string, FieldValue>); with it, an exact `system:event` must be one of its events, and
+ * `e.fields` in that handler has its fields. Globs ('syscalls:sys_enter_*'), '*' and
+ * 'custom_event' stay allowed, with loose events.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface TwEventMap {}
+
+/** True once a TwEventMap is in the compilation (`tw gen types` output). */
+type EventsTyped = [keyof TwEventMap] extends [never] ? false : true;
+
+/** An event of TwEventMap ("system:event"). */
+export type KnownEvent = keyof TwEventMap & string;
+
+/** A glob over event names: a handler key or `events` entry that is not one exact event. */
+export type EventGlob = `${string}*${string}` | `${string}?${string}`;
+
+/**
+ * What `events` may list: with a TwEventMap, its events, globs, and alternatives `a|b` (not
+ * checked one by one); without one, any string.
+ */
+export type EventPattern = EventsTyped extends true ? KnownEvent | EventGlob | `${string}|${string}` : string;
+
+/** The fields of an event as `e.fields` gives them: from TwEventMap when it has the event. */
+export type EventFields<E extends string> = E extends KnownEvent ? Readonly<TwEventMap[E]> : Readonly<Record<string, FieldValue>>;
+
+/**
  * One event, as a handler sees it. It is a *view*: valid only during the handler call, and
  * reused for the next event (no per-event allocation). Use toJSON() to keep a copy.
+ * `F` is the type of its fields (typed per event with a TwEventMap, see Handlers).
  */
-export interface WatchEvent {
+export interface WatchEvent<F = Readonly<Record<string, FieldValue>>> {
   /** timestamp in the trace clock's units (nanoseconds for the usual clocks) */
   readonly ts: bigint;
   readonly cpu: number;
@@ -64,7 +94,7 @@ export interface WatchEvent {
   /** the tracefs instance (buffer) the event came from; "" for the top-level buffer */
   readonly buffer: string;
   /** the event's own fields, decoded lazily on access */
-  readonly fields: Readonly<Record<string, FieldValue>>;
+  readonly fields: F;
   /** a JSON-safe copy: the same object `tw dump` prints */
   toJSON(): EventRecord;
 }
@@ -158,7 +188,16 @@ export interface WatchContext<A, S> {
   readonly now: bigint;
 }
 
-export type Handler<A, S> = (e: WatchEvent, ctx: WatchContext<A, S>) => void;
+export type Handler<A, S, E = WatchEvent> = (e: E, ctx: WatchContext<A, S>) => void;
+
+/**
+ * A watch's `on`: handlers by event pattern. Without a TwEventMap any key (checked when the
+ * watch is defined); with one, each of its events with typed fields, globs and '*' with loose
+ * events, and 'custom_event' with probe payloads — a misspelled event is a type error.
+ */
+export type Handlers<A, S> = EventsTyped extends true
+  ? { [K in KnownEvent]?: Handler<A, S, WatchEvent<EventFields<K>>> } & { [K in EventGlob]?: Handler<A, S> } & { custom_event?: Handler<A, S, CustomProbeEvent> }
+  : Record<string, Handler<A, S>>;
 
 /**
  * What the generic `custom_event` handler receives for every dynamic-probe event (system
@@ -233,7 +272,7 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
    * "a|b" means the first of the alternatives the kernel has (live), any of them (offline).
    * Live, these are enabled in the session's instance; offline, those present in the file are used.
    */
-  events: readonly string[] | ((args: ArgValues<A>) => readonly string[]);
+  events: readonly EventPattern[] | ((args: ArgValues<A>) => readonly EventPattern[]);
   /**
    * Dynamic probes (by spec name, from installed plugins) the watch needs; `tw watch` brings them
    * up (a kernel module, else a kprobe event, else a BPF program) before tracing and takes them
@@ -270,7 +309,7 @@ export interface WatchDefinition<A extends ArgSpecs = ArgSpecs, S = unknown, R =
    * dynamic-probe event (tw:*) as a CustomProbeEvent (raw payload + unpacked object, and which
    * unpacker made it)
    */
-  on: Record<string, Handler<ArgValues<A>, S>>;
+  on: Handlers<ArgValues<A>, S>;
   /** the result: printed as text (see `format`) or as JSON with --json */
   end?: (ctx: WatchContext<ArgValues<A>, S>) => R;
   /** renders the result for humans; default: JSON */
