@@ -204,12 +204,11 @@ import { fileURLToPath } from 'node:url';
 import { eventKit, runWatch } from '@tw/core/testing';
 import watch from '../src/${watch}.js';
 
-type Result = ReturnType<NonNullable<typeof watch.end>>;
 const fixture = fileURLToPath(new URL('fixture.dat', import.meta.url));
 
 test('counts the context switches of a recording', async () => {
   const r = await runWatch(watch, { input: fixture });
-  const result = r.result as Result;
+  const result = r.result; // typed as the watch's end() returns it
   assert.ok(result.tasks.length > 0, 'the fixture has context switches');
   assert.ok(result.tasks.every((t, i) => i === 0 || result.tasks[i - 1]!.switches >= t.switches), 'most switches first');
   assert.equal(result.lost, 0);
@@ -219,7 +218,7 @@ test('counts synthetic switches, most first, --limit', async () => {
   const kit = await eventKit(fixture);
   const to = (next_comm: string, next_pid: number) => kit.make('sched:sched_switch', { prev_comm: 'swapper/0', prev_pid: 0, next_comm, next_pid }, { pid: 0 });
   const r = await runWatch(watch, { events: [to('bash', 10), to('make', 11), to('bash', 10)], args: { limit: 1 } });
-  assert.deepEqual((r.result as Result).tasks, [{ comm: 'bash', switches: 2 }]);
+  assert.deepEqual(r.result.tasks, [{ comm: 'bash', switches: 2 }]);
 });
 `,
   );

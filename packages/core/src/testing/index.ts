@@ -32,7 +32,7 @@ import { replayFile } from '../session/offline.js';
 import type { TraceSource } from '../session/engine.js';
 import { openTraceDat } from '../tracedat/read-trace-dat.js';
 import { findTracefs } from '../tracefs/tracefs.js';
-import type { Alert, AnyWatch, TaskFacts } from '../watch/define-watch.js';
+import type { Alert, AnyWatch, TaskFacts, WatchDefinition } from '../watch/define-watch.js';
 import { MemoryMetrics } from '../watch/metrics.js';
 import { parseWatchArgs, watchOptions, type ArgSpecs } from '../watch/define-watch.js';
 
@@ -427,9 +427,9 @@ export interface RunWatchOptions {
   realtime?: Date;
 }
 
-export interface TestRunResult {
-  /** what the watch's end() returned */
-  result: unknown;
+export interface TestRunResult<R = unknown> {
+  /** what the watch's end() returned (typed as its end() is) */
+  result: R;
   /** every ctx.alert(), in order */
   alerts: Alert[];
   /** true when the watch called ctx.stop() */
@@ -469,7 +469,8 @@ function argsFor(watch: AnyWatch, o: RunWatchOptions): Record<string, unknown> {
  * offline, and return what it produced. A hook that throws rejects with the same error `tw watch`
  * reports (a WatchError naming the watch and the hook).
  */
-export async function runWatch(watch: AnyWatch, o: RunWatchOptions): Promise<TestRunResult> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function runWatch<R = unknown>(watch: WatchDefinition<any, any, R>, o: RunWatchOptions): Promise<TestRunResult<R>> {
   if ((o.input === undefined) === (o.events === undefined)) throw new TwError('BAD_ARGUMENT', 'runWatch: give exactly one of input (a recording) and events (synthetic events)');
   const run = { watch, args: argsFor(watch, o), keepGoing: o.keepGoing ?? false };
   const metrics = new MemoryMetrics();
@@ -477,7 +478,7 @@ export async function runWatch(watch: AnyWatch, o: RunWatchOptions): Promise<Tes
     o.input !== undefined
       ? await replayFile(o.input, [run], { metrics })
       : runWatches(syntheticSource(o.events!, o.procs ?? [], o.realtime), [run], { mode: 'file', metrics });
-  return { result: report.outcomes[0]?.result, alerts: report.alerts, stopped: report.stopped, events: report.stats.events, metrics, report };
+  return { result: report.outcomes[0]?.result as R, alerts: report.alerts, stopped: report.stopped, events: report.stats.events, metrics, report };
 }
 
 export type { FieldValue };
