@@ -20,6 +20,28 @@ export { unreachableHandlers, globsIntersect, type HandlerProblem } from './sess
 export * from './watch/define-watch.js';
 export { alertRecord } from './watch/alert.js';
 export { formatTable, type Column } from './watch/table.js';
+export {
+  MemoryMetrics,
+  RunMetrics,
+  metricFullName,
+  DEFAULT_BUCKETS,
+  DEFAULT_MAX_SERIES,
+  MAX_SERIES_LIMIT,
+  MAX_LABEL_VALUE_LENGTH,
+  OTHER_LABEL_VALUE,
+  type MetricLabels,
+  type MetricSpec,
+  type MetricKind,
+  type CounterMetric,
+  type GaugeMetric,
+  type HistogramMetric,
+  type WatchMetrics,
+  type MetricDeclaration,
+  type MetricSink,
+  type MetricsBackend,
+  type MemoryMetric,
+  type MemorySeries,
+} from './watch/metrics.js';
 
 // running watches: over a recording, over any TraceSource (unit tests), live
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';

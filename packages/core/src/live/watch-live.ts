@@ -9,6 +9,7 @@ import { declaredEvents, declaredFilters, WatchSession, type RunReport, type Wat
 import { replayFile } from '../session/offline.js';
 import type { Alert, AnyWatch, ProbeParams, ProbeUnpacker } from '../watch/define-watch.js';
 import { globsIntersect } from '../session/handler-check.js';
+import type { MetricsBackend } from '../watch/metrics.js';
 import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
 import { checkedProbeParams, probesUp, sessionFilters } from './probes-up.js';
 import { Recorder } from './recorder.js';
@@ -28,6 +29,8 @@ export interface WatchLiveOptions extends Omit<LiveOptions, 'events' | 'filters'
   onNote?: (message: string) => void;
   /** something went wrong on the way out that did not fail the run (a probe that would not unload) */
   onWarning?: (message: string) => void;
+  /** where the watch's ctx.metrics values go (see RunOptions.metrics) */
+  metrics?: MetricsBackend;
 }
 
 export interface WatchLiveResult {
@@ -159,6 +162,7 @@ export async function watchLiveMany(runs: readonly WatchRun[], opts: WatchLiveOp
           mode: 'live',
           ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
           ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
+          ...(opts.metrics ? { metrics: opts.metrics } : {}),
           extraLost: () => Math.max(0, info.instance.lostEvents(info.cpus) - engine.stats.lost) + sources.reduce((n, src) => n + src.lost().reduce((a, x) => a + x, 0), 0),
           ...(unpackers.size > 0 ? { unpackers } : {}),
           onAsyncError: asyncFailure,
@@ -199,6 +203,8 @@ export interface ReplayWatchOptions {
   onAlert?: (a: Alert) => void;
   onAlertError?: (err: unknown, a: Alert) => void;
   onNote?: (message: string) => void;
+  /** where the watch's ctx.metrics values go (see RunOptions.metrics) */
+  metrics?: MetricsBackend;
 }
 
 /**
@@ -212,6 +218,7 @@ export async function replayWatch(path: string, run: WatchRun, opts: ReplayWatch
     ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
     ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
     ...(opts.buffers ? { buffers: opts.buffers } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(unpackers.size > 0 ? { unpackers } : {}),
   });
 }

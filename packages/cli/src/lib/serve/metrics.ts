@@ -8,8 +8,7 @@
  * the tracing path's.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CpuStats, ReaderCpuStats } from '@tw/core';
-import type { MetricDeclaration, MetricSink, MetricsBackend } from './metrics-contract.js';
+import type { CpuStats, MetricDeclaration, MetricSink, MetricsBackend, ReaderCpuStats } from '@tw/core';
 
 export interface LiveSources {
   /** the current session's per-CPU kernel counters (undefined between sessions) */

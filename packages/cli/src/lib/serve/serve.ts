@@ -229,6 +229,7 @@ export async function serve(o: ServeOptions): Promise<void> {
           ...(cfg.processEvents ? {} : { lifecycle: false }),
           signal: ac.signal,
           probes,
+          metrics: metrics.backend,
           onAlert: (a) => {
             const slot = alertingSlot;
             alertingSlot = undefined;
