@@ -20,13 +20,35 @@ export { unreachableHandlers, globsIntersect, type HandlerProblem } from './sess
 export * from './watch/define-watch.js';
 export { alertRecord } from './watch/alert.js';
 export { formatTable, type Column } from './watch/table.js';
+export {
+  MemoryMetrics,
+  RunMetrics,
+  metricFullName,
+  DEFAULT_BUCKETS,
+  DEFAULT_MAX_SERIES,
+  MAX_SERIES_LIMIT,
+  MAX_LABEL_VALUE_LENGTH,
+  OTHER_LABEL_VALUE,
+  type MetricLabels,
+  type MetricSpec,
+  type MetricKind,
+  type CounterMetric,
+  type GaugeMetric,
+  type HistogramMetric,
+  type WatchMetrics,
+  type MetricDeclaration,
+  type MetricSink,
+  type MetricsBackend,
+  type MemoryMetric,
+  type MemorySeries,
+} from './watch/metrics.js';
 
 // running watches: over a recording, over any TraceSource (unit tests), live
 export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescription } from './session/offline.js';
 export { runWatches, declaredEvents, callHook, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
 export type { Engine, EventView, EngineStats, TraceSource } from './session/engine.js';
 export { abortFailure, traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss, type LiveSourceInfo } from './live/trace-live.js';
-export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
+export { watchLive, watchLiveMany, combinedFilters, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
 export type { ProbeProvider, LiveProbe } from './watch/probe-provider.js';
 export { watchProbeParams } from './watch/probe-params.js';
 export type { RecordSource, SourceEvent, OnSourceBatch } from './watch/record-source.js';

@@ -8,6 +8,7 @@ import { DecodeError, TwError, WatchError, isTwError } from '../errors.js';
 import type { EventFormat } from '../format/parse-format.js';
 import { globToRegExp } from '../format/registry.js';
 import { makeAlert, type Alert } from '../watch/alert.js';
+import { RunMetrics, type MetricsBackend } from '../watch/metrics.js';
 import type { AnyWatch, CustomProbeEvent, ProbeParams, ProbeUnpacker, WatchContext, WatchEvent } from '../watch/define-watch.js';
 import { Engine, type EngineStats, type EventView, type TraceSource } from './engine.js';
 import { wallClockFor, type WallClock } from './wall-clock.js';
@@ -18,6 +19,8 @@ export interface WatchRun {
   args: Record<string, unknown>;
   /** the watch's ctx.keepGoing (`tw watch --keep-going`): go on after the answer; default false */
   keepGoing?: boolean;
+  /** the run's id, the value of its metrics' `watch` label (runs of one watch need distinct ids); default: the watch's name */
+  id?: string;
 }
 
 // Inside the runner the watch's own arg and state types are opaque.
@@ -55,6 +58,8 @@ export interface RunOptions {
    * for such promises. Absent: their rejections are left unhandled, as before.
    */
   onAsyncError?: (err: TwError) => void;
+  /** where the watches' ctx.metrics values go (tw serve: Prometheus); absent: checked, then dropped */
+  metrics?: MetricsBackend;
 }
 
 export interface WatchOutcome {
@@ -183,7 +188,8 @@ export class WatchSession {
     const self = this;
     const mode = opts.mode ?? 'file';
     const wallClock = opts.wallClock ?? wallClockFor(engine.source.realtimeOffset, mode);
-    this.contexts = runs.map(({ watch, args, keepGoing }) => {
+    this.contexts = runs.map(({ watch, args, keepGoing, id }) => {
+      const metrics = new RunMetrics(watchName(watch), id ?? watchName(watch), opts.metrics);
       const ctx: WatchContext<Loose, Loose> = {
         args,
         state: watch.state ? callHook(watch, 'state', () => watch.state!(args as Loose)) : undefined,
@@ -207,6 +213,7 @@ export class WatchSession {
           self.stopped = true;
         },
         setProbeParams: (probe, params) => opts.setProbeParams?.(probe, params) ?? false,
+        metrics,
         has: (event) => engine.formats.match(event).length > 0,
         get lost() {
           return self.lost;

@@ -7,6 +7,7 @@ import { TwError } from '../errors.js';
 import type { FieldValue } from '../decode/read-field.js';
 import type { EventFormat } from '../format/parse-format.js';
 import type { AlertOptions } from './alert.js';
+import type { WatchMetrics } from './metrics.js';
 import { quoted } from '../quote.js';
 
 export type { Alert, AlertOptions, AlertRecord, Culprit, CulpritFacts, CulpritParent } from './alert.js';
@@ -141,6 +142,12 @@ export interface WatchContext<A, S> {
    * themselves can ignore it. Read-only; false unless the run asked for it.
    */
   readonly keepGoing: boolean;
+  /**
+   * The watch's own metrics (counters, gauges, histograms with labels; see docs/watch-api.md,
+   * "Metrics"). Declare them in start(): `tw serve` exports them (with a `watch` label), a test
+   * can read them (MemoryMetrics); under `tw watch` the calls are checked and the values dropped.
+   */
+  readonly metrics: WatchMetrics;
   /** does the trace (file or kernel) have this event? */
   has(event: string): boolean;
   /** events lost by the kernel so far (stored counts of dropped events) */
