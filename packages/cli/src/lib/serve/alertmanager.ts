@@ -40,7 +40,7 @@ export interface AlertmanagerOptions {
   queueMax?: number;
   /** where tw_alertmanager_* metrics go (default: a registry of the sink's own) */
   registry?: Registry;
-  /** one structured log record (level, msg, url…); default: a JSON line on stderr */
+  /** one structured log record (level "info" | "warn" | "error", msg, url…); default: a JSON line on stderr */
   log?: (rec: Record<string, unknown>) => void;
   /** severity of alerts whose send() names none (default "warning") */
   severity?: string;
@@ -204,7 +204,7 @@ class Target {
     if (over <= 0) return;
     this.queue.splice(0, over);
     this.drop(over, 'queue_full');
-    if (this.burst === 0) this.s.log({ level: 'warning', msg: `alertmanager queue full (${this.s.queueMax} alerts): dropping the oldest until delivery works again`, url: this.url.label });
+    if (this.burst === 0) this.s.log({ level: 'warn', msg: `alertmanager queue full (${this.s.queueMax} alerts): dropping the oldest until delivery works again`, url: this.url.label });
     this.burst += over;
   }
 
@@ -230,7 +230,7 @@ class Target {
     if (o.kind === 'ok') {
       this.s.metrics.sent.inc({ url }, batch.length);
       if (this.failures > 0) this.s.log({ level: 'info', msg: `alertmanager reached again after ${this.failures} failed attempts`, url });
-      if (this.burst > 0) this.s.log({ level: 'warning', msg: `${this.burst} alerts were dropped while the alertmanager queue was full`, url, dropped: this.burst });
+      if (this.burst > 0) this.s.log({ level: 'warn', msg: `${this.burst} alerts were dropped while the alertmanager queue was full`, url, dropped: this.burst });
       this.failures = 0;
       this.burst = 0;
     } else if (o.kind === 'rejected') {
@@ -240,7 +240,7 @@ class Target {
     } else {
       this.s.metrics.failed.inc({ url });
       this.failures += 1;
-      if (this.failures === 1) this.s.log({ level: 'warning', msg: `alertmanager not reached (${o.why}); retrying with backoff, alerts are queued`, url });
+      if (this.failures === 1) this.s.log({ level: 'warn', msg: `alertmanager not reached (${o.why}); retrying with backoff, alerts are queued`, url });
       this.queue.unshift(...batch);
       this.trim();
       this.gauge();
@@ -357,7 +357,7 @@ export class AlertmanagerSink {
     };
     this.log = (rec) => (o.log ?? stderrLog)({ component: 'alertmanager', ...rec });
     this.registry = o.registry ?? new Registry();
-    this.labels = extraLabels(o.labels, (msg) => this.log({ level: 'warning', msg }));
+    this.labels = extraLabels(o.labels, (msg) => this.log({ level: 'warn', msg }));
     const d = ALERTMANAGER_DEFAULTS;
     const backoffMinMs = positive(o.backoffMinMs, 'backoffMinMs', d.backoffMinMs);
     this.metrics = makeMetrics(this.registry);
@@ -390,7 +390,7 @@ export class AlertmanagerSink {
   send(alert: Alert, extra?: AlertExtra): void {
     if (this.closed) {
       for (const t of this.targets) this.metrics.dropped.inc({ url: t.url.label, reason: 'closed' });
-      if (!this.saidClosed) this.log({ level: 'warning', msg: 'alert sent after the Alertmanager output was closed; dropped (further ones are counted)' });
+      if (!this.saidClosed) this.log({ level: 'warn', msg: 'alert sent after the Alertmanager output was closed; dropped (further ones are counted)' });
       this.saidClosed = true;
       return;
     }
@@ -423,7 +423,7 @@ export class AlertmanagerSink {
     clearTimeout(timer);
     for (const t of this.targets) {
       const left = t.stop();
-      if (left > 0) this.log({ level: 'warning', msg: `${left} alerts not delivered within ${timeoutMs} ms at the end; they are dropped`, url: t.url.label, dropped: left });
+      if (left > 0) this.log({ level: 'warn', msg: `${left} alerts not delivered within ${timeoutMs} ms at the end; they are dropped`, url: t.url.label, dropped: left });
     }
   }
 }
