@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
-import { TwError } from '@tw/core';
+import { isTwError, TwError } from '@tw/core';
+import { parseAlertmanagerUrl } from './alertmanager.js';
 
 export interface ServeWatchConfig {
   /** the installed watch's name (or a path to a watch module) */
@@ -17,6 +18,8 @@ export interface ServeWatchConfig {
   /** its arguments and options as `tw watch` takes them after the name */
   args: string[];
   keepGoing: boolean;
+  /** the `severity` label of its alerts to Alertmanager (default: warning) */
+  severity?: string;
   /** where the entry starts, for later messages */
   line: number;
 }
@@ -62,7 +65,7 @@ export const CONFIG_KEYS = [
   'max-series',
   'alert-queue',
 ] as const;
-const WATCH_KEYS = ['watch', 'id', 'args', 'keep-going'] as const;
+const WATCH_KEYS = ['watch', 'id', 'args', 'keep-going', 'severity'] as const;
 
 /** A configuration problem at a place in the file. */
 function problem(file: string, line: number, key: string, what: string): TwError {
@@ -83,7 +86,7 @@ export function parseListen(text: string): { host: string; port: number } | stri
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Labels tw sets itself on alerts and metrics: a config label may not stand in for them. */
-const RESERVED_LABELS = new Set(['alertname', 'instance', 'severity', 'watch', 'watch_id', 'job', 'comm', 'cpu', 'event', 'cause', 'probe', 'backend', 'version', 'node']);
+const RESERVED_LABELS = new Set(['alertname', 'instance', 'severity', 'watch', 'watch_id', 'job', 'comm', 'pid', 'cpu', 'event', 'cause', 'probe', 'backend', 'version', 'node']);
 
 /** Parse and check a config text (file: how messages name it). */
 export function parseServeConfig(text: string, file: string): ServeConfig {
@@ -153,15 +156,19 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       }
       case 'alertmanager': {
         if (!isSeq(v)) throw problem(file, at(v), key, 'must be a list of URLs (http://host:9093)');
+        const posts = new Map<string, number>();
         cfg.alertmanager = v.items.map((item, i) => {
           const u = str(item as Node, `${key}[${i}]`);
-          let url: URL;
+          // the sink's own check (http/https, a base URL without query), so --check finds what serve would
+          let post: string;
           try {
-            url = new URL(u);
-          } catch {
-            throw problem(file, at(item as Node), `${key}[${i}]`, `'${u}' is not a URL`);
+            post = parseAlertmanagerUrl(u).post.href;
+          } catch (e) {
+            throw problem(file, at(item as Node), `${key}[${i}]`, isTwError(e) ? e.message.replace(/^alertmanager URL /, '') : String(e));
           }
-          if (url.protocol !== 'http:' && url.protocol !== 'https:') throw problem(file, at(item as Node), `${key}[${i}]`, `'${u}' is not an http:// or https:// URL`);
+          const prev = posts.get(post);
+          if (prev !== undefined) throw problem(file, at(item as Node), `${key}[${i}]`, `'${u}' is the same Alertmanager as ${key}[${prev}]`);
+          posts.set(post, i);
           return u.replace(/\/+$/, '');
         });
         break;
@@ -181,12 +188,12 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
       }
       case 'watches': {
         sawWatches = true;
-        if (!isSeq(v) || v.items.length === 0) throw problem(file, at(v), key, 'must be a list of at least one watch ({watch: NAME, id?, args?, keep-going?})');
+        if (!isSeq(v) || v.items.length === 0) throw problem(file, at(v), key, 'must be a list of at least one watch ({watch: NAME, id?, args?, keep-going?, severity?})');
         const ids = new Map<string, number>();
         v.items.forEach((item, i) => {
           const w = item as Node;
           const base = `${key}[${i}]`;
-          if (!isMap(w)) throw problem(file, at(w), base, 'must be a mapping ({watch: NAME, id?, args?, keep-going?})');
+          if (!isMap(w)) throw problem(file, at(w), base, 'must be a mapping ({watch: NAME, id?, args?, keep-going?, severity?})');
           const entry: Partial<ServeWatchConfig> = { args: [], keepGoing: false, line: at(w) };
           for (const wp of w.items) {
             const wk = isScalar(wp.key) ? String(wp.key.value) : '?';
@@ -204,6 +211,11 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
                 return String(a.value);
               });
             } else if (wk === 'keep-going') entry.keepGoing = bool(wv, k);
+            else if (wk === 'severity') {
+              const sev = str(wv, k);
+              if (!/^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,63}$/.test(sev)) throw problem(file, at(wv), k, `'${sev}' is not a severity (a word such as critical, warning, info: letters, digits, _ . : -)`);
+              entry.severity = sev;
+            }
             else throw problem(file, lineOf(wp.key as Node), k, `unknown key (a watch takes ${WATCH_KEYS.join(', ')})`);
           }
           if (entry.watch === undefined) throw problem(file, at(w), `${base}.watch`, 'missing: which watch to run (see: tw watches)');

@@ -13,14 +13,16 @@
  * check is logged and the running one kept; so is one whose new session cannot start (the
  * old watches are started again).
  */
+import { hostname } from 'node:os';
 import type { Config } from '@oclif/core';
-import { abortFailure, findTracefs, TwError, parseWatchArgs, runningGuardian, onGuardianProblem, watchLiveMany, type Alert, type AnyWatch, type LiveInfo, type ReaderFactory, type WatchRun } from '@tw/core';
+import { abortFailure, findTracefs, TwError, parseWatchArgs, runningGuardian, onGuardianProblem, watchLiveMany, type AnyWatch, type LiveInfo, type ReaderFactory, type WatchRun } from '@tw/core';
 import { AlertSinks, chooseSinks } from '../alerts/sink.js';
 import { ExitPaths } from '../exit-paths.js';
 import { readerFactory, tracingLine } from '../live.js';
 import { probeProvider, probeUpText } from '../probes.js';
 import { findWatch } from '../watches.js';
 import { splitWatchOptions } from '../watch-options.js';
+import { AlertmanagerSink } from './alertmanager.js';
 import { readServeConfig, watchProblem, type ServeConfig } from './config.js';
 import { ServeHttp } from './serve-http.js';
 import { ServeMetrics } from './metrics.js';
@@ -64,18 +66,20 @@ export function logLine(level: 'info' | 'warn' | 'error', msg: string, extra: Re
 }
 
 /**
- * Where the Alertmanager client plugs in. ALERTMANAGER HOOK: packages/cli/src/lib/serve/alertmanager.ts
- * (AlertmanagerSink: send(alert, {watchId, severity}), close(ms)) replaces this stub when it lands.
+ * The configured Alertmanagers, as one sink (see alertmanager.ts): the host name is the
+ * `instance` label, the config's labels go on every alert, its metrics on /metrics, and what it
+ * says is a JSON log line like the rest.
  */
-export interface AlertForwarder {
-  send(alert: Alert, extra?: { severity?: string; watchId?: string }): void;
-  close(timeoutMs: number): Promise<void>;
-}
-
-function alertmanagerForwarder(cfg: ServeConfig, _metrics: ServeMetrics): AlertForwarder | undefined {
+function alertmanagerSink(cfg: ServeConfig, metrics: ServeMetrics): AlertmanagerSink | undefined {
   if (cfg.alertmanager.length === 0) return undefined;
-  logLine('warn', 'alertmanager: this build of tw serve cannot send to Alertmanager yet; alerts go to the other outputs', { urls: cfg.alertmanager });
-  return undefined;
+  return new AlertmanagerSink({
+    urls: cfg.alertmanager,
+    instance: hostname(),
+    labels: cfg.labels,
+    queueMax: cfg.alertQueue,
+    registry: metrics.registry,
+    log: ({ level, msg, ...rest }) => logLine(level === 'error' || level === 'info' ? level : 'warn', String(msg), rest),
+  });
 }
 
 /** The session options a reload compares: a change restarts the session. */
@@ -100,7 +104,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const { sinks, notes } = chooseSinks({ json: cfg.jsonAlerts, quiet: true, exec: cfg.exec, notify: false, mode: 'live' }, { stderr: (line) => logLine('warn', line.replace(/^tw: (warning: |note: )?/, '')) });
   for (const n of notes) logLine('warn', n.replace(/^tw: (note: )?/, ''));
   const alertSinks = new AlertSinks(sinks, (line) => logLine('warn', line.replace(/^tw: (warning: )?/, '')));
-  const alertmanager = alertmanagerForwarder(cfg, metrics);
+  const alertmanager = alertmanagerSink(cfg, metrics);
   let alertingSlot: WatchSlot | undefined;
 
   let slots: WatchSlot[] = [];
@@ -244,7 +248,8 @@ export async function serve(o: ServeOptions): Promise<void> {
             alertingSlot = undefined;
             metrics.alerts.inc({ watch: slot?.id ?? a.watch });
             alertSinks.onAlert(a);
-            alertmanager?.send(a, { watchId: slot?.id ?? a.watch });
+            const id = slot?.id ?? a.watch;
+            alertmanager?.send(a, { watchId: id, severity: cfg.watches.find((e) => e.id === id)?.severity });
           },
           onNote: (m) => logLine('info', m),
           onWarning: (m) => logLine('warn', m),
