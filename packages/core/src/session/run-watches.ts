@@ -188,6 +188,15 @@ export class WatchSession {
     const self = this;
     const mode = opts.mode ?? 'file';
     const wallClock = opts.wallClock ?? wallClockFor(engine.source.realtimeOffset, mode);
+    // the ids are the values of the metrics' watch label: two runs under one id would add up
+    // into the same series without anyone noticing
+    const ids = new Set<string>();
+    for (const { watch, id } of runs) {
+      if (id !== undefined && (typeof id !== 'string' || id === '')) throw new TwError('BAD_ARGUMENT', `watch '${watchName(watch)}': its run id must be a non-empty string`);
+      const runId = id ?? watchName(watch);
+      if (opts.metrics !== undefined && ids.has(runId)) throw new TwError('BAD_ARGUMENT', `two runs of watch '${watchName(watch)}' have the id '${runId}': give each its own (WatchRun.id), their metrics are told apart by it`);
+      ids.add(runId);
+    }
     this.contexts = runs.map(({ watch, args, keepGoing, id }) => {
       const metrics = new RunMetrics(watchName(watch), id ?? watchName(watch), opts.metrics);
       const ctx: WatchContext<Loose, Loose> = {

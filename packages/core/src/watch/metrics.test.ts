@@ -1,13 +1,9 @@
 // ctx.metrics: what a watch may declare and call (checked the same with or without a backend),
-// the cardinality guard, MemoryMetrics' values, and a watch's metrics over a real recording.
-import { fileURLToPath } from 'node:url';
+// the cardinality guard, MemoryMetrics' values. (A watch's metrics over a real recording:
+// session/metrics-replay.test.ts, the watch layer not importing the session.)
 import { describe, expect, it } from 'vitest';
 import { isTwError, type TwError } from '../errors.js';
-import { replayFile } from '../session/offline.js';
-import { defineWatch } from './define-watch.js';
 import { MemoryMetrics, RunMetrics, type MetricDeclaration, type MetricsBackend } from './metrics.js';
-
-const SAMPLE = fileURLToPath(new URL('../../../../examples/sample.dat', import.meta.url));
 
 function thrown(fn: () => unknown): TwError {
   try {
@@ -82,7 +78,7 @@ describe('declaring metrics', () => {
         [() => c.inc({ comm: 'kill' }), /label 'sig' must be given/],
         [() => c.inc({ comm: 'kill', sig: 9, pid: 1 }), /unknown label 'pid' \(declared: comm, sig\)/],
         [() => c.inc({ comm: 'kill', sig: NaN }), /label 'sig' must be a string or a finite number, got NaN/],
-        [() => c.inc({ comm: 'kill', sig: undefined } as never), /label 'sig' must be a string or a finite number, got a undefined/],
+        [() => c.inc({ comm: 'kill', sig: undefined } as never), /label 'sig' must be a string or a finite number, got undefined/],
         [() => c.inc({ comm: 'kill', sig: 9 }, -1), /the increment must be >= 0, got -1/],
         [() => c.inc({ comm: 'kill', sig: 9 }, Infinity), /the increment must be a finite number, got Infinity/],
         [() => g.set({ x: '1' }, 1), /unknown label 'x' \(declared: none\)/],
@@ -134,6 +130,12 @@ describe('MemoryMetrics', () => {
     expect(mem.value('tw_who_killed_culprits_total', { watch: 'b', comm: 'kill' })).toBe(2);
   });
 
+  it('refuses one full name from two watches', () => {
+    const mem = new MemoryMetrics();
+    new RunMetrics('a-b', 'a-b', mem).counter('c_total', { help: 'c' });
+    expect(() => new RunMetrics('a', 'a', mem).counter('b_c_total', { help: 'c' })).toThrow("metric tw_a_b_c_total is declared by watch 'a' (metric 'b_c_total') and by watch 'a-b' (metric 'c_total')");
+  });
+
   it('caps label values at 128 characters', () => {
     const mem = new MemoryMetrics();
     new RunMetrics('who-deleted', 'who-deleted', mem).counter('culprits_total', { help: 'c', labels: ['comm'] }).inc({ comm: 'x'.repeat(300) });
@@ -180,61 +182,5 @@ describe('the cardinality guard', () => {
     expect(seen.map((v) => v.join())).toEqual(['read', 'read', '_other', '_other']);
     expect(seen[1]).toBe(seen[0]);
     expect(seen[3]).toBe(seen[2]);
-  });
-});
-
-describe('ctx.metrics over a real recording', () => {
-  /** counts raw_syscalls:sys_enter per syscall number, in its state and in a counter */
-  const counting = defineWatch({
-    name: 'count-enters',
-    summary: 'counts syscall entries',
-    events: ['raw_syscalls:sys_enter'],
-    state: () => new Map<string, number>(),
-    start(ctx) {
-      ctx.metrics.counter('enters_total', { help: 'syscall entries', labels: ['nr'] });
-    },
-    on: {
-      'raw_syscalls:sys_enter'(e, ctx) {
-        const nr = String(e.fields.id);
-        ctx.state.set(nr, (ctx.state.get(nr) ?? 0) + 1);
-        // declared in start(): the same handle again
-        ctx.metrics.counter('enters_total', { help: 'syscall entries', labels: ['nr'] }).inc({ nr });
-      },
-    },
-    end: (ctx) => Object.fromEntries(ctx.state),
-  });
-
-  it("a watch's counter equals what its handler counted (examples/sample.dat)", async () => {
-    const mem = new MemoryMetrics();
-    const report = await replayFile(SAMPLE, [{ watch: counting, args: {}, id: 'enters' }], { metrics: mem });
-    const counted = report.outcomes[0]!.result as Record<string, number>;
-    const total = Object.values(counted).reduce((a, b) => a + b, 0);
-    expect(total).toBeGreaterThan(1000); // the recording has thousands of syscalls
-    const m = mem.snapshot()['tw_count_enters_enters_total']!;
-    expect(m.kind).toBe('counter');
-    expect(Object.fromEntries(m.series.map((s) => [s.labels.nr, s.value]))).toEqual(counted);
-    expect(m.series.every((s) => s.labels.watch === 'enters')).toBe(true);
-  });
-
-  it('without a backend the same run works and the watch label defaults to the name', async () => {
-    const report = await replayFile(SAMPLE, [{ watch: counting, args: {} }]);
-    expect(Object.keys(report.outcomes[0]!.result as object).length).toBeGreaterThan(5);
-    const mem = new MemoryMetrics();
-    await replayFile(SAMPLE, [{ watch: counting, args: {} }], { metrics: mem });
-    expect(mem.snapshot()['tw_count_enters_enters_total']!.series[0]!.labels.watch).toBe('count-enters');
-  });
-
-  it("a handler's bad call fails the run naming the watch and the metric", async () => {
-    const bad = defineWatch({
-      name: 'bad-metric',
-      summary: 'passes an undeclared label',
-      events: ['raw_syscalls:sys_enter'],
-      on: {
-        'raw_syscalls:sys_enter'(e, ctx) {
-          ctx.metrics.counter('enters_total', { help: 'x' }).inc({ nr: Number(e.fields.id) });
-        },
-      },
-    });
-    await expect(replayFile(SAMPLE, [{ watch: bad, args: {} }])).rejects.toThrow(/^watch 'bad-metric': metric 'enters_total': unknown label 'nr' \(declared: none\)$/);
   });
 });

@@ -136,10 +136,14 @@ class Declared {
   values(labels: MetricLabels | undefined): readonly string[] {
     const names = this.decl.labels;
     if (labels === undefined || labels === null) {
-      if (this.labelCount === 0) return this.other; // the empty tuple
+      if (this.labelCount === 0) return this.other; // the one, empty, label set
       this.fail(`labels ${names.join(', ')} must be given`);
     }
     if (typeof labels !== 'object') this.fail(`labels must be an object of label → value, got a ${typeof labels}`);
+    if (this.labelCount === 0) {
+      for (const k in labels) if (Object.prototype.hasOwnProperty.call(labels, k)) this.fail(`unknown label '${k}' (declared: none)`);
+      return this.other;
+    }
     let given = 0;
     for (const k in labels) {
       if (!Object.prototype.hasOwnProperty.call(labels, k)) continue;
@@ -189,7 +193,7 @@ class Declared {
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return `'${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
@@ -347,8 +351,11 @@ export class MemoryMetrics implements MetricsBackend {
     if (entry === undefined) {
       entry = { decl: d, series: new Map(), overflows: 0 };
       this.metrics.set(d.fullName, entry);
+    } else if (entry.decl.watch !== d.watch) {
+      // 'a-b' with 'c' and 'a' with 'b_c' are both tw_a_b_c
+      throw new TwError('INVALID_WATCH', `metric ${d.fullName} is declared by watch '${d.watch}' (metric '${d.name}') and by watch '${entry.decl.watch}' (metric '${entry.decl.name}')`);
     } else if (entry.decl.kind !== d.kind || !sameList(entry.decl.labels, d.labels) || !sameList(entry.decl.buckets ?? [], d.buckets ?? [])) {
-      throw new TwError('INVALID_WATCH', `metric ${d.fullName} is declared as a ${d.kind} with labels [${d.labels.join(', ')}] by watch '${d.watchId}', and differently by watch '${entry.decl.watchId}'`);
+      throw new TwError('INVALID_WATCH', `metric ${d.fullName} is declared as a ${d.kind} with labels [${d.labels.join(', ')}] by run '${d.watchId}', and differently by run '${entry.decl.watchId}'`);
     }
     const e = entry;
     const bounds = d.buckets ?? [];
