@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
+import { MemoryMetrics, RunMetrics, type AnyWatch, type FieldValue, type WatchContext, type WatchEvent } from '@tw/core';
 import { layoutFor, userDevToKernel, validateProbeSpec } from '@tw/probe-spec';
 import { mountDevOf, parseMountinfo } from './watches/mounts.js';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
   const details: unknown[] = [];
   let stops = 0;
   const retuned: Array<[string, unknown]> = [];
+  const metrics = new MemoryMetrics();
   const ctx = {
     args,
     state: watch.state?.(args as never),
@@ -37,6 +38,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     lost: 0,
     events: 0,
     now: 0n,
+    metrics: new RunMetrics(watch.name, watch.name, metrics),
   } as unknown as WatchContext<unknown, unknown>;
   let ts = 1000n;
   const emit = (event: string, pid: number, fields: Record<string, FieldValue>) => {
@@ -45,7 +47,21 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     if (!h) throw new Error(`no handler for ${event}`);
     h(e, ctx as never);
   };
-  return { stops: () => stops, ctx, alerts, details, retuned, emit, end: () => watch.end?.(ctx as never) as unknown };
+  return { stops: () => stops, ctx, alerts, details, retuned, metrics, emit, end: () => watch.end?.(ctx as never) as unknown };
+}
+
+/** a metric's values by one label's value (the watch's other labels summed over) */
+function metricBy(mem: MemoryMetrics, fullName: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of mem.snapshot()[fullName]?.series ?? []) out[s.labels[label]!] = (out[s.labels[label]!] ?? 0) + s.value!;
+  return out;
+}
+
+/** how often each key occurs, weighted */
+function tally(pairs: Array<[string, number]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, n] of pairs) out[k] = (out[k] ?? 0) + n;
+  return out;
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'tw-fswatch-'));
@@ -165,8 +181,12 @@ describe('plugin-fswatch', () => {
       `mv[5] renamed ${dir}/e away to /o`,
     ]);
     expect(h.details[5]).toMatchObject({ pid: 5, tgid: 5, ppid: 1, uid: 1000, comm: 'mv', syscall: 'renameat2', kind: 'rename-away', what: 'renamed away to /y', pathname: 'x', path: `${dir}/x`, other: '/y' });
-    const r = h.end() as { total: number; deletions: Array<{ kind: string; what: string; syscall: string; path: string }>; byProcess: unknown[] };
+    const r = h.end() as { total: number; deletions: Array<{ kind: string; what: string; syscall: string; path: string }>; byProcess: Array<{ comm: string; count: number }> };
     expect(r.total).toBe(9);
+    // its metrics say what its result says: culprits by command, deletions by kind
+    expect(metricBy(h.metrics, 'tw_who_deleted_culprits_total', 'comm')).toEqual(tally(r.byProcess.map((p) => [p.comm, p.count])));
+    expect(metricBy(h.metrics, 'tw_who_deleted_deletions_total', 'kind')).toEqual(tally(r.deletions.map((d) => [d.kind, 1])));
+    expect(metricBy(h.metrics, 'tw_who_deleted_deletions_total', 'kind')).toEqual({ unlink: 3, rmdir: 2, 'rename-away': 2, 'rename-over': 2 });
     expect(r.deletions.map((d) => [d.syscall, d.kind])).toEqual([
       ['unlinkat', 'unlink'], ['unlinkat', 'rmdir'], ['unlinkat', 'unlink'], ['unlink', 'unlink'], ['rmdir', 'rmdir'],
       ['renameat2', 'rename-away'], ['rename', 'rename-over'], ['renameat', 'rename-over'], ['renameat2', 'rename-away'],
@@ -343,8 +363,12 @@ describe('plugin-fswatch', () => {
       `rm[32] deleted ${file}`,
       `touch[33] created ${file} (O_WRONLY|O_CREAT)`,
     ]);
-    const r = h.end() as { total: number; changes: Array<{ what: string }> };
+    const r = h.end() as { total: number; changes: Array<{ what: string; comm: string }>; byProcess: Array<{ comm: string; count: number }> };
     expect(r.changes.map((c) => c.what)).toEqual(['write', 'truncate', 'truncate', 'replaced', 'write', 'deleted', 'created']);
+    // its metrics say what its result says: culprits by command, changes by kind
+    expect(metricBy(h.metrics, 'tw_who_modified_culprits_total', 'comm')).toEqual(tally(r.byProcess.map((p) => [p.comm, p.count])));
+    expect(metricBy(h.metrics, 'tw_who_modified_culprits_total', 'comm')).toEqual({ vi: 4, truncate: 1, rm: 1, touch: 1 });
+    expect(metricBy(h.metrics, 'tw_who_modified_changes_total', 'kind')).toEqual(tally(r.changes.map((c) => [c.what, 1])));
     // deleted: the probes are told there is no file (0: report nothing), then the created one
     expect(h.retuned.filter(([p]) => p === 'sys_write').map(([, v]) => (v as { watch_ino: bigint }).watch_ino)).toEqual([now.ino, 0n, now.ino + 9n]);
   });

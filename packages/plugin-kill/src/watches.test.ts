@@ -1,13 +1,15 @@
-import type { AnyWatch, FieldValue, WatchContext, WatchEvent } from '@tw/core';
+import { fileURLToPath } from 'node:url';
+import { MemoryMetrics, RunMetrics, replayFile, type AnyWatch, type FieldValue, type WatchContext, type WatchEvent } from '@tw/core';
 import { validateProbeSpec } from '@tw/probe-spec';
 import { describe, expect, it } from 'vitest';
-import { signalName, watches, whoKilled } from './index.js';
+import { signalName, watches, whoKilled, type WhoKilledResult } from './index.js';
 import { probes } from './probes.js';
 
 // keepGoing: true (a monitor, --keep-going) unless a test is about the watch ending itself
 function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<number, number> = {}, keepGoing = true, has: (event: string) => boolean = () => true) {
   const alerts: string[] = [];
   let stops = 0;
+  const metrics = new MemoryMetrics();
   const ctx = {
     args,
     state: watch.state?.(args as never),
@@ -22,6 +24,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     lost: 0,
     events: 0,
     now: 0n,
+    metrics: new RunMetrics(watch.name, watch.name, metrics),
   } as unknown as WatchContext<unknown, unknown>;
   const emit = (event: string, ts: bigint, pid: number, fields: Record<string, FieldValue>) => {
     const e = { ts, cpu: 0, pid, comm: `p${pid}`, event, id: 1, buffer: '', fields, toJSON: () => ({}) } as unknown as WatchEvent;
@@ -29,7 +32,7 @@ function harness(watch: AnyWatch, args: Record<string, unknown>, tgids: Record<n
     if (!h) throw new Error(`no handler for ${event}`);
     h(e, ctx as never);
   };
-  return { stops: () => stops, alerts, emit, end: () => watch.end?.(ctx as never) as unknown };
+  return { stops: () => stops, alerts, metrics, emit, end: () => watch.end?.(ctx as never) as unknown };
 }
 
 describe('plugin-kill', () => {
@@ -164,9 +167,33 @@ describe('plugin-kill', () => {
   });
 
   it('a trace with none of the signal events is an error, even when it has sched_process_exit', () => {
-    const ctx = { args: { target: '77' }, has: (e: string) => e === 'sched:sched_process_exit' } as unknown as WatchContext<unknown, unknown>;
+    const ctx = { args: { target: '77' }, has: (e: string) => e === 'sched:sched_process_exit', metrics: new RunMetrics('who-killed', 'who-killed') } as unknown as WatchContext<unknown, unknown>;
     expect(() => whoKilled.start?.(ctx as never)).toThrow("watch 'who-killed' needs one of the events tw:kill, tw:sys_kill, signal:signal_generate, and this trace has none of them");
     expect(() => whoKilled.start?.({ ...ctx, has: () => true } as never)).not.toThrow();
+  });
+
+  it('its metrics agree with its result over a real recording (examples/sample.dat: SIGCHLDs to bash, a SIGKILL to sleep)', async () => {
+    const sample = fileURLToPath(new URL('../../../examples/sample.dat', import.meta.url));
+    const mem = new MemoryMetrics();
+    // two runs of one watch into one backend (two sessions: the second ends itself on the answer)
+    const run = async (args: Record<string, unknown>, id: string, keepGoing: boolean) =>
+      (await replayFile(sample, [{ watch: whoKilled, args, keepGoing, id }], { metrics: mem })).outcomes[0]!.result as WhoKilledResult;
+    const bash = await run({ target: 'bash' }, 'bash', true);
+    const sleep = await run({ target: '7168' }, 'sleep', false);
+    expect(bash.total).toBeGreaterThan(20);
+    const values = (name: string, watch: string, label: string) => {
+      const out: Record<string, number> = {};
+      for (const s of mem.snapshot()[name]!.series) if (s.labels.watch === watch) out[s.labels[label]!] = (out[s.labels[label]!] ?? 0) + s.value!;
+      return out;
+    };
+    const tally = (keys: string[]) => keys.reduce<Record<string, number>>((o, k) => ({ ...o, [k]: (o[k] ?? 0) + 1 }), {});
+    // one metric, the runs told apart by the watch label
+    expect(values('tw_who_killed_culprits_total', 'bash', 'comm')).toEqual(tally(bash.signals.map((s) => s.comm)));
+    expect(values('tw_who_killed_signals_total', 'bash', 'signal')).toEqual(tally(bash.signals.map((s) => s.signal)));
+    expect(values('tw_who_killed_signals_total', 'bash', 'via')).toEqual(tally(bash.signals.map((s) => s.via)));
+    expect(sleep.killedBy).toMatchObject({ signal: 'SIGKILL' });
+    expect(values('tw_who_killed_culprits_total', 'sleep', 'comm')).toEqual(tally(sleep.signals.map((s) => s.comm)));
+    expect(mem.value('tw_who_killed_signals_total', { watch: 'sleep', signal: 'SIGKILL' })).toBe(1);
   });
 
   it('names signals', () => {

@@ -1,4 +1,4 @@
-import { defineWatch, formatTable, type CulpritFacts } from '@tw/core';
+import { defineWatch, formatTable, type CulpritFacts, type WatchMetrics } from '@tw/core';
 import { culpritFacts } from './culprit.js';
 import { AT_FDCWD, hostFs, isGlob, matchesPath, mayMatchRelative, noFs, resolveName, watchPattern, type PathFs, type Watched } from './paths.js';
 
@@ -75,7 +75,12 @@ interface Ctx {
   keepGoing: boolean;
   stop(): void;
   has(event: string): boolean;
+  metrics: WatchMetrics;
 }
+
+/** the metrics (declared in start(); a deletion is rare enough to look the handle up each time) */
+const culpritsTotal = (ctx: { metrics: WatchMetrics }) => ctx.metrics.counter('culprits_total', { help: 'Deletions reported, by the culprit\'s command name', labels: ['comm'], maxSeries: 100 });
+const deletionsTotal = (ctx: { metrics: WatchMetrics }) => ctx.metrics.counter('deletions_total', { help: 'Deletions reported, by kind (unlink, rmdir, rename-away, rename-over)', labels: ['kind'] });
 
 interface Ev {
   ts: bigint;
@@ -134,6 +139,8 @@ function report(e: Ev, ctx: Ctx, syscall: string, kind: DeletionKind, n: Name, o
   p.comm = comm;
   p.count++;
   s.byProcess.set(tgid, p);
+  culpritsTotal(ctx).inc({ comm });
+  deletionsTotal(ctx).inc({ kind });
   const d: Deletion = { ts: e.ts.toString(), pid: e.pid, tgid, comm, ppid, uid, syscall, kind, what, pathname: n.given, dfd: n.dfd, path: n.path };
   if (s.deletions.length < KEEP) s.deletions.push(d);
   const who = `${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}]`;
@@ -249,6 +256,10 @@ export default defineWatch({
     byProcess: new Map(),
     answered: false,
   }),
+  start(ctx) {
+    culpritsTotal(ctx);
+    deletionsTotal(ctx);
+  },
   on: {
     // the kprobe on do_unlinkat: unlink(2) and unlinkat(2) of files, before the unlink; with the
     // caller's cwd (module, BPF) or without (a kprobe event); no dfd path either way

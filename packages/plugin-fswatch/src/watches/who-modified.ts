@@ -130,6 +130,10 @@ interface Args {
 
 type Ctx = WatchContext<Args, ModifiedState>;
 
+/** the metrics (declared in start(); a change is rare enough to look the handle up each time) */
+const culpritsTotal = (ctx: Ctx) => ctx.metrics.counter('culprits_total', { help: "Changes reported, by the culprit's command name", labels: ['comm'], maxSeries: 100 });
+const changesTotal = (ctx: Ctx) => ctx.metrics.counter('changes_total', { help: 'Changes of the watched file reported, by kind (open, write, truncate, replaced, renamed away, deleted, created, chmod, chown, utimes)', labels: ['kind'] });
+
 /** Count, keep and alert one change; end the watch unless --keep-going. */
 function changed(e: WatchEvent, ctx: Ctx, what: ChangeKind, detail: string, message: string): void {
   const s = ctx.state;
@@ -140,6 +144,8 @@ function changed(e: WatchEvent, ctx: Ctx, what: ChangeKind, detail: string, mess
   p.comm = comm;
   p.count++;
   s.byProcess.set(tgid, p);
+  culpritsTotal(ctx).inc({ comm });
+  changesTotal(ctx).inc({ kind: what });
   if (s.changes.length < KEEP) s.changes.push({ ts: e.ts.toString(), pid: e.pid, tgid, comm, what, detail, via: e.event });
   ctx.alert(`${comm}[${tgid}${tgid !== e.pid ? `/${e.pid}` : ''}] ${message}`, {
     pid: e.pid,
@@ -385,6 +391,8 @@ export default defineWatch({
     return { path: watchedPath(args.path, hostFs), target, missing: target.ino === undefined, startIno: target.ino, changes: [], opens: [], total: 0, byProcess: new Map(), answered: false };
   },
   start(ctx) {
+    culpritsTotal(ctx);
+    changesTotal(ctx);
     // a recording is another machine's (or another time's): its paths are compared lexically,
     // and the file at the path now says nothing of the file then — its identity comes from the
     // events (an open of the path names its inode; the descriptor probes were filtered by it)

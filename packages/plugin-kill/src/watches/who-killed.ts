@@ -138,6 +138,10 @@ interface Args {
 
 type Ctx = WatchContext<Args, State>;
 
+/** the metrics (declared in start(); a signal is rare enough to look the handle up each time) */
+const culpritsTotal = (ctx: Ctx) => ctx.metrics.counter('culprits_total', { help: "Signals reported, by the sender's command name", labels: ['comm'], maxSeries: 100 });
+const signalsTotal = (ctx: Ctx) => ctx.metrics.counter('signals_total', { help: 'Signals reported, by signal and how it was sent', labels: ['signal', 'via'] });
+
 /** The watched pid, or undefined for a name. */
 function pidOf(args: Args): number | undefined {
   return /^\d+$/.test(args.target) ? Number(args.target) : undefined;
@@ -172,6 +176,8 @@ function report(ctx: Ctx, sent: SignalSent): void {
   const b = st.bySender.get(key) ?? { tgid: sent.tgid, comm: sent.comm, signal: sent.signal, count: 0 };
   b.count++;
   st.bySender.set(key, b);
+  culpritsTotal(ctx).inc({ comm: sent.comm });
+  signalsTotal(ctx).inc({ signal: sent.signal, via: sent.via });
   const self = `${sent.comm}[${sent.tgid}${sent.tgid !== sent.pid ? `/${sent.pid}` : ''}]`;
   const who = sent.via === 'kernel' ? `the kernel (in ${self})` : self;
   const how = sent.via === 'kill' || sent.via === 'kernel' ? '' : ` by ${VIA_TEXT[sent.via]}`;
@@ -375,6 +381,8 @@ export default defineWatch({
     if (ctx.args.fatal && !ctx.has('signal:signal_deliver') && !ctx.has('sched:sched_process_exit')) {
       throw new TwError('UNKNOWN_EVENT', "watch 'who-killed' --fatal needs signal:signal_deliver or sched:sched_process_exit, and this trace has neither");
     }
+    culpritsTotal(ctx);
+    signalsTotal(ctx);
   },
   state: (): State => ({ signals: [], total: 0, bySender: new Map(), kills: new Map(), candidates: new Map(), signalled: new Set(), killedBy: null, exited: null, answered: false }),
   on: {

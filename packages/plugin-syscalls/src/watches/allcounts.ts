@@ -1,4 +1,4 @@
-import { defineWatch, formatTable } from '@tw/core';
+import { defineWatch, formatTable, type CounterMetric, type MetricLabels } from '@tw/core';
 
 export interface AllCountsResult {
   counts: Record<string, number>;
@@ -12,18 +12,24 @@ export default defineWatch({
   description: 'Counts each event type (by id, names resolved at the end), plus the events the kernel reported lost.',
   examples: ['tw watch allcounts --input examples/sample.dat', 'tw watch allcounts --input trace.dat --json'],
   events: ['*'],
-  state: () => ({ counts: [] as number[], names: [] as string[] }),
+  state: () => ({ counts: [] as number[], names: [] as string[], labels: [] as MetricLabels[], events: undefined as CounterMetric | undefined }),
+  start(ctx) {
+    // bounded by the kernel's event types (a few thousand with every system enabled)
+    ctx.state.events = ctx.metrics.counter('events_total', { help: 'Events seen, by system:event', labels: ['event'], maxSeries: 5000 });
+  },
   on: {
     '*'(e, ctx) {
-      const { counts, names } = ctx.state;
+      const { counts, names, labels } = ctx.state;
       const id = e.id;
       const n = counts[id];
       if (n === undefined) {
         counts[id] = 1;
         names[id] = e.event;
+        labels[id] = { event: e.event };
       } else {
         counts[id] = n + 1;
       }
+      ctx.state.events?.inc(labels[id]);
     },
   },
   end(ctx): AllCountsResult {

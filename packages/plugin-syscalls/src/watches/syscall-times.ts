@@ -1,4 +1,4 @@
-import { defineWatch, formatTable, PID_MAX_LIMIT, type WatchContext, type WatchEvent } from '@tw/core';
+import { defineWatch, formatTable, PID_MAX_LIMIT, type HistogramMetric, type MetricLabels, type WatchContext, type WatchEvent } from '@tw/core';
 import { SYSCALL_EVENTS, nameFromEvent, rawSyscallNr } from './syscall-source.js';
 import { lostNote } from './syscalls.js';
 
@@ -24,14 +24,20 @@ export interface SyscallTimesResult {
 interface Tally {
   /** thread id → the syscall it is in: name and entry time */
   pending: Map<number, { name: string; ts: bigint }>;
-  stats: Map<string, { calls: number; completed: number; total: bigint; max: bigint }>;
+  stats: Map<string, { calls: number; completed: number; total: bigint; max: bigint; labels: MetricLabels }>;
+  /** the metric observes this family's calls (the one the result uses: raw_syscalls where the trace has it) */
+  timed: boolean;
 }
+
+/** 1 µs to 1 s: a cached syscall takes a microsecond or two, a blocking one up to seconds (+Inf) */
+export const DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 /** Both event families are tallied; the result uses raw_syscalls when it has any records. */
 interface State {
   raw: Tally;
   named: Tally;
   comm: string;
+  duration: HistogramMetric | undefined;
 }
 
 type Ctx = WatchContext<{ pid: number }, State>;
@@ -46,14 +52,14 @@ function enter(e: WatchEvent, ctx: Ctx, s: Tally, name: string): void {
   ctx.state.comm = ctx.proc(ctx.args.pid).comm;
   let st = s.stats.get(name);
   if (!st) {
-    st = { calls: 0, completed: 0, total: 0n, max: 0n };
+    st = { calls: 0, completed: 0, total: 0n, max: 0n, labels: { syscall: name } };
     s.stats.set(name, st);
   }
   st.calls++;
   s.pending.set(e.pid, { name, ts: e.ts });
 }
 
-function exit(e: WatchEvent, s: Tally, name: string): void {
+function exit(e: WatchEvent, ctx: Ctx, s: Tally, name: string): void {
   const p = s.pending.get(e.pid);
   if (!p || p.name !== name) return;
   s.pending.delete(e.pid);
@@ -62,6 +68,7 @@ function exit(e: WatchEvent, s: Tally, name: string): void {
   st.completed++;
   st.total += d;
   if (d > st.max) st.max = d;
+  if (s.timed) ctx.state.duration?.observe(st.labels, Number(d) / 1e9);
 }
 
 export default defineWatch({
@@ -73,22 +80,27 @@ export default defineWatch({
   examples: ['tw watch syscall-times 1234 --input trace.dat', 'tw watch syscall-times 1234 --input trace.dat --json'],
   args: { pid: { type: 'integer', required: true, min: 1, max: PID_MAX_LIMIT, description: 'the process to time (its threads included)' } },
   events: SYSCALL_EVENTS,
-  state: (): State => ({ raw: { pending: new Map(), stats: new Map() }, named: { pending: new Map(), stats: new Map() }, comm: '' }),
+  state: (): State => ({ raw: { pending: new Map(), stats: new Map(), timed: true }, named: { pending: new Map(), stats: new Map(), timed: false }, comm: '', duration: undefined }),
   start(ctx) {
     ctx.state.comm = ctx.proc(ctx.args.pid).comm;
+    ctx.state.duration = ctx.metrics.histogram('syscall_duration_seconds', { help: "Time from a syscall's entry to its exit in the watched process, by syscall", labels: ['syscall'], buckets: DURATION_BUCKETS });
+    // a recording may hold both families: the metric, like the result, times one of them
+    const raw = ctx.has('raw_syscalls:sys_enter') && ctx.has('raw_syscalls:sys_exit');
+    ctx.state.raw.timed = raw;
+    ctx.state.named.timed = !raw;
   },
   on: {
     'raw_syscalls:sys_enter'(e, ctx) {
       if (ours(e, ctx)) enter(e, ctx, ctx.state.raw, ctx.syscallName(rawSyscallNr(e)));
     },
     'raw_syscalls:sys_exit'(e, ctx) {
-      if (ours(e, ctx)) exit(e, ctx.state.raw, ctx.syscallName(rawSyscallNr(e)));
+      if (ours(e, ctx)) exit(e, ctx, ctx.state.raw, ctx.syscallName(rawSyscallNr(e)));
     },
     'syscalls:sys_enter_*'(e, ctx) {
       if (ours(e, ctx)) enter(e, ctx, ctx.state.named, nameFromEvent(e.event));
     },
     'syscalls:sys_exit_*'(e, ctx) {
-      if (ours(e, ctx)) exit(e, ctx.state.named, nameFromEvent(e.event));
+      if (ours(e, ctx)) exit(e, ctx, ctx.state.named, nameFromEvent(e.event));
     },
   },
   end(ctx): SyscallTimesResult {

@@ -1,8 +1,9 @@
 /**
  * tw serve's HTTP endpoint (node:http): GET /metrics and GET /healthz, nothing else (other paths
- * 404, other methods 405). It shares the JavaScript thread with tracing, so it is built to stay
- * cheap whoever calls:
- *  - the tracing path never waits for it (nothing in it awaits a request);
+ * 404, other methods 405). tw serve runs it on a thread of its own (http-worker.ts), and it is
+ * built to stay cheap whoever calls:
+ *  - the tracing path never waits for it (the tracing thread only renders the metrics text,
+ *    when asked, at most every METRICS_REUSE_MS);
  *  - a slow or idle client is cut off by the server's limits (headers within 5 s, the whole
  *    request within 10 s, idle keep-alive 5 s, 16 KiB of headers, 256 connections) and, while
  *    it lingers, costs a socket and nothing else: Node parses requests as bytes arrive;
@@ -29,6 +30,8 @@ export interface HttpEndpoints {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** /healthz: 200 when ok, else 503, with this body */
   health(): { ok: boolean; body: Record<string, unknown> };
+  /** the same, asked of another thread (the HTTP worker asks the tracing thread) */
+  healthAsync?(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   log(level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>): void;
 }
 
@@ -52,8 +55,11 @@ export class MetricsHttp {
     this.server.maxConnections = HTTP_LIMITS.maxConnections;
     // a socket that says nothing at all (not even a first header byte) is also cut off
     this.server.setTimeout(HTTP_LIMITS.requestTimeoutMs, (socket) => socket.destroy());
-    this.server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // a bad request or one that timed out: say so and close, without waiting for the client to
+    // close its side (one that never reads would keep the socket half-open)
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
     });
   }
@@ -96,8 +102,15 @@ export class MetricsHttp {
     // a request body is not wanted: drain whatever comes so the connection can be reused
     req.resume();
     if (path === '/healthz') {
-      const h = this.e.health();
-      return this.reply(res, h.ok ? 200 : 503, 'application/json', `${JSON.stringify(h.body)}\n`, req.method === 'HEAD');
+      const answer = (h: { ok: boolean; body: Record<string, unknown> }) => this.reply(res, h.ok ? 200 : 503, 'application/json', `${JSON.stringify(h.body)}\n`, req.method === 'HEAD');
+      if (this.e.healthAsync === undefined) return answer(this.e.health());
+      // the tracing thread did not answer within a second: it is stuck, which is not healthy
+      const late = setTimeout(() => answer({ ok: false, body: { tracing: false, why: 'tw did not answer within 1 s' } }), 1_000);
+      void this.e.healthAsync().then((h) => {
+        clearTimeout(late);
+        if (!res.headersSent) answer(h);
+      });
+      return;
     }
     this.render().then(
       (m) => this.reply(res, 200, m.contentType, m.body, req.method === 'HEAD'),
@@ -109,7 +122,7 @@ export class MetricsHttp {
   }
 
   private reply(res: ServerResponse, status: number, type: string, body: string, head = false): void {
-    if (res.destroyed) return;
+    if (res.destroyed || res.headersSent) return;
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
     res.end(head ? undefined : body);
   }

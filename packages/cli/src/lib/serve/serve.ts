@@ -15,7 +15,7 @@
  */
 import { hostname } from 'node:os';
 import type { Config } from '@oclif/core';
-import { abortFailure, findTracefs, parseWatchArgs, runningGuardian, onGuardianProblem, watchLiveMany, type AnyWatch, type LiveInfo, type ReaderFactory, type WatchRun } from '@tw/core';
+import { abortFailure, findTracefs, TwError, parseWatchArgs, runningGuardian, onGuardianProblem, watchLiveMany, type AnyWatch, type LiveInfo, type ReaderFactory, type WatchRun } from '@tw/core';
 import { AlertSinks, chooseSinks } from '../alerts/sink.js';
 import { ExitPaths } from '../exit-paths.js';
 import { readerFactory, tracingLine } from '../live.js';
@@ -24,7 +24,7 @@ import { findWatch } from '../watches.js';
 import { splitWatchOptions } from '../watch-options.js';
 import { AlertmanagerSink } from './alertmanager.js';
 import { readServeConfig, watchProblem, type ServeConfig } from './config.js';
-import { MetricsHttp } from './http.js';
+import { ServeHttp } from './serve-http.js';
 import { ServeMetrics } from './metrics.js';
 import { WatchSlot } from './watch-slot.js';
 import type { ProbeBackendName } from '@tw/kprobe-gen';
@@ -130,13 +130,22 @@ export async function serve(o: ServeOptions): Promise<void> {
   // the endpoint first: /healthz says 503 while the session comes up
   let tracing = false;
   let sessionStarted: string | undefined;
-  const http = new MetricsHttp({
-    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    health: () => ({ ok: tracing, body: { tracing, since: sessionStarted ?? null, watches: slots.map((s) => ({ id: s.id, watch: s.watch.name, running: !s.stopped })) } }),
-    log: logLine,
-  });
-  const addr = await http.listen(cfg.listen.host, cfg.listen.port);
-  logLine('info', 'listening', { address: `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`, paths: ['/metrics', '/healthz'] });
+  // its own thread, at the lowest priority (serve-http.ts): HTTP never takes tracing's thread
+  let listened: Awaited<ReturnType<typeof ServeHttp.start>>;
+  try {
+    listened = await ServeHttp.start({
+      host: cfg.listen.host,
+      port: cfg.listen.port,
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      health: () => ({ ok: tracing, body: { tracing, since: sessionStarted ?? null, watches: slots.map((s) => ({ id: s.id, watch: s.watch.name, running: !s.stopped })) } }),
+      log: logLine,
+    });
+  } catch (e) {
+    throw new TwError('BAD_ARGUMENT', `${cfg.file}: listen: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const http = listened.http;
+  const shown = listened.host.includes(':') ? `[${listened.host}]:${listened.port}` : `${listened.host}:${listened.port}`;
+  logLine('info', 'listening', { address: shown, paths: ['/metrics', '/healthz'], ...(listened.niced ? {} : { note: 'the HTTP thread could not lower its priority' }) });
 
   let terminating = false;
   let session: AbortController | undefined;

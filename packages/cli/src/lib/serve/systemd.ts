@@ -17,8 +17,9 @@ Type=simple
 ExecStartPre=${q(o.node)} ${q(o.tw)} serve --check --config ${q(o.config)}
 ExecStart=${q(o.node)} ${q(o.tw)} serve --config ${q(o.config)}
 ExecReload=/bin/kill -HUP $MAINPID
-# SIGTERM ends tracing and removes tw's instance and probes; give it time before SIGKILL (the
-# guardian removes what a killed tw leaves)
+# SIGTERM ends tracing and removes tw's instance and probes; give it time before SIGKILL. The
+# default KillMode (control-group) is right: tw's guardian ignores SIGTERM, so after a crash
+# or a kill -9 of tw it still removes what tw left before it exits
 KillSignal=SIGTERM
 TimeoutStopSec=30
 Restart=on-failure
