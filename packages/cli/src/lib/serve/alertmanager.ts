@@ -36,7 +36,7 @@ export interface AlertmanagerOptions {
   instance: string;
   /** extra labels on every alert (site, team…); names made valid for Prometheus */
   labels: Record<string, string>;
-  /** alerts kept per URL while it cannot be reached (default 1000) */
+  /** alerts kept waiting per URL while it cannot be reached (default 1000; the batch of the request under way comes on top) */
   queueMax?: number;
   /** where tw_alertmanager_* metrics go (default: a registry of the sink's own) */
   registry?: Registry;
