@@ -7,7 +7,7 @@
 //   CPU per scrape    tw's CPU time (utime + stime of the whole process, from /proc) over --scrapes
 //                     scrapes one after another, less its CPU time over as long a quiet stretch
 //                     before them (what tracing itself costs meanwhile), divided by the scrapes;
-//                     scrapes are spaced 300 ms apart so each one renders (no reuse of the last)
+//                     scrapes are spaced 1.1 s apart so each one renders (no reuse of the last)
 //   node bench/serve-scrape.mjs [--config FILE] [--scrapes 100] [--warmup 20]
 // As root, with tracefs. The last line is a JSON summary.
 import { spawn } from 'node:child_process';
@@ -70,7 +70,7 @@ for (const l of lines) {
 }
 const gz = gzipSync(Buffer.from(text)).length;
 
-const spacing = 300;
+const spacing = 1100;
 const quiet0 = cpu();
 await sleep(scrapes * spacing);
 const quiet = cpu() - quiet0;

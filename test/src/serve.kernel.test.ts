@@ -207,8 +207,8 @@ function leftBehind(pid: number): string[] {
   ];
 }
 
-/** 10 s of getppid(2) at 300,000 calls/s, 3,000 every 10 ms (behind schedule: at once). */
-const STORM = 'import os, time\nt0 = time.monotonic()\nfor i in range(1000):\n  for _ in range(3000): os.getppid()\n  d = t0 + (i + 1) / 100 - time.monotonic()\n  if d > 0: time.sleep(d)';
+/** 10 s of getppid(2) at 200,000 calls/s, 2,000 every 10 ms (behind schedule: at once). */
+const STORM = 'import os, time\nt0 = time.monotonic()\nfor i in range(1000):\n  for _ in range(2000): os.getppid()\n  d = t0 + (i + 1) / 100 - time.monotonic()\n  if d > 0: time.sleep(d)';
 
 describe.skipIf(reason !== undefined)('tw serve (kernel, with Prometheus)', () => {
   it('Prometheus scrapes it: the syscalls watch counts a child\'s N getppid calls, tw\'s own metrics are there', async () => {
@@ -314,50 +314,51 @@ describe.skipIf(reason !== undefined)('tw serve (kernel, with Prometheus)', () =
   });
 
   /**
-   * A syscall storm for 10 s, once alone and once with 50 scrapers asking /metrics as fast as they
-   * can: the lost fraction with scrapers may not exceed the one without by more than 1 point of
-   * percentage. Why a tolerance at all: the two storms are not the same (the scrapers take CPU
-   * from the storm too on this 2-CPU machine, and other work shares it), so losses differ run to
-   * run by noise; 1 point is above the run-to-run spread of the storm alone measured here (0 to
-   * well under 0.1 %) and far below what a scrape path that blocked tracing would cost (a
-   * rendering per request on the JS thread would starve the readers for the whole 10 s).
+   * Two tw serve side by side through the same 10 s syscall storm, each with its own instance:
+   * one scraped by 50 concurrent scrapers asking /metrics as fast as they can, its twin not
+   * scraped at all. Side by side, not one after the other: the machine is shared (load from
+   * other work comes and goes), and in runs one after the other the storm alone lost anywhere
+   * from 0 to 52 % of its events here, which says nothing about the scrapers. Side by side both
+   * twins see the same load at the same moments; the scraped one may lose at most 1 point of
+   * percentage more than its twin, or a tenth more of its twin's losses when the machine is so
+   * busy that both lose much (then which twin falls behind first is itself noise). A scrape path
+   * that took tracing's thread loses far more (5.9 % against 0 with the HTTP server on it).
    */
   it('50 concurrent scrapers during a syscall storm cost no events', async () => {
-    const storm = async (scrapers: number): Promise<{ events: number; lost: number; scrapes: number }> => {
-      const tw = await startServe('buffer-kb: 512\nwatches:\n  - watch: syscalls\n');
-      const m0 = samples((await get(tw.port, '/metrics')).body);
-      // a storm tw keeps up with alone on this machine (300,000 getppid/s, paced every 10 ms):
-      // a flat-out one would measure only who gets the CPUs, not whether scrapes stall tracing
-      const child = spawn('python3', ['-c', STORM]);
-      children.add(child);
-      const stormDone = new Promise((r) => child.on('close', r));
-      let scrapes = 0;
-      let stop = false;
-      const loops = Array.from({ length: scrapers }, async () => {
-        while (!stop) {
-          const r = await get(tw.port, '/metrics', 10_000);
-          expect(r.status).toBe(200);
-          scrapes++;
-        }
-      });
-      await stormDone;
-      stop = true;
-      await Promise.all(loops);
-      const m1 = samples((await get(tw.port, '/metrics')).body);
-      tw.kill('SIGTERM');
-      expect((await tw.done).code).toBe(0);
-      const events = sumOf(m1, 'tw_events_total') - sumOf(m0, 'tw_events_total');
-      const lost = sumOf(m1, 'tw_lost_events_total') - sumOf(m0, 'tw_lost_events_total');
-      return { events, lost, scrapes };
-    };
-    const alone = await storm(0);
-    const scraped = await storm(50);
+    const scraped = await startServe('buffer-kb: 512\nwatches:\n  - watch: syscalls\n');
+    const twin = await startServe('buffer-kb: 512\nwatches:\n  - watch: syscalls\n');
+    const before = await Promise.all([scraped, twin].map(async (t) => samples((await get(t.port, '/metrics')).body)));
+    // a storm tw keeps up with on a quiet machine (200,000 getppid/s, paced every 10 ms): a
+    // flat-out one would measure only who gets the CPUs
+    const child = spawn('python3', ['-c', STORM]);
+    children.add(child);
+    const stormDone = new Promise((r) => child.on('close', r));
+    let scrapes = 0;
+    let stop = false;
+    const loops = Array.from({ length: 50 }, async () => {
+      while (!stop) {
+        const r = await get(scraped.port, '/metrics', 10_000);
+        expect(r.status).toBe(200);
+        scrapes++;
+      }
+    });
+    await stormDone;
+    stop = true;
+    await Promise.all(loops);
+    const after = await Promise.all([scraped, twin].map(async (t) => samples((await get(t.port, '/metrics')).body)));
+    const [s, w] = [0, 1].map((i) => ({
+      events: sumOf(after[i]!, 'tw_events_total') - sumOf(before[i]!, 'tw_events_total'),
+      lost: sumOf(after[i]!, 'tw_lost_events_total') - sumOf(before[i]!, 'tw_lost_events_total'),
+    })) as [{ events: number; lost: number }, { events: number; lost: number }];
+    for (const t of [scraped, twin]) t.kill('SIGTERM');
+    for (const t of [scraped, twin]) expect((await t.done).code).toBe(0);
     const frac = (r: { events: number; lost: number }) => r.lost / Math.max(1, r.events + r.lost);
-    console.log(`[serve.kernel] syscall storm 10 s alone: ${alone.events} events, ${alone.lost} lost (${(100 * frac(alone)).toFixed(3)} %)`);
-    console.log(`[serve.kernel] syscall storm 10 s with 50 scrapers (${scraped.scrapes} scrapes): ${scraped.events} events, ${scraped.lost} lost (${(100 * frac(scraped)).toFixed(3)} %)`);
-    expect(alone.events).toBeGreaterThan(100_000);
-    expect(scraped.scrapes).toBeGreaterThan(500);
-    expect(frac(scraped)).toBeLessThanOrEqual(frac(alone) + 0.01);
+    console.log(`[serve.kernel] syscall storm 10 s, not scraped: ${w.events} events, ${w.lost} lost (${(100 * frac(w)).toFixed(3)} %)`);
+    console.log(`[serve.kernel] syscall storm 10 s, 50 scrapers (${scrapes} scrapes): ${s.events} events, ${s.lost} lost (${(100 * frac(s)).toFixed(3)} %)`);
+    expect(w.events + w.lost).toBeGreaterThan(1_000_000);
+    // (they got answers all along: however busy the machine, hundreds in 10 s)
+    expect(scrapes).toBeGreaterThan(200);
+    expect(frac(s)).toBeLessThanOrEqual(Math.max(frac(w) + 0.01, frac(w) * 1.1));
   });
 
   it('slow clients (silent, or a header byte per second) stall neither /metrics nor tracing, and are cut off', async () => {

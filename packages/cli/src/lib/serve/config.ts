@@ -68,8 +68,8 @@ export const CONFIG_KEYS = [
 const WATCH_KEYS = ['watch', 'id', 'args', 'keep-going', 'severity'] as const;
 
 /** A configuration problem at a place in the file. */
-function problem(file: string, line: number, key: string, what: string): TwError {
-  return new TwError('BAD_ARGUMENT', `${file}:${line}: ${key}: ${what}`);
+function problem(file: string, line: number, key: string, what: string, code: TwError['code'] = 'BAD_ARGUMENT'): TwError {
+  return new TwError(code, `${file}:${line}: ${key}: ${what}`);
 }
 
 /** "host:port" (IPv6 in brackets): all interfaces only when written so (0.0.0.0, [::]). */
@@ -279,7 +279,8 @@ export function readServeConfig(file: string): ServeConfig {
   return parseServeConfig(text, file);
 }
 
-/** The config problem of a watch entry (its name or args), said at its line. */
-export function watchProblem(cfg: ServeConfig, i: number, key: string, what: string): TwError {
-  return problem(cfg.file, cfg.watches[i]?.line ?? 1, `watches[${i}]${key ? `.${key}` : ''}`, what);
+/** The config problem of a watch entry (its name or args), said at its line; the error's own code (and exit code) is kept. */
+export function watchProblem(cfg: ServeConfig, i: number, key: string, err: unknown): TwError {
+  const code = isTwError(err) ? err.code : 'BAD_ARGUMENT';
+  return problem(cfg.file, cfg.watches[i]?.line ?? 1, `watches[${i}]${key ? `.${key}` : ''}`, err instanceof Error ? err.message : String(err), code);
 }

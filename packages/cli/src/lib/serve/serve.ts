@@ -43,14 +43,14 @@ export async function resolveWatches(config: Config, cfg: ServeConfig): Promise<
     try {
       watch = (await findWatch(config, entry.watch)).watch;
     } catch (e) {
-      throw watchProblem(cfg, i, 'watch', (e as Error).message);
+      throw watchProblem(cfg, i, 'watch', e);
     }
     try {
       const split = splitWatchOptions(entry.args, watch);
       const args = parseWatchArgs(watch, split.argv, split.options);
       out.push({ index: i, watch, args });
     } catch (e) {
-      throw watchProblem(cfg, i, 'args', (e as Error).message);
+      throw watchProblem(cfg, i, 'args', e);
     }
   }
   return out;
@@ -232,6 +232,8 @@ export async function serve(o: ServeOptions): Promise<void> {
         metrics.probes.set({ probe: p.event, backend: p.backend }, 1);
       }, Math.max(1, cfg.latencyMs - Math.max(1, Math.min(5, Math.floor(cfg.latencyMs / 10)))));
       metrics.sessions.inc();
+      // the probes of this session only (a reload may bring up others)
+      metrics.probes.reset();
       let traced = false;
       try {
         const r = await watchLiveMany(runs, {
@@ -277,7 +279,8 @@ export async function serve(o: ServeOptions): Promise<void> {
           metrics.reloads.inc({ result: 'failed' });
           ({ cfg, resolved } = previous);
           for (const s of previous.slots) s.continues = false;
-          slots = previous.slots.map((s) => (current.includes(s) ? s : s));
+          // (the kept watches still hold their state; the removed ones ended and start afresh)
+          slots = previous.slots;
           previous = undefined;
           pending = undefined;
           continue;

@@ -102,8 +102,8 @@ export class WatchSlot {
   run(): WatchRun & { id: string } {
     const w = this.watch;
     const slot = this;
+    // (kept until the session starts the watch: a session that fails before leaves it for the next)
     const carried = this.carried;
-    this.carried = undefined;
     this.continues = false;
     const on: Record<string, (e: unknown, ctx: Ctx) => unknown> = {};
     for (const [pattern, handler] of Object.entries(w.on as Record<string, (e: unknown, ctx: Ctx) => unknown>)) {
@@ -125,6 +125,7 @@ export class WatchSlot {
       state: (args: unknown) => (carried ? carried.state : w.state?.(args as never)),
       start: (ctx: Ctx) => {
         const v = slot.view(ctx);
+        if (slot.carried === carried) slot.carried = undefined;
         if (carried || slot.stopped) return undefined;
         try {
           slot.settle('start', w.start?.(v));
