@@ -4,14 +4,18 @@
 // own activity for --warmup seconds (so the per-syscall series exist), then
 //   series per host   the sample lines of one /metrics answer (tw's, the watches', the process's)
 //   bytes per scrape  the size of that answer (uncompressed, and gzip as Prometheus asks for it)
-//   CPU per scrape    tw's CPU time (utime + stime of the whole process, from /proc) over --scrapes
-//                     scrapes one after another, less its CPU time over as long a quiet stretch
-//                     before them (what tracing itself costs meanwhile), divided by the scrapes;
+//   CPU per scrape    the rendering on the tracing thread (tw's own tw_metrics_render_seconds_total
+//                     over tw_metrics_renders_total), the HTTP thread's CPU time per scrape (from
+//                     /proc/PID/task: the thread at nice 19), and, for reference, the whole process:
+//                     tw's CPU time (utime + stime, from /proc) over --scrapes
+//                     scrapes, less its CPU time over as long without scrapes (quiet and
+//                     scraped stretches alternate, ten of each) (what tracing itself costs meanwhile), divided by the scrapes —
+//                     on a busy machine that difference is mostly noise (tracing its activity);
 //                     scrapes are spaced 1.1 s apart so each one renders (no reuse of the last)
 //   node bench/serve-scrape.mjs [--config FILE] [--scrapes 100] [--warmup 20]
 // As root, with tracefs. The last line is a JSON summary.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +61,21 @@ const cpu = () => {
   const f = readFileSync(`/proc/${tw.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
 };
+/** CPU seconds by thread kind: tw's main (tracing) thread, the HTTP thread (the one at nice 19), the rest. */
+const threads = () => {
+  const out = { main: 0, http: 0, other: 0 };
+  for (const t of readdirSync(`/proc/${tw.pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${tw.pid}/task/${t}/stat`, 'utf8').split(') ')[1].split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / 100;
+      out[Number(t) === tw.pid ? 'main' : Number(f[16]) === 19 ? 'http' : 'other'] += s;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+};
+const minus = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, Number((a[k] - b[k]).toFixed(2))]));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 await sleep(warmup * 1000);
@@ -71,23 +90,49 @@ for (const l of lines) {
 const gz = gzipSync(Buffer.from(text)).length;
 
 const spacing = 1100;
-const quiet0 = cpu();
-await sleep(scrapes * spacing);
-const quiet = cpu() - quiet0;
-const busy0 = cpu();
-const t0 = Date.now();
-for (let i = 0; i < scrapes; i++) {
-  const s = Date.now();
-  await get();
-  await sleep(Math.max(0, spacing - (Date.now() - s)));
+// quiet and scraped stretches alternate (10 of each, 1/10 of the scrapes each): the machine's own
+// activity, which tw traces, drifts over minutes; alternating cancels most of that drift
+const rounds = 10;
+const per = Math.max(1, Math.round(scrapes / rounds));
+let quiet = 0;
+let busy = 0;
+const zero = { main: 0, http: 0, other: 0 };
+let quietT = { ...zero };
+let busyT = { ...zero };
+const add = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] + b[k]]));
+let elapsed = 0;
+for (let r = 0; r < rounds; r++) {
+  const q0 = cpu();
+  const qT0 = threads();
+  await sleep(per * spacing);
+  quiet += cpu() - q0;
+  quietT = add(quietT, minus(threads(), qT0));
+  const b0 = cpu();
+  const bT0 = threads();
+  const t0 = Date.now();
+  for (let i = 0; i < per; i++) {
+    const s = Date.now();
+    await get();
+    await sleep(Math.max(0, spacing - (Date.now() - s)));
+  }
+  elapsed += (Date.now() - t0) / 1000;
+  busy += cpu() - b0;
+  busyT = add(busyT, minus(threads(), bT0));
 }
-const busy = cpu() - busy0;
-const elapsed = (Date.now() - t0) / 1000;
+const self = (await get()).toString();
+const val = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(self)?.[1] ?? NaN);
+const renderMs = (val('tw_metrics_render_seconds_total') / val('tw_metrics_renders_total')) * 1000;
 tw.kill('SIGTERM');
 await new Promise((r) => tw.on('close', r));
 rmSync(dir, { recursive: true, force: true });
-const perScrapeMs = ((busy - quiet * (elapsed / ((scrapes * spacing) / 1000))) / scrapes) * 1000;
+const total = per * rounds;
+const perScrapeMs = ((busy - quiet * (elapsed / ((total * spacing) / 1000))) / total) * 1000;
+quietT = minus(quietT, zero);
+busyT = minus(busyT, zero);
 console.log(`series: ${lines.length} (${JSON.stringify(byFamily)})`);
 console.log(`bytes per scrape: ${text.length} (gzip ${gz})`);
-console.log(`CPU: ${busy.toFixed(2)} s over ${scrapes} scrapes in ${elapsed.toFixed(1)} s, ${quiet.toFixed(2)} s over as long without: ${perScrapeMs.toFixed(2)} ms per scrape`);
-console.log(JSON.stringify({ series: lines.length, byFamily, bytes: text.length, gzipBytes: gz, cpuMsPerScrape: Number(perScrapeMs.toFixed(2)), scrapes }));
+console.log(`CPU: ${busy.toFixed(2)} s over ${total} scrapes in ${elapsed.toFixed(1)} s, ${quiet.toFixed(2)} s over as long without: ${perScrapeMs.toFixed(2)} ms per scrape`);
+console.log(`CPU by thread, seconds: without scrapes ${JSON.stringify(quietT)}, with ${JSON.stringify(busyT)}`);
+const httpMs = ((busyT.http - quietT.http) / total) * 1000;
+console.log(`per scrape: rendering on the tracing thread ${renderMs.toFixed(2)} ms (tw_metrics_render_seconds_total / tw_metrics_renders_total), HTTP thread ${httpMs.toFixed(2)} ms of CPU`);
+console.log(JSON.stringify({ renderMs: Number(renderMs.toFixed(2)), httpMs: Number(httpMs.toFixed(2)), quietThreads: quietT, busyThreads: busyT, series: lines.length, byFamily, bytes: text.length, gzipBytes: gz, cpuMsPerScrape: Number(perScrapeMs.toFixed(2)), scrapes }));

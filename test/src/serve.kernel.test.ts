@@ -108,6 +108,20 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
+/**
+ * /metrics until `ok` holds for it (or `ms` pass): tw renders at most once a second, and events
+ * reach the watches within the session's latency, so a read right after a workload may be older.
+ */
+async function metricsUntil(port: number, ok: (m: Map<string, number>) => boolean, ms = 5_000): Promise<Map<string, number>> {
+  const t0 = Date.now();
+  let m = samples((await get(port, '/metrics')).body);
+  while (!ok(m) && Date.now() - t0 < ms) {
+    await new Promise((r) => setTimeout(r, 200));
+    m = samples((await get(port, '/metrics')).body);
+  }
+  return m;
+}
+
 function sumOf(m: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
   let n = 0;
   for (const [k, v] of m) {
@@ -250,7 +264,7 @@ describe.skipIf(reason !== undefined)('tw serve (kernel, with Prometheus)', () =
     children.add(sleeper);
     const tw = await startServe(`watches:\n  - watch: syscalls\n  - watch: who-killed\n    args: ["${sleeper.pid}"]\n    keep-going: true\n`);
     getppids(5_000);
-    const m1 = samples((await get(tw.port, '/metrics')).body);
+    const m1 = await metricsUntil(tw.port, (m) => (syscallSeries(m, 'syscalls', 'getppid')?.value ?? 0) >= 5_000);
     const s1 = syscallSeries(m1, 'syscalls', 'getppid');
     expect(s1, 'the syscalls watch counts getppid').toBeDefined();
     expect(s1!.value).toBeGreaterThanOrEqual(5_000);
@@ -272,7 +286,7 @@ describe.skipIf(reason !== undefined)('tw serve (kernel, with Prometheus)', () =
     const reloaded = tw.logs().find((l) => l['msg'] === 'config reloaded: restarting the tracing session')!;
     expect(reloaded).toMatchObject({ kept: ['syscalls'], removed: ['who-killed'], added: ['syscall-times'] });
     getppids(5_000);
-    const m2 = samples((await get(tw.port, '/metrics')).body);
+    const m2 = await metricsUntil(tw.port, (m) => (syscallSeries(m, 'syscalls', 'getppid')?.value ?? 0) >= s1!.value + 5_000);
     const s2 = syscallSeries(m2, 'syscalls', 'getppid');
     // the counter did not reset: it holds the calls before and after the reload
     expect(s2!.value).toBeGreaterThanOrEqual(s1!.value + 5_000);
@@ -345,6 +359,8 @@ describe.skipIf(reason !== undefined)('tw serve (kernel, with Prometheus)', () =
     await stormDone;
     stop = true;
     await Promise.all(loops);
+    // (past the reuse of the last rendering, and the events' way to the watches)
+    await new Promise((r) => setTimeout(r, 1_500));
     const after = await Promise.all([scraped, twin].map(async (t) => samples((await get(t.port, '/metrics')).body)));
     const [s, w] = [0, 1].map((i) => ({
       events: sumOf(after[i]!, 'tw_events_total') - sumOf(before[i]!, 'tw_events_total'),

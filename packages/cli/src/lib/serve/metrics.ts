@@ -7,6 +7,7 @@
  * reads them only when /metrics is asked (collect()), so a scrape costs the scraper's time, never
  * the tracing path's.
  */
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CpuStats, MetricDeclaration, MetricSink, MetricsBackend, ReaderCpuStats } from '@tw/core';
 
@@ -94,6 +95,9 @@ export class ServeMetrics {
   readonly sessions: Counter;
   readonly reloads: Counter<'result'>;
   readonly alertsDropped: Counter<'sink'>;
+  /** renderings of /metrics on the tracing thread, and the seconds they took (what scrapes cost it) */
+  readonly renders: Counter;
+  readonly renderSeconds: Counter;
   /** the counters of sessions that ended (a new session's kernel counters start at 0 again) */
   private readonly lostBase = new Map<string, number>();
   private readonly readerBase = new Map<string, number>();
@@ -148,6 +152,8 @@ export class ServeMetrics {
     this.watchErrors = new Counter({ name: 'tw_watch_errors_total', help: 'Watches that failed (a handler threw): the watch is stopped, the others go on', labelNames: ['watch'], registers: [r] });
     this.watchRunning = new Gauge({ name: 'tw_watch_running', help: '1 while a watch gets events; 0 once it stopped itself (ctx.stop()) or failed', labelNames: ['watch'], registers: [r] });
     this.probes = new Gauge({ name: 'tw_probe_info', help: 'Dynamic probes up, by the backend that brought them up', labelNames: ['probe', 'backend'], registers: [r] });
+    this.renders = new Counter({ name: 'tw_metrics_renders_total', help: 'Renderings of /metrics on the tracing thread (at most one a second, however many scrape)', registers: [r] });
+    this.renderSeconds = new Counter({ name: 'tw_metrics_render_seconds_total', help: 'Seconds the tracing thread spent rendering /metrics', registers: [r] });
     this.alertsDropped = new Counter({ name: 'tw_alerts_dropped_total', help: 'Alerts an output could not take (a full queue, a failed write), by output', labelNames: ['sink'], registers: [r] });
     new Counter({
       name: 'tw_reader_pool_waits_total',
@@ -169,6 +175,15 @@ export class ServeMetrics {
         for (const [k, n] of self.readerNow('seconds')) this.inc({ cpu: k }, n);
       },
     });
+  }
+
+  /** The /metrics text, timed (the time goes into the next rendering's values). */
+  async render(): Promise<{ contentType: string; body: string }> {
+    const t0 = performance.now();
+    const body = await this.registry.metrics();
+    this.renders.inc();
+    this.renderSeconds.inc((performance.now() - t0) / 1000);
+    return { contentType: this.registry.contentType, body };
   }
 
   private eventsNow(): Map<string, number> {

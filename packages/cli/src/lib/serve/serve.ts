@@ -136,7 +136,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     listened = await ServeHttp.start({
       host: cfg.listen.host,
       port: cfg.listen.port,
-      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      metrics: () => metrics.render(),
       health: () => ({ ok: tracing, body: { tracing, since: sessionStarted ?? null, watches: slots.map((s) => ({ id: s.id, watch: s.watch.name, running: !s.stopped })) } }),
       log: logLine,
     });
@@ -299,7 +299,7 @@ export async function serve(o: ServeOptions): Promise<void> {
         const removed = current.filter((s) => !s.continues);
         for (const s of removed) {
           metrics.backend.forget(s.id);
-          metrics.watchRunning.remove({ watch: s.id });
+          for (const m of [metrics.watchRunning, metrics.alerts, metrics.watchErrors]) m.remove({ watch: s.id });
         }
         ({ cfg, resolved } = pending);
         pending = undefined;
