@@ -1,15 +1,15 @@
 // tw serve with who-killed on a sleeping child, keep-going, and the real Alertmanager (Debian's
 // prometheus-alertmanager, started by the test on loopback with temp storage): a signal sent to
-// the child by a process with a recognizable name (a shell run under another name, so its comm is
-// that name and the kill is its own builtin's) appears in Alertmanager's /api/v2/alerts with the
-// culprit's comm, pid and exe; an alert raised while Alertmanager is down arrives when it is
-// started again; tw_alertmanager_* on /metrics say what happened; SIGTERM ends tw serve with
-// nothing left in tracefs.
+// the child (SIGWINCH and SIGURG, which it ignores, then SIGTERM) by a process with a
+// recognizable name (a shell run under another name, so its comm is that name and the kill is its
+// own builtin's) appears in Alertmanager's /api/v2/alerts with the culprit's comm, pid and exe; an alert raised while Alertmanager is down arrives when it is
+// started again; tw_alertmanager_* on /metrics say what happened; a SIGHUP that changes only the
+// watch's severity applies it to the next alert; SIGTERM ends tw serve with nothing left in tracefs.
 import { spawn, spawnSync } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Alertmanager, alertmanagerSkipReason, freePort, type GettableAlert } from './support/alertmanager.js';
 import { skipReason } from './support/tracefs.js';
 import { scratch, startTw, twInstances } from './support/tw-live.js';
@@ -46,31 +46,37 @@ async function sample(listen: string, series: string): Promise<number> {
 }
 
 describe.skipIf(reason !== undefined)('tw serve alerts to the real Alertmanager', () => {
+  // stopped (and so done writing its storage) before the scratch directory is removed
+  let started: Alertmanager | undefined;
+  afterAll(() => started?.stop());
+
   it("a who-killed culprit appears in Alertmanager with its comm, also after an Alertmanager outage; tw's metrics count it", async () => {
     const dir = workDir();
     const am = await Alertmanager.start({ dir });
-    keep(() => void am.stop());
+    started = am;
     const victim = spawn('sleep', ['600'], { stdio: 'ignore' });
     keep(() => victim.kill('SIGKILL'));
     const pid = victim.pid!;
     const listen = `127.0.0.1:${await freePort()}`;
     const config = join(dir, 'serve.yaml');
-    writeFileSync(
-      config,
-      [
-        `listen: ${listen}`,
-        'alertmanager:',
-        `  - ${am.url}`,
-        'labels: { site: lab }',
-        'watches:',
-        '  - watch: who-killed',
-        '    id: sleeper',
-        `    args: ["${pid}"]`,
-        '    keep-going: true',
-        '    severity: critical',
-        '',
-      ].join('\n'),
-    );
+    const writeConfig = (severity: string): void =>
+      writeFileSync(
+        config,
+        [
+          `listen: ${listen}`,
+          'alertmanager:',
+          `  - ${am.url}`,
+          'labels: { site: lab }',
+          'watches:',
+          '  - watch: who-killed',
+          '    id: sleeper',
+          `    args: ["${pid}"]`,
+          '    keep-going: true',
+          `    severity: ${severity}`,
+          '',
+        ].join('\n'),
+      );
+    writeConfig('critical');
     const tw = await startTw(['serve', '--config', config]);
     keep(() => tw.kill('SIGKILL'));
     const url = am.url;
@@ -88,19 +94,29 @@ describe.skipIf(reason !== undefined)('tw serve alerts to the real Alertmanager'
 
     // Alertmanager down: the next culprit waits in tw's queue, and arrives once it is back
     await am.stop();
-    const second = killFrom(dir, 'twoutage', 'TERM', pid);
+    const second = killFrom(dir, 'twoutage', 'URG', pid);
     await until('a failed delivery', () => sample(listen, `tw_alertmanager_failed_total{url="${url}"}`), (n) => n >= 1);
     expect(await sample(listen, `tw_alertmanager_queue_length{url="${url}"}`)).toBe(1);
     const back = Date.now();
     await am.start();
     const [late] = await until('the culprit raised during the outage', () => am.alerts(), (l) => withComm('twoutage')(l).length === 1).then(withComm('twoutage'));
     expect(late!.labels.pid).toBe(String(second));
-    expect(late!.annotations.description).toContain('SIGTERM');
+    expect(late!.annotations.description).toContain('SIGURG');
     // it started when the signal was sent, before Alertmanager came back
     expect(Date.parse(late!.startsAt)).toBeLessThan(back);
     await until('the count', () => sample(listen, `tw_alertmanager_sent_total{url="${url}"}`), (n) => n === 2);
     expect(await sample(listen, `tw_alertmanager_dropped_total{url="${url}",reason="queue_full"}`)).toBe(0);
     expect(await sample(listen, 'tw_alerts_total{watch="sleeper"}')).toBe(2);
+
+    // SIGHUP with only the severity changed: the watch goes on (its state kept), its next alert has the new one
+    writeConfig('info');
+    tw.kill('SIGHUP');
+    await until('the reload', () => sample(listen, 'tw_config_reloads_total{result="unchanged"}'), (n) => n === 1);
+    killFrom(dir, 'twreload', 'TERM', pid);
+    const [after] = await until('the culprit after the reload', () => am.alerts(), (l) => withComm('twreload')(l).length === 1).then(withComm('twreload'));
+    expect(after!.labels.severity).toBe('info');
+    expect(after!.annotations.description).toContain('SIGTERM');
+    await until('the alert count', () => sample(listen, 'tw_alerts_total{watch="sleeper"}'), (n) => n === 3);
 
     tw.kill('SIGTERM');
     const end = await tw.done;

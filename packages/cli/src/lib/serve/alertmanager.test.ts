@@ -29,7 +29,7 @@ interface Received {
   at: number;
 }
 
-type Answer = { status: number; body?: string; headers?: Record<string, string> } | 'hang';
+type Answer = { status: number; body?: string; headers?: Record<string, string> } | 'hang' | 'stall';
 
 /** A loopback HTTP server standing in for Alertmanager; `answer` decides each reply. */
 class StandIn {
@@ -47,6 +47,12 @@ class StandIn {
         this.received.push({ path: req.url ?? '', headers: req.headers, alerts: JSON.parse(Buffer.concat(chunks).toString('utf8')) as PostableAlert[], at: Date.now() });
         const a = this.answer(this.received.length);
         if (a === 'hang') return;
+        if (a === 'stall') {
+          // the status and part of the body, then nothing
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+          res.write('{"sta');
+          return;
+        }
         res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
         res.end(a.body ?? '');
       });
@@ -337,6 +343,15 @@ describe('delivery to Alertmanager', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
     expect(await metric(s.registry, 'tw_alertmanager_failed_total', { url: hanging.url })).toBeGreaterThanOrEqual(1);
     expect(logs.some((l) => /no answer within 200 ms/.test(String(l.msg)))).toBe(true);
+  });
+
+  it('an answer that stops in the middle is cut off at the deadline and retried, not counted as sent', async () => {
+    const am = await standIn((n) => (n === 1 ? 'stall' : { status: 200 }));
+    const { sink: s } = sink([am.url], { timeoutMs: 200 });
+    s.send(alert(1));
+    await until('the retry', async () => (await metric(s.registry, 'tw_alertmanager_sent_total', { url: am.url })) === 1);
+    expect(am.received).toHaveLength(2);
+    expect(await metric(s.registry, 'tw_alertmanager_failed_total', { url: am.url })).toBe(1);
   });
 
   it('sends the credentials of the URL as basic auth', async () => {

@@ -36,7 +36,7 @@ export interface AlertmanagerOptions {
   instance: string;
   /** extra labels on every alert (site, team…); names made valid for Prometheus */
   labels: Record<string, string>;
-  /** alerts kept per URL while it cannot be reached (default 1000) */
+  /** alerts kept waiting per URL while it cannot be reached (default 1000; the batch of the request under way comes on top) */
   queueMax?: number;
   /** where tw_alertmanager_* metrics go (default: a registry of the sink's own) */
   registry?: Registry;
@@ -276,8 +276,14 @@ class Target {
     const deadline = setTimeout(() => {
       req.destroy(new Error(`no answer within ${this.s.timeoutMs} ms`));
     }, this.s.timeoutMs);
+    let answered = false;
     req.on('error', (e) => finish({ kind: 'retry', why: e.message || String(e) }));
+    // a connection that goes away without an error or an answer (finish() ignores later calls)
+    req.on('close', () => {
+      if (!answered) finish({ kind: 'retry', why: 'the connection closed without an answer' });
+    });
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       let kept = 0;
       res.on('data', (c: Buffer) => {
@@ -287,6 +293,8 @@ class Target {
         }
       });
       res.on('error', (e) => finish({ kind: 'retry', why: e.message }));
+      // cut off in the middle of the answer without an 'error' (after 'end' this is a no-op)
+      res.on('close', () => finish({ kind: 'retry', why: 'the connection closed in the middle of the answer' }));
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         const text = printable(Buffer.concat(chunks).subarray(0, BODY_KEPT).toString('utf8').trim());
