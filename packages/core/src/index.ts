@@ -50,7 +50,7 @@ export { replayFile, dumpFile, describeFile, type DumpOptions, type FileDescript
 export { runWatches, declaredEvents, callHook, WatchSession, type WatchRun, type RunOptions, type RunReport, type WatchOutcome } from './session/run-watches.js';
 export type { Engine, EventView, EngineStats, TraceSource } from './session/engine.js';
 export { abortFailure, traceLive, type LiveOptions, type LiveInfo, type LiveResult, type LiveStatus, type LiveConsumer, type SubBufferReader, type ReaderFactory, type ReaderCpuStats, type CpuLoss, type LiveSourceInfo } from './live/trace-live.js';
-export { watchLive, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
+export { watchLive, watchLiveMany, combinedFilters, replayWatch, type WatchLiveOptions, type WatchLiveResult, type ReplayWatchOptions } from './live/watch-live.js';
 export type { ProbeProvider, LiveProbe } from './watch/probe-provider.js';
 export { watchProbeParams } from './watch/probe-params.js';
 export type { RecordSource, SourceEvent, OnSourceBatch } from './watch/record-source.js';

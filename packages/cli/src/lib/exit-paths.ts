@@ -4,7 +4,8 @@
  * whatever the process cannot do any more (a forced exit, a kill, V8 out of memory) is left to
  * the guardian (@tw/core's processGuardian), which tw told of every kernel object first.
  *
- *   SIGINT/SIGTERM/SIGHUP    the first ends the session gracefully (end() runs, results print);
+ *   SIGINT/SIGTERM/SIGHUP    the first ends the session gracefully (end() runs, results print;
+ *                            tw serve: SIGHUP reloads its config instead);
  *                            a second one, also during teardown, exits at once (128 + signal):
  *                            the exit hook turns the instance off, the guardian removes the rest
  *   uncaught exception,      the session fails with one `tw:` line naming the watch (and the
@@ -52,6 +53,8 @@ export interface ExitPathHooks {
   ending(): boolean;
   /** before a forced exit (flush what can be flushed) */
   onForce(): void;
+  /** SIGHUP reloads (tw serve) instead of ending the session: it never forces an exit */
+  reload?(): void;
 }
 
 /** process.exit as Node has it (tw's own forced exits use it while watch code cannot). */
@@ -70,7 +73,7 @@ export class ExitPaths {
   constructor(private readonly h: ExitPathHooks) {
     this.listen(process, 'SIGINT', () => this.signal('SIGINT'));
     this.listen(process, 'SIGTERM', () => this.signal('SIGTERM'));
-    this.listen(process, 'SIGHUP', () => this.signal('SIGHUP'));
+    this.listen(process, 'SIGHUP', () => (h.reload ? h.reload() : this.signal('SIGHUP')));
     this.listen(process, 'uncaughtException', (err: unknown) => this.fatal(err, 'an uncaught exception'));
     this.listen(process, 'unhandledRejection', (err: unknown) => this.fatal(err, 'an unhandled promise rejection'));
     this.listen(process.stdout, 'error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' ? h.end('stdout closed') : this.fatal(err, 'a failed write to stdout')));

@@ -56,6 +56,8 @@ export async function probesUp(
   const isUp = (event: string) => up.some((p) => p.event === event);
   for (const name of run.watch.probes ?? []) {
     const event = `tw:${name}`;
+    // several watches in one session (watchLiveMany): a probe another watch brought up serves this one too
+    if (isUp(event)) continue;
     // a later alternative ("tw:a|tw:b": b) has nothing to add once an earlier one is up; a probe
     // named by several patterns comes up while one of them still needs it (no earlier alternative
     // up there), so a watch can offer it as the fallback of one pattern and the first choice of another

@@ -1,5 +1,5 @@
 /**
- * One watch on the live kernel, the live twin of replayFile: the dynamic probes it declares
+ * One watch (or several: watchLiveMany) on the live kernel, the live twin of replayFile: the dynamic probes it declares
  * brought up with the parameters it gives them (and taken down on every exit path), their
  * generated unpackers for custom_event, the watch's kernel filters, an optional recording of
  * everything traced, and a WatchSession fed by traceLive. replayWatch is the same for a
@@ -7,7 +7,8 @@
  */
 import { declaredEvents, declaredFilters, WatchSession, type RunReport, type WatchRun } from '../session/run-watches.js';
 import { replayFile } from '../session/offline.js';
-import type { Alert, AnyWatch, ProbeUnpacker } from '../watch/define-watch.js';
+import type { Alert, AnyWatch, ProbeParams, ProbeUnpacker } from '../watch/define-watch.js';
+import { globsIntersect } from '../session/handler-check.js';
 import type { MetricsBackend } from '../watch/metrics.js';
 import type { LiveProbe, ProbeProvider } from '../watch/probe-provider.js';
 import { checkedProbeParams, probesUp, sessionFilters } from './probes-up.js';
@@ -59,7 +60,53 @@ async function unpackersFor(names: readonly string[], probes: ProbeProvider | un
 }
 
 export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<WatchLiveResult> {
-  const events = declaredEvents(run.watch, run.args);
+  return watchLiveMany([run], opts);
+}
+
+/** Two probe parameter sets (bigints included) are the same. */
+function sameParams(a: ProbeParams | undefined, b: ProbeParams | undefined): boolean {
+  const text = (p: ProbeParams | undefined) => (p === undefined ? '' : JSON.stringify(Object.entries(p).sort(([x], [y]) => x.localeCompare(y)), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+  return text(a) === text(b);
+}
+
+/**
+ * The kernel filters of several watches in one session. A filter only narrows what reaches the
+ * handlers (offline a watch sees every event anyway, so every watch re-checks in JS what it
+ * needs): one instance has one filter per event, so the watches' filters for the same pattern
+ * are joined with ||, and a pattern some other watch wants unfiltered (it asks for an event the
+ * pattern matches without a filter of its own for exactly that pattern) gets none, so that no
+ * watch loses events another one's filter would drop.
+ */
+export function combinedFilters(perRun: ReadonlyArray<{ events: readonly string[]; filters: Readonly<Record<string, string>> }>): Record<string, string> {
+  if (perRun.length === 1) return { ...perRun[0]!.filters };
+  const out: Record<string, string> = {};
+  const keys = [...new Set(perRun.flatMap((r) => Object.keys(r.filters)))];
+  for (const key of keys) {
+    const parts: string[] = [];
+    let unfiltered = false;
+    for (const r of perRun) {
+      const f = r.filters[key];
+      if (f !== undefined) parts.push(f);
+      else if (r.events.some((p) => p.split('|').some((alt) => globsIntersect(alt, key)))) unfiltered = true;
+    }
+    if (unfiltered) continue;
+    const distinct = [...new Set(parts)];
+    out[key] = distinct.length === 1 ? distinct[0]! : distinct.map((f) => `(${f})`).join(' || ');
+  }
+  return out;
+}
+
+/**
+ * Several watches on the live kernel in one session (tw serve): one instance, one set of
+ * probes (the union of what the watches declare, each brought up once), the watches' kernel
+ * filters combined (combinedFilters), one WatchSession feeding them all. A probe several watches
+ * declare with different parameters comes up with the spec's defaults (a note says so: its own
+ * filter then passes what either watch wants, and each watch's handlers re-check), and
+ * ctx.setProbeParams is refused (false) for a probe another watch shares.
+ */
+export async function watchLiveMany(runs: readonly WatchRun[], opts: WatchLiveOptions): Promise<WatchLiveResult> {
+  const perRun = runs.map((run) => ({ run, events: declaredEvents(run.watch, run.args) }));
+  const events = [...new Set(perRun.flatMap((r) => r.events))];
   const note = opts.onNote ?? (() => undefined);
   const recorder = opts.record ? new Recorder(opts.record.path, opts.record.version) : undefined;
   const up: LiveProbe[] = [];
@@ -75,12 +122,25 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
   };
   let failedLate: Error | undefined;
   try {
-    // the watch's probe parameters, all checked before any probe comes up
-    const params = await checkedProbeParams(run, opts.probes);
-    await probesUp(run, events, opts.probes, params, note, up);
+    // every watch's probe parameters, all checked before any probe comes up
+    const params = new Map<string, ProbeParams>();
+    const users = new Map<string, number>();
+    const conflicting = new Set<string>();
+    for (const { run } of perRun) {
+      for (const [name, p] of await checkedProbeParams(run, opts.probes)) {
+        if (params.has(name) && !sameParams(params.get(name), p)) conflicting.add(name);
+        else params.set(name, p);
+      }
+      for (const name of run.watch.probes ?? []) users.set(name, (users.get(name) ?? 0) + 1);
+    }
+    for (const name of conflicting) {
+      params.delete(name);
+      note(`probe '${name}': the watches give it different parameters; it comes up with its defaults and each watch's handlers pick their events`);
+    }
+    for (const r of perRun) await probesUp(r.run, r.events, opts.probes, params, note, up);
     // the probes are up and their layout checked: custom_event gets their generated unpackers
-    const unpackers = wantsPayloads(run.watch) ? await unpackersFor(up.map((p) => p.event.slice(3)), opts.probes, note) : new Map<string, ProbeUnpacker>();
-    const filters = sessionFilters(declaredFilters(run.watch, run.args), up, params, note);
+    const unpackers = perRun.some((r) => wantsPayloads(r.run.watch)) ? await unpackersFor(up.map((p) => p.event.slice(3)), opts.probes, note) : new Map<string, ProbeUnpacker>();
+    const filters = sessionFilters(combinedFilters(perRun.map((r) => ({ events: r.events, filters: declaredFilters(r.run.watch, r.run.args) }))), up, params, note);
     const sources = up.flatMap((p) => (p.source ? [p.source] : []));
     let engineRef: Parameters<Recorder['finish']>[0];
     const live = await traceLive(
@@ -98,7 +158,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
       },
       (engine, info) => {
         engineRef = engine;
-        const session = new WatchSession(engine, [run], {
+        const session = new WatchSession(engine, runs, {
           mode: 'live',
           ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
           ...(opts.onAlertError ? { onAlertError: opts.onAlertError } : {}),
@@ -108,7 +168,7 @@ export async function watchLive(run: WatchRun, opts: WatchLiveOptions): Promise<
           onAsyncError: asyncFailure,
           setProbeParams: (probe, params) => {
             const p = up.find((x) => x.event === `tw:${probe}`);
-            if (p?.setParams === undefined) return false;
+            if (p?.setParams === undefined || (users.get(probe) ?? 0) > 1) return false;
             p.setParams(params);
             return true;
           },
