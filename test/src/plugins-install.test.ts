@@ -231,7 +231,7 @@ describe('watch name clashes', () => {
     expect(ib.stdout).toMatch(/^ {2}watch @tw-test\/b:twin \('twin' is also tw-test-a's\)/m);
     const bare = await tw(['watch', 'twin', '--input', SAMPLE], env);
     expect(bare.code).toBe(4);
-    expect(bare.stderr).toBe("tw: watch 'twin' is provided by tw-test-a and @tw-test/b: run one of tw-test-a:twin, @tw-test/b:twin\n");
+    expect(bare.stderr).toBe("tw: watch 'twin' is provided by @tw-test/b and tw-test-a: run one of @tw-test/b:twin, tw-test-a:twin\n");
     expect((await runWatch('tw-test-a:twin', env)).result).toEqual({ from: 'tw-test-a', switches: 251 });
     expect((await runWatch('@tw-test/b:twin', env)).result).toEqual({ from: '@tw-test/b', switches: 251 });
     expect((await runWatch('syscalls', env)).result['total']).toBe(11731);

@@ -150,7 +150,8 @@ export function resolveWatch(all: readonly InstalledWatch[], name: string, note:
   if (same.length === 1) return same[0]!;
   if (same.length > 1) {
     const shipped = same.find((w) => w.shipped);
-    const others = same.filter((w) => w !== shipped);
+    // by plugin name (code points): the same message whatever order the plugins were loaded in
+    const others = same.filter((w) => w !== shipped).sort((a, b) => (a.plugin < b.plugin ? -1 : a.plugin > b.plugin ? 1 : 0));
     if (shipped) {
       const also = others.map((w) => w.plugin).join(', ');
       const as = others.map((w) => w.qualified).join(', ');

@@ -3,10 +3,10 @@
 // and the JS type of each value must be the TS type fieldTsType gives that field.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { replayFile } from '../session/offline.js';
+import { replayFile } from './offline.js';
 import { parseEventFormat } from '../format/parse-format.js';
-import { defineWatch } from './define-watch.js';
-import { fieldTsType, recordingFormats, renderEventTypes } from './event-types.js';
+import { defineWatch } from '../watch/define-watch.js';
+import { fieldTsType, recordingFormats, renderEventTypes } from '../watch/event-types.js';
 
 const SAMPLE = fileURLToPath(new URL('../../../../examples/sample.dat', import.meta.url));
 
