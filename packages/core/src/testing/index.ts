@@ -32,7 +32,7 @@ import { replayFile } from '../session/offline.js';
 import type { TraceSource } from '../session/engine.js';
 import { openTraceDat } from '../tracedat/read-trace-dat.js';
 import { findTracefs } from '../tracefs/tracefs.js';
-import type { Alert, AnyWatch, TaskFacts, WatchDefinition } from '../watch/define-watch.js';
+import type { Alert, AnyWatch, Culprit, TaskFacts, WatchDefinition } from '../watch/define-watch.js';
 import { MemoryMetrics } from '../watch/metrics.js';
 import { parseWatchArgs, watchOptions, type ArgSpecs } from '../watch/define-watch.js';
 
@@ -350,16 +350,12 @@ function memoryPages(pages: readonly Uint8Array[]): PageSource {
   return src;
 }
 
-/** A process the watch's process table knows from the start (as a recording's saved cmdlines and tw's task table give). */
-export interface TestProcess {
-  pid: number;
-  comm: string;
-  tgid?: number;
-  ppid?: number;
-  uid?: number;
-  exe?: string;
-  cmdline?: string;
-}
+/**
+ * A process the watch's process table knows from the start (as a recording's saved cmdlines and
+ * tw's task table give): what an alert's culprit can say of it, but its parents, which come
+ * from the ppids of the processes given.
+ */
+export type TestProcess = Omit<Culprit, 'parents'>;
 
 /** A TraceSource over synthetic events (all made by one kit). */
 function syntheticSource(events: readonly SyntheticEvent[], procs: readonly TestProcess[], realtime: Date | undefined): TraceSource {
