@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
-import { loadOptions } from '../dist/lib/user-plugins.js';
-import { registerHooks, userPluginsInstalled } from '../dist/register/register-hooks.js';
+// Colour only for a terminal: oclif's colour library decides once, when it is first imported,
+// and turns colour on whenever CI is set in the environment, even into a pipe or a file. tw's
+// output to anything but a terminal carries no escape sequences, so unless both stdout and
+// stderr are terminals (or FORCE_COLOR says otherwise) NO_COLOR is set before anything loads it.
+if (!(process.stdout.isTTY && process.stderr.isTTY) && process.env.FORCE_COLOR === undefined && process.env.NO_COLOR === undefined) {
+  process.env.NO_COLOR = '1';
+}
+
+const { execute } = await import('@oclif/core');
+const { loadOptions } = await import('../dist/lib/user-plugins.js');
+const { registerHooks, userPluginsInstalled } = await import('../dist/register/register-hooks.js');
 
 // tw's module hooks (TypeScript, tw's own @tw/core) before oclif loads user plugins, when there
 // are any (the hooks' thread costs memory; a watch file registers them when it loads)
