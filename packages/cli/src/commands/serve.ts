@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { TwError } from '@tw/core';
 import { TwCommand } from '../lib/base.js';
-import { readServeConfig, CONFIG_KEYS, DEFAULT_LISTEN } from '../lib/serve/config.js';
-import { resolveWatches, serve } from '../lib/serve/serve.js';
+import { CONFIG_KEYS, DEFAULT_LISTEN } from '../lib/serve/keys.js';
 import { systemdUnit } from '../lib/serve/systemd.js';
 import { HTTP_LIMITS, METRICS_REUSE_MS } from '../lib/serve/http.js';
 
@@ -33,6 +32,15 @@ watches:
 # exec: 'logger -t tw "$TW_MESSAGE"'   # a command per alert, as tw watch --exec
 # json-alerts: false       # alerts as {"alert":{...}} lines on stdout
 `;
+
+/**
+ * The service itself (prom-client, the live engine, the HTTP thread), imported when serve runs:
+ * oclif imports every command module to list the commands, so a top-level import here would
+ * cost every tw invocation its load time.
+ */
+function runtime(): Promise<typeof import('../lib/serve/serve.js')> {
+  return import('../lib/serve/serve.js');
+}
 
 export default class Serve extends TwCommand {
   static override summary = 'Run watches as a service: Prometheus metrics at /metrics, alerts to Alertmanager.';
@@ -79,11 +87,14 @@ As a systemd service: tw serve --print-systemd-unit --config /etc/tw/serve.yaml 
       return;
     }
     if (flags.check) {
+      const { readServeConfig } = await import('../lib/serve/config.js');
       const cfg = readServeConfig(file);
+      const { resolveWatches } = await runtime();
       await resolveWatches(this.config, cfg);
       process.stderr.write(`tw: ${file}: the config is good (${cfg.watches.length} watch${cfg.watches.length === 1 ? '' : 'es'}: ${cfg.watches.map((w) => w.id).join(', ')})\n`);
       return;
     }
+    const { serve } = await runtime();
     await serve({ config: this.config, file, version: this.config.version });
   }
 }

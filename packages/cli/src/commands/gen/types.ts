@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { TwError } from '@tw/core';
 import { TwCommand } from '../../lib/base.js';
-import { eventTypes } from '../../lib/event-types.js';
 import { inputFlag } from '../../lib/input.js';
 
 export default class GenTypes extends TwCommand {
@@ -20,6 +19,8 @@ export default class GenTypes extends TwCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(GenTypes);
+    // imported here, not at the top: oclif imports every command module on every tw invocation
+    const { eventTypes } = await import('../../lib/event-types.js');
     const t = await eventTypes(this.config, flags.input);
     if (t.skipped.length > 0) process.stderr.write(`tw: note: ${t.skipped.length} events left out: their format does not parse (${t.skipped.slice(0, 5).join(', ')}${t.skipped.length > 5 ? ', …' : ''})\n`);
     if (flags.output === undefined) {

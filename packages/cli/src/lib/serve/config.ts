@@ -9,6 +9,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import { isTwError, TwError } from '@tw/core';
 import { parseAlertmanagerUrl } from './alertmanager.js';
+import { CONFIG_KEYS, DEFAULT_LISTEN } from './keys.js';
+
+export { CONFIG_KEYS, DEFAULT_LISTEN };
 
 export interface ServeWatchConfig {
   /** the installed watch's name (or a path to a watch module) */
@@ -45,26 +48,6 @@ export interface ServeConfig {
   alertQueue: number;
 }
 
-export const DEFAULT_LISTEN = '127.0.0.1:9464';
-
-/** Every key the file may have, with what it takes (for the messages and --help). */
-export const CONFIG_KEYS = [
-  'listen',
-  'alertmanager',
-  'labels',
-  'watches',
-  'buffer-kb',
-  'latency-ms',
-  'clock',
-  'backend',
-  'rt-readers',
-  'process-events',
-  'probe-backend',
-  'exec',
-  'json-alerts',
-  'max-series',
-  'alert-queue',
-] as const;
 const WATCH_KEYS = ['watch', 'id', 'args', 'keep-going', 'severity'] as const;
 
 /** A configuration problem at a place in the file. */
